@@ -1,0 +1,203 @@
+"""Scenarios and personas: YAML files validated on load.
+
+A scenario says *what* a call is about (two roles, their goals and private facts, and the beats
+of the call); a persona says *who* plays a role (name, language, voice per engine, speaking
+style). Both are plain pydantic models so a broken file fails with the file and the field named.
+"""
+
+from __future__ import annotations
+
+import string
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+PACKAGE_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_SCENARIOS = PACKAGE_ROOT / "scenarios"
+DEFAULT_PERSONAS = PACKAGE_ROOT / "personas"
+
+# Placeholders every line may use besides the speaker's own facts.
+BUILTIN_SLOTS = {"name", "first_name", "peer", "echo"}
+PHASES = ("opening", "problem", "verification", "resolution", "closing")
+
+
+class LibraryError(ValueError):
+    """A scenario or persona file is unusable; the message names the file and the field."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Turns(_Strict):
+    min: int = Field(6, ge=2)
+    max: int = Field(16, ge=2)
+
+    @model_validator(mode="after")
+    def _order(self) -> Turns:
+        if self.max < self.min:
+            raise ValueError("max must be >= min")
+        return self
+
+
+class Role(_Strict):
+    label: str
+    goal: str
+    # A fact is one value, or a list of values of which each conversation draws one.
+    facts: dict[str, str | list[str]] = Field(default_factory=dict)
+    personas: list[str] = Field(min_length=1)
+
+
+class Beat(_Strict):
+    """One turn of the call: who speaks, in which phase, and ways of saying it."""
+
+    role: str
+    phase: Literal["opening", "problem", "verification", "resolution", "closing"]
+    say: list[str] = Field(min_length=1)
+    more: list[str] = Field(default_factory=list)  # extra sentences for verbose speakers
+
+
+class Scenario(_Strict):
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
+    title: str
+    domain: str
+    language: str
+    first_speaker: str
+    turns: Turns = Turns()
+    roles: dict[str, Role]
+    outcome: list[str] = Field(min_length=1)
+    script: list[Beat] = Field(min_length=2)
+
+    @field_validator("roles")
+    @classmethod
+    def _two_roles(cls, roles: dict[str, Role]) -> dict[str, Role]:
+        if len(roles) != 2:
+            raise ValueError(f"a scenario has exactly two roles, found {len(roles)}")
+        return roles
+
+    @model_validator(mode="after")
+    def _script_fits_roles(self) -> Scenario:
+        if self.first_speaker not in self.roles:
+            raise ValueError(f"first_speaker {self.first_speaker!r} is not one of the roles")
+        if self.script[0].role != self.first_speaker:
+            raise ValueError("script must open with first_speaker")
+        for i, beat in enumerate(self.script):
+            if beat.role not in self.roles:
+                raise ValueError(f"script.{i}.role {beat.role!r} is not one of the roles")
+            if i and beat.role == self.script[i - 1].role:
+                raise ValueError(f"script.{i}: roles must alternate")
+            slots = set(self.roles[beat.role].facts) | BUILTIN_SLOTS
+            for line in beat.say + beat.more:
+                for _, field, _, _ in string.Formatter().parse(line):
+                    if field is not None and field not in slots:
+                        raise ValueError(f"script.{i}: unknown placeholder {{{field}}} in {line!r}")
+        if {b.role for b in self.script} != set(self.roles):
+            raise ValueError("both roles must speak in the script")
+        return self
+
+    @property
+    def role_keys(self) -> list[str]:
+        """Roles in speaking order: the first speaker first."""
+        return [self.first_speaker] + [r for r in self.roles if r != self.first_speaker]
+
+
+class OfflineVoice(_Strict):
+    voice: str  # an espeak-ng voice name with variant, e.g. "en-us+m3"
+    rate: int = Field(170, ge=80, le=400)  # words per minute
+    pitch: int = Field(50, ge=0, le=99)
+    range: int = Field(50, ge=0, le=99)
+
+
+class Voices(_Strict):
+    offline: OfflineVoice
+    openai: str = "alloy"
+
+
+class Style(_Strict):
+    verbosity: Literal["terse", "normal", "verbose"] = "normal"
+    politeness: Literal["low", "normal", "high"] = "normal"
+    fillers: Literal["none", "some", "many"] = "some"
+    pace: Literal["slow", "normal", "fast"] = "normal"
+    mood: Literal["calm", "cheerful", "frustrated", "anxious", "tired", "hurried"] = "calm"
+
+
+class Persona(_Strict):
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
+    name: str
+    roles: list[str] = Field(min_length=1)
+    language: str
+    locale: str
+    voice: Voices
+    style: Style = Style()
+
+    @property
+    def first_name(self) -> str:
+        return self.name.split()[0]
+
+
+@dataclass(frozen=True)
+class Library:
+    scenarios: dict[str, Scenario]
+    personas: dict[str, Persona]
+
+
+def _load_one(path: Path, model: type[BaseModel]) -> BaseModel:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark else ""
+        raise LibraryError(f"{path}:{where} malformed YAML ({getattr(e, 'problem', e)})") from None
+    except OSError as e:
+        raise LibraryError(f"{path}: cannot read ({e.strerror})") from None
+    if not isinstance(data, dict):
+        raise LibraryError(f"{path}: expected a mapping at the top level")
+    try:
+        return model.model_validate(data)
+    except ValidationError as e:
+        err = e.errors()[0]
+        field = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        msg = err["msg"].removeprefix("Value error, ")
+        raise LibraryError(f"{path}: field {field}: {msg}") from None
+
+
+def _load_dir(folder: Path, model: type[BaseModel]) -> tuple[dict, dict[str, Path]]:
+    """All files of one folder, keyed by id, and the file each id came from."""
+    if not folder.is_dir():
+        raise LibraryError(f"{folder}: no such folder")
+    items: dict[str, BaseModel] = {}
+    paths: dict[str, Path] = {}
+    for path in sorted(folder.glob("*.yaml")) + sorted(folder.glob("*.yml")):
+        item = _load_one(path, model)
+        if item.id in items:  # type: ignore[attr-defined]
+            raise LibraryError(f"{path}: field id: duplicate id {item.id!r}")  # type: ignore[attr-defined]
+        items[item.id] = item  # type: ignore[attr-defined]
+        paths[item.id] = path  # type: ignore[attr-defined]
+    if not items:
+        raise LibraryError(f"{folder}: no .yaml files")
+    return items, paths
+
+
+def load_library(
+    scenarios_dir: Path = DEFAULT_SCENARIOS, personas_dir: Path = DEFAULT_PERSONAS
+) -> Library:
+    """Load and cross-check every scenario and persona file."""
+    scenarios, paths = _load_dir(Path(scenarios_dir), Scenario)
+    personas, _ = _load_dir(Path(personas_dir), Persona)
+    for sc in scenarios.values():
+        for key, role in sc.roles.items():
+            for pid in role.personas:
+                where = f"{paths[sc.id]}: field roles.{key}.personas"
+                p = personas.get(pid)
+                if p is None:
+                    raise LibraryError(f"{where}: unknown persona {pid!r}")
+                if key not in p.roles:
+                    raise LibraryError(f"{where}: persona {pid!r} does not play role {key!r}")
+                if p.language != sc.language:
+                    raise LibraryError(
+                        f"{where}: persona {pid!r} speaks {p.language!r}, scenario is {sc.language!r}"
+                    )
+    return Library(scenarios=scenarios, personas=personas)
