@@ -201,3 +201,17 @@ def load_library(
                         f"{where}: persona {pid!r} speaks {p.language!r}, scenario is {sc.language!r}"
                     )
     return Library(scenarios=scenarios, personas=personas)
+
+
+def draw_facts(scenario: Scenario, seed: int) -> dict[str, dict[str, str]]:
+    """Each role's facts for one conversation. A listed fact draws one value per conversation,
+    the same for both roles when both know it (the draw depends on the fact, not the role)."""
+    import random
+
+    out: dict[str, dict[str, str]] = {}
+    for key, role in scenario.roles.items():
+        out[key] = {
+            name: value if isinstance(value, str) else random.Random(f"{seed}:fact:{name}").choice(value)
+            for name, value in role.facts.items()
+        }
+    return out

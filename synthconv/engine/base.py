@@ -1,0 +1,93 @@
+"""The engine interface: what turns one side of a job into a livekit-agents AgentSession.
+
+A transport (local bridge or LiveKit room) owns the audio; an engine owns the models. The
+transport hands the engine a `Speaker` and gets back a session and the agent to start on it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+
+from livekit.agents import Agent, AgentSession
+
+from ..job import Job
+from ..scenario import Persona, Scenario
+
+
+class TranscriptChannel:
+    """Texts a speaker published with its audio, waiting for the listener's STT to take them."""
+
+    def __init__(self) -> None:
+        self._texts: list[str] = []
+        self._arrived = asyncio.Event()
+
+    def put(self, text: str) -> None:
+        self._texts.append(text)
+        self._arrived.set()
+
+    async def take(self, wait: float = 1.0) -> str:
+        """Everything published since the last take; waits briefly if nothing is there yet."""
+        if not self._texts:
+            self._arrived.clear()
+            try:
+                await asyncio.wait_for(self._arrived.wait(), timeout=wait)
+            except asyncio.TimeoutError:
+                return ""
+        texts, self._texts = self._texts, []
+        return " ".join(texts)
+
+
+@dataclass
+class CallControl:
+    """Shared by both speakers and the transport: who asked to end the call, and whether it ended."""
+
+    ending_role: str | None = None
+    ended: bool = False
+    _changed: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def end_after_turn(self, role: str) -> None:
+        """`role` is saying its last line; the call ends once it has been heard."""
+        if self.ending_role is None:
+            self.ending_role = role
+            self._changed.set()
+
+    def finish(self) -> None:
+        self.ended = True
+        self._changed.set()
+
+
+@dataclass
+class Speaker:
+    """Everything an engine needs to build one side of a conversation."""
+
+    job: Job
+    role: str
+    scenario: Scenario
+    persona: Persona
+    peer_role: str
+    facts: dict[str, str]  # this role's facts, one value drawn per conversation
+    heard: TranscriptChannel  # what the peer published alongside its audio
+    call: CallControl
+
+
+class Engine(ABC):
+    """One way of speaking, hearing and thinking. Subclasses are registered in `ENGINES`."""
+
+    name: str
+
+    @abstractmethod
+    def voice(self, persona: Persona) -> dict:
+        """The voice settings this engine uses for `persona` (recorded in meta.json)."""
+
+    @abstractmethod
+    def build(self, speaker: Speaker) -> tuple[AgentSession, Agent]:
+        """A session (not started) and the agent to start it with."""
+
+    def check(self) -> None:
+        """Raise `EngineError` if the engine cannot run here (missing key, missing voice...)."""
+
+
+class EngineError(RuntimeError):
+    """The engine cannot run: the message is one line for the user."""

@@ -1,0 +1,52 @@
+"""The offline engine: espeak-ng speaks, silero VAD finds turns, a scripted policy thinks."""
+
+from __future__ import annotations
+
+from livekit.agents import Agent, AgentSession
+
+from ..base import Engine, EngineError, Speaker
+from ..session import RoleAgent, session_options
+from .policy import DialoguePolicy
+from .stt import TranscriptSTT
+from .tts import Espeak, EspeakTTS
+
+
+class OfflineEngine(Engine):
+    name = "offline"
+
+    def __init__(self) -> None:
+        self._vad = None
+
+    def vad(self):  # noqa: ANN201 - silero's VAD type
+        """One silero model per process; each session opens its own stream on it."""
+        if self._vad is None:
+            from livekit.plugins import silero
+
+            self._vad = silero.VAD.load(min_silence_duration=0.6)
+        return self._vad
+
+    def voice(self, persona) -> dict:  # noqa: ANN001
+        return {"engine": "espeak-ng", **persona.voice.offline.model_dump()}
+
+    def check_voices(self, personas) -> None:  # noqa: ANN001
+        espeak = Espeak.get()
+        for p in personas:
+            if not espeak.has_voice(p.voice.offline.voice):
+                raise EngineError(f"persona {p.id}: espeak-ng has no voice {p.voice.offline.voice!r}")
+
+    def build(self, speaker: Speaker) -> tuple[AgentSession, Agent]:
+        session = AgentSession(
+            stt=TranscriptSTT(speaker.heard, language=speaker.scenario.language),
+            vad=self.vad(),
+            llm=DialoguePolicy(
+                scenario=speaker.scenario,
+                role=speaker.role,
+                persona=speaker.persona,
+                facts=speaker.facts,
+                seed=speaker.job.seed,
+                call=speaker.call,
+            ),
+            tts=EspeakTTS(speaker.persona.voice.offline),
+            **session_options(),
+        )
+        return session, RoleAgent.for_speaker(speaker)

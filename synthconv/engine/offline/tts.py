@@ -1,0 +1,117 @@
+"""Speaking without a network: espeak-ng (from the `espeakng-loader` wheel) as a livekit TTS.
+
+The library is a process-wide singleton, so every call goes through one lock and sets the
+voice, rate and pitch it needs before synthesizing. It is fast (about 1000x real time), so
+synthesis runs inline rather than in a thread.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import threading
+import uuid
+
+import numpy as np
+from livekit.agents import APIConnectOptions, tts
+from livekit.agents.types import DEFAULT_API_CONNECT_OPTIONS
+
+from ...scenario import OfflineVoice
+
+_AUDIO_OUTPUT_SYNCHRONOUS = 2
+_POS_CHARACTER = 1
+_CHARS_UTF8 = 1
+_RATE, _PITCH, _RANGE = 1, 3, 4
+_CALLBACK = ctypes.CFUNCTYPE(
+    ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctypes.c_int, ctypes.c_void_p
+)
+
+
+class Espeak:
+    """The one espeak-ng instance of this process."""
+
+    _instance: Espeak | None = None
+    _lock = threading.Lock()
+
+    def __init__(self) -> None:
+        import espeakng_loader
+
+        self._lib = ctypes.CDLL(espeakng_loader.get_library_path())
+        self.sample_rate = self._lib.espeak_Initialize(
+            _AUDIO_OUTPUT_SYNCHRONOUS, 0, espeakng_loader.get_data_path().encode(), 0
+        )
+        if self.sample_rate <= 0:
+            raise RuntimeError("espeak-ng failed to initialise")
+        self._chunks: list[np.ndarray] = []
+        self._callback = _CALLBACK(self._on_audio)  # keep a reference: C holds the pointer
+        self._lib.espeak_SetSynthCallback(self._callback)
+
+    @classmethod
+    def get(cls) -> Espeak:
+        with cls._lock:
+            if cls._instance is None:
+                cls._instance = cls()
+            return cls._instance
+
+    def _on_audio(self, wav, n: int, _events) -> int:  # noqa: ANN001 - ctypes callback
+        if n > 0:
+            self._chunks.append(np.ctypeslib.as_array(wav, shape=(n,)).copy())
+        return 0
+
+    def has_voice(self, name: str) -> bool:
+        with self._lock:
+            return self._lib.espeak_SetVoiceByName(name.encode()) == 0
+
+    def synthesize(self, text: str, voice: OfflineVoice) -> np.ndarray:
+        """Return int16 mono samples at `sample_rate` for `text`."""
+        data = text.encode("utf-8")
+        with self._lock:
+            if self._lib.espeak_SetVoiceByName(voice.voice.encode()) != 0:
+                raise ValueError(f"espeak-ng has no voice {voice.voice!r}")
+            self._lib.espeak_SetParameter(_RATE, voice.rate, 0)
+            self._lib.espeak_SetParameter(_PITCH, voice.pitch, 0)
+            self._lib.espeak_SetParameter(_RANGE, voice.range, 0)
+            self._chunks = []
+            self._lib.espeak_Synth(data, len(data) + 1, 0, _POS_CHARACTER, 0, _CHARS_UTF8, None, None)
+            self._lib.espeak_Synchronize()
+            chunks, self._chunks = self._chunks, []
+        return np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.int16)
+
+
+class EspeakTTS(tts.TTS):
+    """A livekit-agents TTS plugin speaking with one persona's espeak-ng voice."""
+
+    def __init__(self, voice: OfflineVoice) -> None:
+        self._espeak = Espeak.get()
+        super().__init__(
+            capabilities=tts.TTSCapabilities(streaming=False),
+            sample_rate=self._espeak.sample_rate,
+            num_channels=1,
+        )
+        self.voice = voice
+
+    @property
+    def model(self) -> str:
+        return "espeak-ng"
+
+    @property
+    def provider(self) -> str:
+        return "synthconv-offline"
+
+    def synthesize(
+        self, text: str, *, conn_options: APIConnectOptions = DEFAULT_API_CONNECT_OPTIONS
+    ) -> tts.ChunkedStream:
+        return _EspeakStream(tts=self, input_text=text, conn_options=conn_options)
+
+
+class _EspeakStream(tts.ChunkedStream):
+    async def _run(self, output_emitter: tts.AudioEmitter) -> None:
+        engine: EspeakTTS = self._tts  # type: ignore[assignment]
+        pcm = engine._espeak.synthesize(self.input_text, engine.voice)
+        output_emitter.initialize(
+            request_id=uuid.uuid4().hex[:12],
+            sample_rate=engine._espeak.sample_rate,
+            num_channels=1,
+            mime_type="audio/pcm",
+        )
+        output_emitter.push(pcm.tobytes())
+        output_emitter.flush()
