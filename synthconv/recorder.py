@@ -62,8 +62,11 @@ def ffmpeg_exe() -> str:
 
 def mix_mp3(track_paths: list[Path], out: Path, bitrate: str = "64k") -> None:
     """Overlay the per-role WAV tracks into one mono MP3."""
-    from pydub import AudioSegment
+    import warnings
 
+    with warnings.catch_warnings():  # pydub warns at import when no ffmpeg is on PATH
+        warnings.simplefilter("ignore", RuntimeWarning)
+        from pydub import AudioSegment
     AudioSegment.converter = ffmpeg_exe()
     mixed = None
     for p in track_paths:

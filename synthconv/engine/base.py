@@ -85,8 +85,11 @@ class Engine(ABC):
     def build(self, speaker: Speaker) -> tuple[AgentSession, Agent]:
         """A session (not started) and the agent to start it with."""
 
-    def check(self) -> None:
+    def check(self, personas: list[Persona]) -> None:
         """Raise `EngineError` if the engine cannot run here (missing key, missing voice...)."""
+
+    def warm_up(self) -> None:
+        """Load models once per process, before the first job."""
 
 
 class EngineError(RuntimeError):

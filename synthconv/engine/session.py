@@ -27,6 +27,7 @@ def session_options() -> dict:
         },
         "aec_warmup_duration": None,
         "user_away_timeout": None,
+        "session_close_transcript_timeout": 0.1,  # nothing is left to transcribe at hang-up
     }
 
 

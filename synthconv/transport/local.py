@@ -25,7 +25,7 @@ from ..recorder import Recording, Turn
 from ..scenario import Library, draw_facts
 
 SAMPLE_RATE = 24000
-FRAME = SAMPLE_RATE // 50  # 20 ms
+FRAME = SAMPLE_RATE // 10  # 100 ms: fewer, larger frames cost less per second of audio
 LISTEN_TAIL_S = 0.8  # silence after each utterance: > the VAD's 0.6 s end-of-speech silence
 
 
@@ -257,6 +257,5 @@ async def converse(job: Job, library: Library, engine: Engine, timeout: float = 
         bridge.call.finish()
         for inp in bridge.inputs.values():
             inp.close()
-        for session, _ in sessions:
-            await session.aclose()
+        await asyncio.gather(*(session.aclose() for session, _ in sessions))
     return bridge.recording()

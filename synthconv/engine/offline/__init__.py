@@ -28,7 +28,11 @@ class OfflineEngine(Engine):
     def voice(self, persona) -> dict:  # noqa: ANN001
         return {"engine": "espeak-ng", **persona.voice.offline.model_dump()}
 
-    def check_voices(self, personas) -> None:  # noqa: ANN001
+    def warm_up(self) -> None:
+        self.vad()
+        Espeak.get()
+
+    def check(self, personas) -> None:  # noqa: ANN001
         espeak = Espeak.get()
         for p in personas:
             if not espeak.has_voice(p.voice.offline.voice):
