@@ -26,7 +26,7 @@ FILLERS = {
     "hi": ["अच्छा,", "देखिए,", "मतलब,", "हम्म,", "जी,"],
 }
 THANKS = {
-    "en": ["Thank you.", "Thanks so much.", "I appreciate that.", "Thanks."],
+    "en": ["Thank you.", "Thanks.", "Sure, of course."],
     "hi": ["धन्यवाद।", "शुक्रिया।", "जी, धन्यवाद।"],
 }
 CURT = {"en": ["Look,", "Right.", "Fine."], "hi": ["सुनिए,", "ठीक है।"]}

@@ -1,0 +1,109 @@
+"""Reading finished runs: the contract checks of docs/FORMAT.md, one conversation at a time."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import numpy as np
+
+from .recorder import ffmpeg_exe, read_wav
+
+TURN_FIELDS = {"turn", "role", "speaker", "text", "start", "end", "interrupted", "heard"}
+EDGE_S = 0.01  # timestamps are rounded to the millisecond; allow 10 ms at each edge
+SILENT = 64  # |sample| at or below this counts as silence (-54 dBFS)
+
+
+def mp3_duration(path: Path) -> float:
+    """Decode the whole MP3 with the bundled ffmpeg and return its length in seconds."""
+    proc = subprocess.run(
+        [ffmpeg_exe(), "-v", "error", "-i", str(path), "-f", "s16le", "-ac", "1", "-ar", "16000", "-"],
+        capture_output=True, check=False,
+    )
+    if proc.returncode != 0 or not proc.stdout:
+        raise ValueError(proc.stderr.decode(errors="replace").strip().splitlines()[-1:] or "no audio")
+    return len(proc.stdout) / 2 / 16000
+
+
+def validate_conversation(folder: Path, *, check_mp3: bool = True) -> list[str]:
+    """Every way `folder` breaks the run folder contract; empty when it is valid."""
+    problems: list[str] = []
+    folder = Path(folder)
+    for name in ("transcript.jsonl", "meta.json", "mix.mp3"):
+        if not (folder / name).is_file():
+            problems.append(f"missing {name}")
+    try:
+        meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        meta = None
+        if (folder / "meta.json").is_file():
+            problems.append("meta.json is not valid JSON")
+
+    turns: list[dict] = []
+    if (folder / "transcript.jsonl").is_file():
+        for n, line in enumerate((folder / "transcript.jsonl").read_text(encoding="utf-8").splitlines(), 1):
+            try:
+                t = json.loads(line)
+            except ValueError:
+                problems.append(f"transcript.jsonl line {n}: not JSON")
+                continue
+            missing = TURN_FIELDS - set(t)
+            if missing:
+                problems.append(f"transcript.jsonl line {n}: missing {sorted(missing)}")
+                continue
+            if t["end"] < t["start"]:
+                problems.append(f"transcript.jsonl line {n}: end {t['end']} before start {t['start']}")
+            turns.append(t)
+
+    tracks: dict[str, np.ndarray] = {}
+    rates = set()
+    roles = sorted({t["role"] for t in turns} | set((meta or {}).get("personas", {})))
+    for role in roles:
+        path = folder / "tracks" / f"{role}.wav"
+        if not path.is_file():
+            problems.append(f"missing tracks/{role}.wav")
+            continue
+        try:
+            pcm, rate = read_wav(path)
+        except Exception as e:  # noqa: BLE001 - a damaged file is a finding, not a crash
+            problems.append(f"tracks/{role}.wav unreadable: {e}")
+            continue
+        tracks[role], _ = pcm, rates.add(rate)
+    if len(rates) > 1:
+        problems.append(f"tracks have different sample rates {sorted(rates)}")
+    if len({len(p) for p in tracks.values()}) > 1:
+        problems.append(f"tracks have different lengths { {r: len(p) for r, p in tracks.items()} }")
+    if not tracks or len(rates) != 1:
+        return problems
+    rate = rates.pop()
+    duration = max(len(p) for p in tracks.values()) / rate
+    if meta and abs(meta.get("duration_s", duration) - duration) > 0.01:
+        problems.append(f"meta.json duration_s {meta.get('duration_s')} but tracks last {duration:.3f} s")
+
+    for role, pcm in tracks.items():
+        own = [t for t in turns if t["role"] == role]
+        inside = np.zeros(len(pcm), dtype=bool)
+        for t in own:
+            if t["end"] > duration + EDGE_S or t["start"] < 0:
+                problems.append(f"turn {t['turn']}: [{t['start']}, {t['end']}] outside the {duration:.3f} s recording")
+                continue
+            a = max(0, int((t["start"] - EDGE_S) * rate))
+            b = min(len(pcm), int((t["end"] + EDGE_S) * rate))
+            inside[a:b] = True
+            if b <= a or np.abs(pcm[a:b].astype(np.int32)).max(initial=0) <= SILENT:
+                problems.append(f"turn {t['turn']} ({role}): no speech in its own track between {t['start']} and {t['end']}")
+        loud = np.abs(pcm.astype(np.int32)) > SILENT
+        stray = loud & ~inside
+        if stray.any():
+            at = np.flatnonzero(stray)[0] / rate
+            problems.append(f"tracks/{role}.wav: speech at {at:.3f} s outside every {role} turn")
+
+    if check_mp3 and (folder / "mix.mp3").is_file():
+        try:
+            mp3 = mp3_duration(folder / "mix.mp3")
+            if abs(mp3 - duration) > 0.15:
+                problems.append(f"mix.mp3 lasts {mp3:.2f} s, tracks {duration:.2f} s")
+        except ValueError as e:
+            problems.append(f"mix.mp3 does not decode: {e}")
+    return problems

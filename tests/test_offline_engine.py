@@ -1,0 +1,90 @@
+"""The offline engine's parts: espeak voices, the dialogue policy."""
+
+import numpy as np
+import pytest
+from livekit.agents import llm
+
+from synthconv.engine.base import CallControl
+from synthconv.engine.offline.policy import DialoguePolicy, echo_token, peer_name
+from synthconv.engine.offline.tts import Espeak
+from synthconv.scenario import OfflineVoice, draw_facts, load_library
+
+
+def test_espeak_speaks_each_persona_in_its_own_voice():
+    lib = load_library()
+    espeak = Espeak.get()
+    maria, tom = lib.personas["cust-maria-lopez"], lib.personas["cust-tom-becker"]
+    a = espeak.synthesize("I was charged twice this month.", maria.voice.offline)
+    b = espeak.synthesize("I was charged twice this month.", tom.voice.offline)
+    for pcm in (a, b):
+        assert pcm.dtype == np.int16 and len(pcm) > espeak.sample_rate  # over a second of audio
+        assert np.abs(pcm).max() > 1000
+    assert len(a) != len(b) or not np.array_equal(a, b)
+
+
+def test_hindi_personas_speak_hindi():
+    raj = load_library().personas["cust-raj-sharma"]
+    pcm = Espeak.get().synthesize("नमस्ते, मेरा नाम राज शर्मा है।", raj.voice.offline)
+    assert len(pcm) > Espeak.get().sample_rate and np.abs(pcm).max() > 1000
+
+
+def test_unknown_voice_is_an_error():
+    with pytest.raises(ValueError, match="no voice"):
+        Espeak.get().synthesize("hello", OfflineVoice(voice="xx-nope"))
+
+
+def test_what_it_heard_names_and_ids():
+    assert peer_name(["Thank you for calling Northwind, my name is Maya Chen."]) == "Maya"
+    assert peer_name(["नमस्ते, मेरा नाम फ़ैज़ान है।"]) == "फ़ैज़ान"
+    assert peer_name(["I'm sorry to hear that."]) is None
+    assert echo_token("Sure, it's 4417 2093.") == "4417 2093"
+    assert echo_token("The load is LD-48213, going to Dallas.") == "LD-48213"
+    assert echo_token("no numbers here") is None
+
+
+def _policy(role="customer", seed=1, turns_max=None):
+    lib = load_library()
+    sc = lib.scenarios["billing-dispute"]
+    if turns_max:
+        sc = sc.model_copy(update={"turns": sc.turns.model_copy(update={"max": turns_max})})
+    persona = lib.personas["cust-maria-lopez" if role == "customer" else "agent-maya-chen"]
+    call = CallControl()
+    return DialoguePolicy(scenario=sc, role=role, persona=persona, facts=draw_facts(sc, seed)[role],
+                          seed=seed, call=call), call
+
+
+def _ctx(*turns: tuple[str, str]) -> llm.ChatContext:
+    ctx = llm.ChatContext()
+    for role, text in turns:
+        ctx.add_message(role=role, content=text)
+    return ctx
+
+
+def test_policy_plays_its_beats_with_facts_and_what_it_heard():
+    policy, call = _policy("customer", seed=4)
+    opening = _ctx(("user", "Thank you for calling Northwind Mobile, my name is Maya Chen. How can I help?"))
+    problem = policy.next_line(opening)
+    facts = policy.facts
+    assert facts["amount"] in problem and facts["month"] in problem
+    asked = _ctx(("user", "Hi, this is Maya."), ("assistant", problem), ("user", "Can I have your account number?"))
+    answer = policy.next_line(asked)
+    assert facts["account"] in answer
+    assert call.ending_role is None
+
+
+def test_policy_wording_is_seeded():
+    ctx = _ctx(("user", "Thank you for calling, my name is Maya. How can I help?"))
+    lines = {_policy("customer", seed=s)[0].next_line(ctx) for s in range(12)}
+    assert len(lines) > 3
+    assert _policy("customer", seed=9)[0].next_line(ctx) == _policy("customer", seed=9)[0].next_line(ctx)
+
+
+def test_policy_says_goodbye_and_ends_at_the_turn_limit():
+    policy, call = _policy("agent", seed=2, turns_max=3)
+    ctx = _ctx(("assistant", "Hello, this is Maya."), ("user", "Hi, I was charged twice."))
+    line = policy.next_line(ctx)  # turn 3 of at most 3: wrap up now
+    assert call.ending_role == "agent"
+    closing = policy.beats[-1]
+    assert any(w in line for w in ("goodbye", "Take care", "great day"))
+    assert closing.phase == "closing"
+    assert policy.next_line(ctx) == ""  # nothing more once the call is ending
