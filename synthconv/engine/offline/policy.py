@@ -36,7 +36,7 @@ MOOD = {
         "anxious": ["I'm a bit worried about this, to be honest.", "I just want to make sure it's sorted."],
         "tired": ["Sorry, it's been a long day.", "I'm pretty worn out today."],
         "hurried": ["I'm in a bit of a rush, so quickly please.", "I don't have long, sorry."],
-        "cheerful": ["Hope your day is going well!", "Happy to be talking to a real person!"],
+        "cheerful": ["Hope your day is going well!", "Nice to hear a friendly voice."],
     },
     "hi": {
         "frustrated": ["सच कहूँ तो यह बहुत परेशान करने वाला है।", "मेरा काफ़ी समय बर्बाद हो चुका है।"],
@@ -165,10 +165,12 @@ class DialoguePolicy(llm.LLM):
         if beat.more and rng.random() < add_more:
             parts.append(rng.choice(beat.more).format(**values))
         mood = MOOD[self.lang].get(style.mood)
-        if mood and (beat.phase == "problem" or (first and style.mood == "cheerful")):
+        first_problem = next((b for b in self.beats if b.phase == "problem"), self.beats[0])
+        if mood and beat is first_problem:  # the mood shows once, where the call's issue comes up
             parts.append(rng.choice(mood))
         if beat.phase in ("verification", "resolution") and not first:
-            if style.politeness == "high" and rng.random() < 0.5 and not line.lower().startswith("thank"):
+            thanked = any(t.split()[0].strip(".,।") in line[:24] for t in THANKS[self.lang])
+            if style.politeness == "high" and rng.random() < 0.5 and not thanked:
                 parts.insert(0, rng.choice(THANKS[self.lang]))
             elif style.politeness == "low" and rng.random() < 0.4:
                 parts.insert(0, rng.choice(CURT[self.lang]))
