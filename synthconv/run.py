@@ -120,6 +120,9 @@ def check_recording(rec, min_turns: int) -> str | None:  # noqa: ANN001
     roles = {t.role for t in rec.turns}
     if len(roles) < 2:
         return f"only {sorted(roles)} spoke"
+    silent = [t.turn for t in rec.turns if not t.text]
+    if silent:
+        return f"turns {silent} have no transcript"
     if len(rec.turns) < min_turns:
         return f"{len(rec.turns)} turns, fewer than the scenario's minimum {min_turns}"
     return None

@@ -71,6 +71,9 @@ def test_same_seed_same_transcripts_other_seed_different(offline_run, tmp_path):
 
     first, second, third = transcripts(offline_run), transcripts(again), transcripts(other)
     assert second and all(first[i] == t for i, t in second.items())
+    for cid in second:  # the audio too, sample for sample
+        for wav in (again / "conversations" / cid / "tracks").glob("*.wav"):
+            assert wav.read_bytes() == (offline_run / "conversations" / cid / "tracks" / wav.name).read_bytes()
     assert not set(third) & set(first)
     texts = lambda ts: {json.loads(line)["text"] for t in ts.values() for line in t.splitlines()}  # noqa: E731
     assert texts(third) != texts(second)

@@ -98,11 +98,9 @@ class _Output(io.AudioOutput):
     """A speaker's 'loudspeaker': collects a segment, then lets the bridge play it instantly."""
 
     def __init__(self, bridge: Bridge, role: str) -> None:
-        super().__init__(
-            label=f"bridge-out:{role}",
-            capabilities=io.AudioOutputCapabilities(pause=False),
-            sample_rate=SAMPLE_RATE,
-        )
+        # Any input rate: the whole segment is resampled at once in flush(), so its length in
+        # samples never depends on how the TTS happened to chunk its frames (determinism).
+        super().__init__(label=f"bridge-out:{role}", capabilities=io.AudioOutputCapabilities(pause=False))
         self._bridge = bridge
         self._role = role
         self._segment: list[np.ndarray] = []
@@ -113,12 +111,13 @@ class _Output(io.AudioOutput):
         if not self._segment:
             self.on_playback_started(created_at=time.time())
         self._segment.append(np.frombuffer(frame.data, dtype=np.int16).copy())
+        self._rate = frame.sample_rate
 
     def flush(self) -> None:
         super().flush()
         if not self._segment:
             return
-        pcm, self._segment = np.concatenate(self._segment), []
+        pcm, self._segment = _resample(np.concatenate(self._segment), self._rate), []
         task = asyncio.create_task(self._play(pcm))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -133,6 +132,15 @@ class _Output(io.AudioOutput):
         if self._segment:
             self._segment = []
             self.on_playback_finished(playback_position=0.0, interrupted=True)
+
+
+def _resample(pcm: np.ndarray, rate: int) -> np.ndarray:
+    if rate == SAMPLE_RATE:
+        return pcm
+    rs = rtc.AudioResampler(input_rate=rate, output_rate=SAMPLE_RATE, num_channels=1,
+                            quality=rtc.AudioResamplerQuality.HIGH)
+    frames = rs.push(rtc.AudioFrame(pcm.tobytes(), rate, 1, len(pcm))) + rs.flush()
+    return np.concatenate([np.frombuffer(f.data, dtype=np.int16) for f in frames])
 
 
 class Bridge:
@@ -252,7 +260,11 @@ async def converse(job: Job, library: Library, engine: Engine, timeout: float = 
         # the listener starts first so it is listening when the opener speaks
         for session, agent in reversed(sessions):
             await session.start(agent=agent)
-        await asyncio.wait_for(bridge.finished.wait(), timeout=timeout)
+        try:
+            await asyncio.wait_for(bridge.finished.wait(), timeout=timeout)
+        except asyncio.TimeoutError:
+            raise TimeoutError(f"conversation did not end within {timeout:g} s "
+                               f"({len(bridge.turns)} turns)") from None
     finally:
         bridge.call.finish()
         for inp in bridge.inputs.values():
