@@ -80,7 +80,7 @@ def generate(
     count: int = typer.Option(10, "--count", "-n", help="How many conversations to plan."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Run folder [default: output/<timestamp>]."),
     seed: int = typer.Option(0, "--seed", help="Same seed, same plan, same conversations."),
-    concurrency: int = typer.Option(min(4, (os.cpu_count() or 1) * 2), "--concurrency", "-j",
+    concurrency: int = typer.Option(os.cpu_count() or 1, "--concurrency", "-j",
                                     help="Conversations at once (worker processes)."),
     engine: str = typer.Option("offline", "--engine", help="offline"),
     transport: str = typer.Option("local", "--transport", help="local"),
