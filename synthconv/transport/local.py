@@ -11,6 +11,7 @@ as fast as the machine allows and compute latency never shows up as silence.
 from __future__ import annotations
 
 import asyncio
+import math
 import random
 import time
 from collections import deque
@@ -134,13 +135,27 @@ class _Output(io.AudioOutput):
             self.on_playback_finished(playback_position=0.0, interrupted=True)
 
 
-def _resample(pcm: np.ndarray, rate: int) -> np.ndarray:
-    if rate == SAMPLE_RATE:
+def _resample(pcm: np.ndarray, rate: int, taps: int = 16) -> np.ndarray:
+    """Polyphase windowed-sinc resampling to SAMPLE_RATE in numpy.
+
+    livekit's AudioResampler output differs by a couple of LSB from one call to the next on the
+    same input; this one is a pure function, so a seed's tracks repeat sample for sample.
+    """
+    if rate == SAMPLE_RATE or len(pcm) == 0:
         return pcm
-    rs = rtc.AudioResampler(input_rate=rate, output_rate=SAMPLE_RATE, num_channels=1,
-                            quality=rtc.AudioResamplerQuality.HIGH)
-    frames = rs.push(rtc.AudioFrame(pcm.tobytes(), rate, 1, len(pcm))) + rs.flush()
-    return np.concatenate([np.frombuffer(f.data, dtype=np.int16) for f in frames])
+    g = math.gcd(SAMPLE_RATE, rate)
+    up, down = SAMPLE_RATE // g, rate // g
+    cutoff = min(1.0, up / down) * 0.95  # stay below the lower of the two Nyquist frequencies
+    # one kernel per output phase: output j sits at input position j*down/up
+    dist = np.arange(up)[:, None] / up + (taps - 1) - np.arange(2 * taps)[None, :]
+    table = cutoff * np.sinc(cutoff * dist) * (0.5 + 0.5 * np.cos(np.pi * np.clip(dist / taps, -1, 1)))
+    n_out = len(pcm) * up // down
+    j = np.arange(n_out, dtype=np.int64)
+    first = (j * down) // up - taps + 1 + taps  # + taps: the padding below
+    x = np.pad(pcm.astype(np.float32), (taps, taps + 1))
+    gathered = x[first[:, None] + np.arange(2 * taps)[None, :]]
+    out = np.einsum("ij,ij->i", gathered, table[(j * down) % up].astype(np.float32))
+    return np.clip(np.round(out), -32768, 32767).astype(np.int16)
 
 
 class Bridge:

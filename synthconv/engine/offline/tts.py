@@ -1,14 +1,18 @@
 """Speaking without a network: espeak-ng (from the `espeakng-loader` wheel) as a livekit TTS.
 
 The library is a process-wide singleton, so every call goes through one lock and sets the
-voice, rate and pitch it needs before synthesizing. It is fast (about 1000x real time), so
-synthesis runs inline rather than in a thread.
+voice, rate and pitch it needs before synthesizing. It is fast (several hundred times real
+time), so synthesis runs inline rather than in a thread.
 """
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import threading
+from collections.abc import Iterator
+
+import _ctypes
 import uuid
 
 import numpy as np
@@ -27,30 +31,50 @@ _CALLBACK = ctypes.CFUNCTYPE(
 
 
 class Espeak:
-    """The one espeak-ng instance of this process."""
+    """espeak-ng, loaded afresh for every utterance.
+
+    espeak-ng keeps pitch state in static variables from one synthesis to the next, so the same
+    words came out a few samples longer or shorter depending on what the process said before.
+    Loading the library for each utterance (about 15 ms) makes the audio a function of the text
+    and voice alone, which keeps runs of one seed identical sample for sample.
+    """
 
     _instance: Espeak | None = None
-    _lock = threading.Lock()
+    _create_lock = threading.Lock()
+    _lock = threading.Lock()  # one synthesis at a time: the library is not reentrant
 
     def __init__(self) -> None:
         import espeakng_loader
 
-        self._lib = ctypes.CDLL(espeakng_loader.get_library_path())
-        self.sample_rate = self._lib.espeak_Initialize(
-            _AUDIO_OUTPUT_SYNCHRONOUS, 0, espeakng_loader.get_data_path().encode(), 0
-        )
-        if self.sample_rate <= 0:
-            raise RuntimeError("espeak-ng failed to initialise")
+        self._path = espeakng_loader.get_library_path()
+        self._data = espeakng_loader.get_data_path().encode()
         self._chunks: list[np.ndarray] = []
         self._callback = _CALLBACK(self._on_audio)  # keep a reference: C holds the pointer
-        self._lib.espeak_SetSynthCallback(self._callback)
+        with self._lock, self._open() as lib:
+            self.sample_rate = lib.espeak_Initialize(_AUDIO_OUTPUT_SYNCHRONOUS, 0, self._data, 0)
+        if self.sample_rate <= 0:
+            raise RuntimeError("espeak-ng failed to initialise")
 
     @classmethod
     def get(cls) -> Espeak:
-        with cls._lock:
+        with cls._create_lock:
             if cls._instance is None:
                 cls._instance = cls()
             return cls._instance
+
+    @contextlib.contextmanager
+    def _open(self) -> Iterator[ctypes.CDLL]:
+        """A freshly loaded, initialised library, unloaded again afterwards (hold the lock)."""
+        lib = ctypes.CDLL(self._path)
+        try:
+            lib.espeak_Initialize(_AUDIO_OUTPUT_SYNCHRONOUS, 0, self._data, 0)
+            lib.espeak_SetSynthCallback(self._callback)
+            yield lib
+        finally:
+            lib.espeak_Terminate()
+            handle = lib._handle
+            del lib
+            _ctypes.dlclose(handle)
 
     def _on_audio(self, wav, n: int, _events) -> int:  # noqa: ANN001 - ctypes callback
         if n > 0:
@@ -58,21 +82,21 @@ class Espeak:
         return 0
 
     def has_voice(self, name: str) -> bool:
-        with self._lock:
-            return self._lib.espeak_SetVoiceByName(name.encode()) == 0
+        with self._lock, self._open() as lib:
+            return lib.espeak_SetVoiceByName(name.encode()) == 0
 
     def synthesize(self, text: str, voice: OfflineVoice) -> np.ndarray:
         """Return int16 mono samples at `sample_rate` for `text`."""
         data = text.encode("utf-8")
-        with self._lock:
-            if self._lib.espeak_SetVoiceByName(voice.voice.encode()) != 0:
+        with self._lock, self._open() as lib:
+            if lib.espeak_SetVoiceByName(voice.voice.encode()) != 0:
                 raise ValueError(f"espeak-ng has no voice {voice.voice!r}")
-            self._lib.espeak_SetParameter(_RATE, voice.rate, 0)
-            self._lib.espeak_SetParameter(_PITCH, voice.pitch, 0)
-            self._lib.espeak_SetParameter(_RANGE, voice.range, 0)
+            lib.espeak_SetParameter(_RATE, voice.rate, 0)
+            lib.espeak_SetParameter(_PITCH, voice.pitch, 0)
+            lib.espeak_SetParameter(_RANGE, voice.range, 0)
             self._chunks = []
-            self._lib.espeak_Synth(data, len(data) + 1, 0, _POS_CHARACTER, 0, _CHARS_UTF8, None, None)
-            self._lib.espeak_Synchronize()
+            lib.espeak_Synth(data, len(data) + 1, 0, _POS_CHARACTER, 0, _CHARS_UTF8, None, None)
+            lib.espeak_Synchronize()
             chunks, self._chunks = self._chunks, []
         return np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.int16)
 
