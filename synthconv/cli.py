@@ -6,6 +6,7 @@ line on stderr naming the thing and exit code 2, before anything is written.
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import time
@@ -77,78 +78,129 @@ def _check_out(out: Path) -> None:
 
 @app.command()
 def generate(
-    count: int = typer.Option(10, "--count", "-n", help="How many conversations to plan."),
+    count: Optional[int] = typer.Option(None, "--count", "-n", help="How many conversations to plan [default: 10]."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Run folder [default: output/<timestamp>]."),
-    seed: int = typer.Option(0, "--seed", help="Same seed, same plan, same conversations."),
-    concurrency: int = typer.Option(os.cpu_count() or 1, "--concurrency", "-j",
-                                    help="Conversations at once (worker processes)."),
-    engine: str = typer.Option("offline", "--engine", help="offline"),
-    transport: str = typer.Option("local", "--transport", help="local"),
+    seed: Optional[int] = typer.Option(None, "--seed", help="Same seed, same plan, same conversations [default: 0]."),
+    concurrency: Optional[int] = typer.Option(None, "--concurrency", "-j",
+                                              help="Conversations at once, one worker process each [default: cores]."),
+    engine: Optional[str] = typer.Option(None, "--engine", help="offline, or module:Class [default: offline]."),
+    transport: Optional[str] = typer.Option(None, "--transport", help="local [default: local]."),
     scenario: list[str] = typer.Option([], "--scenario", help="Only these scenario ids (repeatable)."),
     persona: list[str] = typer.Option([], "--persona", help="Prefer these persona ids (repeatable)."),
-    job_timeout: float = typer.Option(300.0, "--job-timeout", help="Seconds one conversation may take."),
-    scenarios_dir: Path = ScenariosDir,
-    personas_dir: Path = PersonasDir,
+    job_timeout: Optional[float] = typer.Option(None, "--job-timeout", help="Seconds one conversation may take [default: 300]."),
+    retries: Optional[int] = typer.Option(None, "--retries", help="Retries of a transient failure, with backoff [default: 1]."),
+    max_failure_rate: Optional[float] = typer.Option(
+        None, "--max-failure-rate", help="Stop once more than this fraction of the plan has failed [default: 1]."),
+    resume: Optional[Path] = typer.Option(None, "--resume", help="Continue the interrupted run in this folder."),
+    scenarios_dir: Optional[Path] = typer.Option(None, "--scenarios-dir", help="Folder of scenario YAML files."),
+    personas_dir: Optional[Path] = typer.Option(None, "--personas-dir", help="Folder of persona YAML files."),
 ) -> None:
     """Plan COUNT scenario x persona jobs and generate a conversation for each."""
-    from .engine import ENGINES, EngineError, make_engine
-    from .job import plan
-    from .run import execute
+    from .engine import EngineError, make_engine
+    from .job import Job, plan
+    from .run import Settings, completed, run
     from .transport import TRANSPORTS
 
-    if count < 1:
-        fail(f"--count must be at least 1 (got {count})")
-    if concurrency < 1:
-        fail(f"--concurrency must be at least 1 (got {concurrency})")
-    if engine not in ENGINES:
-        fail(f"--engine: unknown engine {engine!r} (choose from {', '.join(ENGINES)})")
-    if transport not in TRANSPORTS:
-        fail(f"--transport: unknown transport {transport!r} (choose from {', '.join(TRANSPORTS)})")
-    library = _restrict(_library(scenarios_dir, personas_dir), scenario, persona)
-    jobs = plan(library, count, seed)
+    given = {k: v for k, v in {
+        "count": count, "seed": seed, "concurrency": concurrency, "engine": engine, "transport": transport,
+        "job_timeout": job_timeout, "retries": retries, "max_failure_rate": max_failure_rate,
+        "scenarios_dir": scenarios_dir, "personas_dir": personas_dir}.items() if v is not None}
+    if scenario:
+        given["scenario"] = scenario
+    if persona:
+        given["persona"] = persona
+    if resume is not None:
+        if out is not None:
+            fail("--resume: give the run folder to --resume only, not --out")
+        flags, out = _resumable(resume, given)
+    else:
+        flags = {"count": 10, "seed": 0, "concurrency": os.cpu_count() or 1, "engine": "offline",
+                 "transport": "local", "scenario": [], "persona": [], "job_timeout": 300.0, "retries": 1,
+                 "max_failure_rate": 1.0, "scenarios_dir": str(DEFAULT_SCENARIOS),
+                 "personas_dir": str(DEFAULT_PERSONAS), **{k: (str(v) if isinstance(v, Path) else v)
+                                                            for k, v in given.items()}}
+    for name, low in (("count", 1), ("concurrency", 1), ("retries", 0)):
+        if flags[name] < low:
+            fail(f"--{name} must be at least {low} (got {flags[name]})")
+    if not 0 <= flags["max_failure_rate"] <= 1:
+        fail(f"--max-failure-rate must be between 0 and 1 (got {flags['max_failure_rate']})")
+    if flags["job_timeout"] <= 0:
+        fail(f"--job-timeout must be positive (got {flags['job_timeout']})")
+    if flags["transport"] not in TRANSPORTS:
+        fail(f"--transport: unknown transport {flags['transport']!r} (choose from {', '.join(TRANSPORTS)})")
+    library = _restrict(_library(Path(flags["scenarios_dir"]), Path(flags["personas_dir"])),
+                        flags["scenario"], flags["persona"])
+    if resume is not None:
+        jobs = [Job.from_dict(j) for j in json.loads((out / "run.json").read_text())["jobs"]]
+        unknown = [j.id for j in jobs if j.scenario not in library.scenarios]
+        if unknown:
+            fail(f"--resume: the library no longer has the scenario of {unknown[0]}")
+    else:
+        jobs = plan(library, flags["count"], flags["seed"])
     try:
         used = sorted({p for j in jobs for p in j.roles.values()})
-        make_engine(engine).check([library.personas[p] for p in used])
+        make_engine(flags["engine"]).check([library.personas[p] for p in used])
     except EngineError as e:
         fail(str(e))
-    out = out or Path("output") / datetime.now().strftime("%Y%m%d-%H%M%S")
-    _check_out(out)
+    if resume is None:
+        out = out or Path("output") / datetime.now().strftime("%Y%m%d-%H%M%S")
+        _check_out(out)
+        flags["out"] = str(out)
 
-    flags = {"count": count, "out": str(out), "seed": seed, "concurrency": concurrency,
-             "engine": engine, "transport": transport, "scenario": scenario, "persona": persona,
-             "job_timeout": job_timeout, "scenarios_dir": str(scenarios_dir),
-             "personas_dir": str(personas_dir)}
-    run_info = {"flags": flags, "seed": seed, "count": count}
-
-    progress = _Progress(len(jobs))
+    settings = Settings(scenarios_dir=Path(flags["scenarios_dir"]), personas_dir=Path(flags["personas_dir"]),
+                        engine=flags["engine"], transport=flags["transport"], concurrency=flags["concurrency"],
+                        job_timeout=flags["job_timeout"], retries=flags["retries"],
+                        max_failure_rate=flags["max_failure_rate"])
+    run_info = {"flags": flags, "seed": flags["seed"], "count": flags["count"]}
+    progress = _Progress(len(jobs), already=completed(out, jobs) if resume is not None else {})
     t0 = time.monotonic()
-    results = execute(out, jobs, run_info, scenarios_dir=scenarios_dir, personas_dir=personas_dir,
-                      engine=engine, transport=transport, concurrency=concurrency,
-                      job_timeout=job_timeout, on_start=progress.start, on_result=progress.update)
-    progress.stop()
-    _summary(out, jobs, results, time.monotonic() - t0)
-    if any(r["status"] != "ok" for r in results.values()) or len(results) < len(jobs):
+    progress.start()
+    try:
+        outcome = run(out, jobs, run_info, settings, resume=resume is not None, on_result=progress.update)
+    finally:
+        progress.stop()
+    _summary(out, jobs, outcome.results, time.monotonic() - t0, already=set(progress.already_ids))
+    if outcome.stopped:
+        err.print(outcome.stopped, highlight=False, markup=False)
+    if outcome.signal is not None or outcome.stopped:
+        err.print(f"resume with: synthconv generate --resume {out}", highlight=False, markup=False)
+    if outcome.signal is not None:
+        raise typer.Exit(128 + outcome.signal)
+    if len(outcome.results) < len(jobs) or any(r["status"] != "ok" for r in outcome.results.values()):
         raise typer.Exit(1)
+
+
+def _resumable(run_dir: Path, given: dict) -> tuple[dict, Path]:
+    """The flags of the run in `run_dir`, with the ones that may change on resume overridden."""
+    try:
+        info = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
+        flags = info["flags"]
+        info["jobs"]
+    except (OSError, ValueError, KeyError):
+        fail(f"--resume: {run_dir} has no readable run.json; is it a synthconv run folder?")
+    fixed = {"count", "seed", "engine", "transport", "scenario", "persona", "scenarios_dir", "personas_dir"}
+    clash = sorted(fixed & set(given))
+    if clash:
+        fail(f"--resume: the plan comes from {run_dir / 'run.json'}; drop --{clash[0].replace('_', '-')}")
+    return {**flags, **given}, run_dir
 
 
 class _Progress:
     """A rich progress bar on a terminal; plain lines otherwise (CI logs)."""
 
-    def __init__(self, total: int) -> None:
-        self.total, self.done = total, 0
+    def __init__(self, total: int, already: dict) -> None:
+        self.total, self.done, self.already_ids = total, len(already), list(already)
         self.bar = None
         if console.is_terminal:
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
             self.bar = Progress(TextColumn("[bold]generating"), BarColumn(), MofNCompleteColumn(),
                                 TimeElapsedColumn(), TextColumn("{task.description}"), console=console)
-            self.task = self.bar.add_task("", total=total)
+            self.task = self.bar.add_task("", total=total, completed=self.done)
 
     def start(self) -> None:
         if self.bar:
             self.bar.start()
-        else:
-            console.print(f"generating {self.total} conversations", highlight=False)
 
     def update(self, r: dict) -> None:
         self.done += 1
@@ -165,9 +217,9 @@ class _Progress:
             self.bar.stop()
 
 
-def _summary(out: Path, jobs: list, results: dict[str, dict], wall: float) -> None:
+def _summary(out: Path, jobs: list, results: dict[str, dict], wall: float, already: set[str]) -> None:
     ok = [r for r in results.values() if r["status"] == "ok"]
-    audio = sum(r["duration_s"] or 0 for r in ok)
+    audio = sum(r["duration_s"] or 0 for r in ok if r["id"] not in already)  # made by this invocation
     table = Table(title=f"run {out}")
     for col in ("scenario", "ok", "failed", "audio s", "turns"):
         table.add_column(col, justify="left" if col == "scenario" else "right")
@@ -179,11 +231,92 @@ def _summary(out: Path, jobs: list, results: dict[str, dict], wall: float) -> No
         table.add_row(sid, str(len(oks)), str(len(rs) - len(oks)),
                       f"{sum(r['duration_s'] for r in oks):.1f}", str(sum(r["turns"] for r in oks)))
     console.print(table)
-    console.print(f"{len(ok)}/{len(jobs)} ok, {audio:.1f} s of audio in {wall:.1f} s "
+    console.print(f"{len(ok)}/{len(jobs)} ok; this invocation made {audio:.1f} s of audio in {wall:.1f} s "
                   f"({audio / wall if wall else 0:.1f}x real time)", highlight=False)
     for r in results.values():
         if r["status"] != "ok":
             console.print(f"failed {r['id']}: {r['error']}", highlight=False, markup=False)
+
+
+@app.command()
+def inspect(
+    run: Path = typer.Argument(..., help="A run folder."),
+    conversation: Optional[str] = typer.Argument(None, help="One conversation id: print its timed transcript."),
+    validate: bool = typer.Option(False, "--validate", help="Check every conversation against docs/FORMAT.md."),
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+) -> None:
+    """Summarize a run (complete, running or interrupted), validate it, or show one conversation."""
+    from .inspect import RunError, read_run, summarize, validate_conversation, validate_run
+
+    try:
+        view = read_run(run)
+    except RunError as e:
+        fail(str(e))
+    if conversation is not None:
+        _show_conversation(run, view, conversation, validate, as_json, validate_conversation)
+        return
+    summary = summarize(view)
+    problems = validate_run(view) if validate else {}
+    if validate:
+        summary["problems"] = problems
+    if as_json:
+        print(json.dumps(summary, indent=2, ensure_ascii=False))
+    else:
+        _print_summary(summary)
+        if validate:
+            for cid, found in problems.items():
+                for p in found:
+                    console.print(f"{cid}: {p}", highlight=False, markup=False)
+            checked = summary["by_status"].get("ok", 0)
+            console.print(f"validated {checked} conversations: "
+                          + (f"{len(problems)} with problems" if problems else "all valid"), highlight=False)
+    if problems:
+        raise typer.Exit(1)
+
+
+def _show_conversation(run: Path, view: dict, cid: str, validate: bool, as_json: bool, check) -> None:  # noqa: ANN001
+    row = next((r for r in view["conversations"] if r["id"] == cid), None)
+    if row is None:
+        fail(f"{run}: no conversation {cid!r} in this run")
+    folder = run / "conversations" / cid
+    turns = []
+    if (folder / "transcript.jsonl").is_file():
+        turns = [json.loads(line) for line in (folder / "transcript.jsonl").read_text(encoding="utf-8").splitlines() if line]
+    problems = check(folder) if validate and row["status"] == "ok" else []
+    if as_json:
+        print(json.dumps({**row, "transcript": turns, **({"problems": problems} if validate else {})},
+                         indent=2, ensure_ascii=False))
+    else:
+        console.print(f"[bold]{cid}[/] {row['status']} {row['scenario']} "
+                      + ", ".join(f"{k}={v}" for k, v in row["roles"].items()), highlight=False)
+        if row.get("error"):
+            console.print(f"error: {row['error']}", highlight=False, markup=False)
+        for t in turns:
+            mark = "" if t.get("heard") in (t["text"], None) else f"   (heard: {t['heard']})"
+            console.print(f"[{t['start']:7.2f} → {t['end']:7.2f}] [bold]{t['speaker']}[/] ({t['role']}): "
+                          f"{t['text']}{mark}", highlight=False)
+        for p in problems:
+            console.print(f"{cid}: {p}", highlight=False, markup=False)
+    if problems:
+        raise typer.Exit(1)
+
+
+def _print_summary(s: dict) -> None:
+    console.print(f"[bold]{s['run']}[/]: {s['state']}; {s['planned']} planned, "
+                  + ", ".join(f"{n} {k}" for k, n in sorted(s["by_status"].items())), highlight=False)
+    d, t = s["duration_s"], s["turns"]
+    if d["mean"] is not None:
+        console.print(f"audio {d['total']:.1f} s (mean {d['mean']:.1f} s), turns {t['total']} (mean {t['mean']})",
+                      highlight=False)
+    for title, key in (("by scenario", "by_scenario"), ("by persona", "by_persona")):
+        table = Table(title=title)
+        for col in (title.split()[-1], "ok", "failed", "pending"):
+            table.add_column(col, justify="left" if col in ("scenario", "persona") else "right")
+        for name, c in sorted(s[key].items()):
+            table.add_row(name, str(c.get("ok", 0)), str(c.get("failed", 0)), str(c.get("pending", 0)))
+        console.print(table)
+    for f in s["failures"]:
+        console.print(f"failed {f['id']}: {f['error']}", highlight=False, markup=False)
 
 
 @app.command()

@@ -107,3 +107,110 @@ def validate_conversation(folder: Path, *, check_mp3: bool = True) -> list[str]:
         except ValueError as e:
             problems.append(f"mix.mp3 does not decode: {e}")
     return problems
+
+
+# --- whole runs ----------------------------------------------------------------------------
+
+
+class RunError(ValueError):
+    """The folder is not a readable run: the message is one line for the user."""
+
+
+def read_run(run: Path) -> dict:
+    """run.json plus every planned conversation's status: ok, failed or pending.
+
+    Works on complete, running and interrupted runs: what conversations.jsonl does not list yet
+    is read off the conversation folders (a folder with meta.json is complete).
+    """
+    run = Path(run)
+    try:
+        info = json.loads((run / "run.json").read_text(encoding="utf-8"))
+        jobs = info["jobs"]
+    except (OSError, ValueError, KeyError):
+        raise RunError(f"{run}: no readable run.json; is it a synthconv run folder?") from None
+    index = {}
+    if (run / "conversations.jsonl").is_file():
+        for line in (run / "conversations.jsonl").read_text(encoding="utf-8").splitlines():
+            try:
+                r = json.loads(line)
+                index[r["id"]] = r
+            except (ValueError, KeyError):
+                continue
+    rows = []
+    for job in jobs:
+        folder = run / "conversations" / job["id"]
+        r = index.get(job["id"])
+        if r is None:
+            r = {"id": job["id"], "scenario": job["scenario"], "roles": job["roles"], "duration_s": None,
+                 "turns": None, "error": None, "status": "pending"}
+            if (folder / "meta.json").is_file():
+                meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
+                r.update(status="ok", duration_s=meta.get("duration_s"), turns=meta.get("turns"))
+            elif (folder / "error.txt").is_file():
+                lines = (folder / "error.txt").read_text().strip().splitlines()
+                r.update(status="failed", error=lines[-1] if lines else "failed")
+        rows.append(r)
+    if info.get("ended_at") is None:
+        state = "running or killed"
+    elif info.get("stopped"):
+        state = info["stopped"]
+    else:
+        state = "complete"
+    return {"run": str(run), "state": state, "info": info, "conversations": rows}
+
+
+def summarize(view: dict) -> dict:
+    rows = view["conversations"]
+    ok = [r for r in rows if r["status"] == "ok"]
+    by_status: dict[str, int] = {}
+    by_scenario: dict[str, dict[str, int]] = {}
+    by_persona: dict[str, dict[str, int]] = {}
+    for r in rows:
+        by_status[r["status"]] = by_status.get(r["status"], 0) + 1
+        s = by_scenario.setdefault(r["scenario"], {"ok": 0, "failed": 0, "pending": 0})
+        s[r["status"]] = s.get(r["status"], 0) + 1
+        for persona in r["roles"].values():
+            p = by_persona.setdefault(persona, {"ok": 0, "failed": 0, "pending": 0})
+            p[r["status"]] = p.get(r["status"], 0) + 1
+    total = sum(r["duration_s"] or 0 for r in ok)
+    turns = sum(r["turns"] or 0 for r in ok)
+    return {
+        "run": view["run"], "state": view["state"], "planned": len(rows), "by_status": by_status,
+        "by_scenario": by_scenario, "by_persona": by_persona,
+        "duration_s": {"total": round(total, 3), "mean": round(total / len(ok), 3) if ok else None},
+        "turns": {"total": turns, "mean": round(turns / len(ok), 2) if ok else None},
+        "failures": [{"id": r["id"], "error": r["error"]} for r in rows if r["status"] == "failed"],
+    }
+
+
+def validate_run(view: dict, workers: int = 4) -> dict[str, list[str]]:
+    """Contract problems per conversation id (only conversations with problems are listed)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    run = Path(view["run"])
+    problems: dict[str, list[str]] = {}
+    ok = [r for r in view["conversations"] if r["status"] == "ok"]
+    with ThreadPoolExecutor(workers) as pool:  # ffmpeg decodes run as subprocesses
+        found = pool.map(lambda r: validate_conversation(run / "conversations" / r["id"]), ok)
+        for r, p in zip(ok, found):
+            if p:
+                problems[r["id"]] = p
+    if view["state"] != "running or killed":
+        listed = {r["id"] for r in _index_lines(run)}
+        for r in view["conversations"]:
+            if r["id"] not in listed:
+                problems.setdefault(r["id"], []).append("missing from conversations.jsonl")
+    return problems
+
+
+def _index_lines(run: Path) -> list[dict]:
+    path = run / "conversations.jsonl"
+    if not path.is_file():
+        return []
+    out = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            out.append(json.loads(line))
+        except ValueError:
+            continue
+    return out

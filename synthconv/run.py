@@ -1,9 +1,11 @@
-"""The run folder: plan in, one folder per conversation out, as docs/FORMAT.md says.
+"""The run folder and the supervisor that fills it.
 
-Jobs run in worker processes (the `--concurrency` pool), each job in isolation: an exception
-marks that job failed and the batch carries on. A conversation folder is written under a
-temporary name and renamed into place once complete, so a folder under its own id is always
-whole.
+`--concurrency` worker processes (worker.py) run one job each at a time. The supervisor gives
+every job a hard deadline, kills and replaces a worker that hangs or dies, retries transient
+failures with backoff, stops early past `--max-failure-rate`, and on SIGINT/SIGTERM stops at
+once. A conversation folder is complete the moment it exists under its id (worker.py writes it
+under a temporary name and renames it), so a run killed at any point can be resumed: the
+complete folders are kept byte for byte and everything else is redone.
 """
 
 from __future__ import annotations
@@ -12,14 +14,15 @@ import json
 import os
 import platform
 import shutil
+import signal
 import time
-import traceback
+from collections import deque
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from importlib import metadata
 from multiprocessing import get_context
+from multiprocessing.connection import wait
 from pathlib import Path
 
 from .job import Job
@@ -42,158 +45,256 @@ def now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
-@dataclass
-class Result:
-    id: str
-    status: str  # ok | failed
-    scenario: str
-    roles: dict[str, str]
-    duration_s: float | None = None
-    turns: int | None = None
-    error: str | None = None
-
-    def to_dict(self) -> dict:
-        return dict(self.__dict__)
-
-
-# --- inside a worker process -------------------------------------------------------------
-
-_worker: dict = {}
-
-
-def _init_worker(scenarios_dir: str, personas_dir: str, engine: str) -> None:
-    import logging
-
-    from .engine import make_engine
-    from .scenario import load_library
-
-    logging.getLogger("livekit").setLevel(logging.ERROR)
-    logging.getLogger("livekit.agents").setLevel(logging.ERROR)
-    _worker["library"] = load_library(Path(scenarios_dir), Path(personas_dir))
-    _worker["engine"] = make_engine(engine)
-    _worker["engine"].warm_up()
-
-
-def run_job(job_dict: dict, out_dir: str, transport: str, job_timeout: float) -> dict:
-    """Run one job and write its folder. Never raises: failures come back as a failed Result."""
-    import asyncio
-
-    from .recorder import write_conversation
-    from .transport import converse
-
-    job = Job.from_dict(job_dict)
-    library, engine = _worker["library"], _worker["engine"]
-    result = Result(id=job.id, status="failed", scenario=job.scenario, roles=job.roles)
-    final = Path(out_dir) / "conversations" / job.id
-    tmp = Path(out_dir) / "conversations" / f".tmp-{job.id}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    try:
-        rec = asyncio.run(converse(transport, job, library, engine, timeout=job_timeout))
-        scenario = library.scenarios[job.scenario]
-        problem = check_recording(rec, scenario.turns.min)
-        if problem:
-            raise RuntimeError(problem)
-        personas = {r: library.personas[p] for r, p in job.roles.items()}
-        meta = {
-            "id": job.id,
-            "scenario": {k: getattr(scenario, k) for k in ("id", "title", "domain", "language")},
-            "personas": {r: p.model_dump() for r, p in personas.items()},
-            "engine": engine.name,
-            "transport": transport,
-            "voices": {r: engine.voice(p) for r, p in personas.items()},
-            "seed": job.seed,
-        }
-        write_conversation(tmp, rec, meta)
-        shutil.rmtree(final, ignore_errors=True)
-        os.replace(tmp, final)
-        result.status, result.duration_s, result.turns = "ok", round(rec.duration, 3), len(rec.turns)
-    except Exception as e:  # noqa: BLE001 - one job's failure must not stop the batch
-        result.error = f"{type(e).__name__}: {e}".strip()
-        shutil.rmtree(tmp, ignore_errors=True)
-        final.mkdir(parents=True, exist_ok=True)
-        (final / "error.txt").write_text(traceback.format_exc())
-    return result.to_dict()
-
-
-def check_recording(rec, min_turns: int) -> str | None:  # noqa: ANN001
-    """Why a finished recording is not a usable conversation, or None."""
-    roles = {t.role for t in rec.turns}
-    if len(roles) < 2:
-        return f"only {sorted(roles)} spoke"
-    silent = [t.turn for t in rec.turns if not t.text]
-    if silent:
-        return f"turns {silent} have no transcript"
-    if len(rec.turns) < min_turns:
-        return f"{len(rec.turns)} turns, fewer than the scenario's minimum {min_turns}"
-    return None
-
-
-# --- in the CLI process ------------------------------------------------------------------
-
-
 def write_json_atomic(path: Path, data: dict) -> None:
     tmp = path.with_suffix(path.suffix + ".tmp")
     tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     os.replace(tmp, path)
 
 
-def write_index(out: Path, jobs: list[Job], results: dict[str, dict]) -> None:
-    """conversations.jsonl: one line per planned job, in plan order."""
+def failed(job: Job, error: str, transient: bool = False) -> dict:
+    return {"id": job.id, "status": "failed", "scenario": job.scenario, "roles": job.roles,
+            "duration_s": None, "turns": None, "error": error, "transient": transient}
+
+
+def public(result: dict) -> dict:
+    """A result as conversations.jsonl stores it."""
+    return {k: result.get(k) for k in ("id", "status", "scenario", "roles", "duration_s", "turns", "error")}
+
+
+def write_index(out: Path, jobs: list[Job], results: dict[str, dict], *, final: bool) -> None:
+    """conversations.jsonl in plan order: the finished jobs while running, every job at the end."""
     tmp = out / "conversations.jsonl.tmp"
     with open(tmp, "w", encoding="utf-8") as f:
         for job in jobs:
-            r = results.get(job.id) or Result(
-                id=job.id, status="failed", scenario=job.scenario, roles=job.roles,
-                error="not run",
-            ).to_dict()
-            f.write(json.dumps(r, ensure_ascii=False) + "\n")
+            r = results.get(job.id)
+            if r is None and not final:
+                continue
+            f.write(json.dumps(public(r or failed(job, "not run")), ensure_ascii=False) + "\n")
     os.replace(tmp, out / "conversations.jsonl")
+
+
+def completed(out: Path, jobs: list[Job]) -> dict[str, dict]:
+    """Results of the jobs whose folders are complete (the resume point of a run)."""
+    done = {}
+    for job in jobs:
+        meta_path = out / "conversations" / job.id / "meta.json"
+        if meta_path.is_file():
+            meta = json.loads(meta_path.read_text(encoding="utf-8"))
+            done[job.id] = {"id": job.id, "status": "ok", "scenario": job.scenario, "roles": job.roles,
+                            "duration_s": meta["duration_s"], "turns": meta["turns"], "error": None}
+    return done
+
+
+class RunLog:
+    """RUN/run.log: one timestamped line per event. Never given secrets: flags and ids only."""
+
+    def __init__(self, path: Path) -> None:
+        self._f = open(path, "a", encoding="utf-8")  # noqa: SIM115 - closed in close()
+
+    def __call__(self, message: str) -> None:
+        self._f.write(f"{now()} {message}\n")
+        self._f.flush()
+
+    def close(self) -> None:
+        self._f.close()
+
+
+@dataclass
+class Settings:
+    scenarios_dir: Path
+    personas_dir: Path
+    engine: str
+    transport: str
+    concurrency: int
+    job_timeout: float
+    retries: int
+    max_failure_rate: float
+
+
+@dataclass
+class _Worker:
+    proc: object
+    conn: object
+    ready: bool = False
+    job: Job | None = None
+    attempt: int = 0
+    deadline: float = 0.0
+
+
+@dataclass
+class Outcome:
+    results: dict[str, dict]
+    stopped: str | None = None  # why the run ended before every job finished
+    signal: int | None = None
+    retried: int = 0
+    timings: dict = field(default_factory=dict)
+
+
+class _Interrupted(Exception):
+    pass
 
 
 def execute(
     out: Path,
     jobs: list[Job],
-    run_info: dict,
+    settings: Settings,
     *,
-    scenarios_dir: Path,
-    personas_dir: Path,
-    engine: str,
-    transport: str,
-    concurrency: int,
-    job_timeout: float,
-    on_start: Callable[[], None] = lambda: None,
+    log: RunLog,
+    done: dict[str, dict] | None = None,
     on_result: Callable[[dict], None] = lambda r: None,
-) -> dict[str, dict]:
-    """Run every job into `out` and write run.json and conversations.jsonl. Returns results by id."""
-    (out / "conversations").mkdir(parents=True, exist_ok=True)
-    run_info = {**run_info, "versions": versions(), "started_at": now(), "ended_at": None,
-                "jobs": [j.to_dict() for j in jobs]}
-    write_json_atomic(out / "run.json", run_info)
-    results: dict[str, dict] = {}
-    pool = ProcessPoolExecutor(
-        max_workers=max(1, min(concurrency, len(jobs))),
-        mp_context=get_context("spawn"),  # the livekit FFI runtime must not be forked
-        initializer=_init_worker,
-        initargs=(str(scenarios_dir), str(personas_dir), engine),
-    )
-    try:
-        on_start()
-        futures = {pool.submit(run_job, j.to_dict(), str(out), transport, job_timeout): j for j in jobs}
-        for fut in as_completed(futures):
-            job = futures[fut]
-            try:
-                r = fut.result()
-            except Exception as e:  # noqa: BLE001 - a worker process died
-                r = Result(id=job.id, status="failed", scenario=job.scenario, roles=job.roles,
-                           error=f"worker died: {type(e).__name__}: {e}").to_dict()
-            results[job.id] = r
-            on_result(r)
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
-        write_index(out, jobs, results)
-        counts = {"planned": len(jobs),
-                  "ok": sum(r["status"] == "ok" for r in results.values()),
-                  "failed": len(jobs) - sum(r["status"] == "ok" for r in results.values())}
-        write_json_atomic(out / "run.json", {**run_info, "ended_at": now(), "counts": counts})
-    return results
+) -> Outcome:
+    """Run every job not in `done` into `out`; conversations.jsonl is kept current throughout."""
+    results = dict(done or {})
+    ctx = get_context("spawn")  # the livekit FFI runtime must not be forked
+    queue: deque[tuple[Job, int, float]] = deque((j, 1, 0.0) for j in jobs if j.id not in results)
+    for j, _, _ in queue:  # leftovers of an interrupted attempt
+        shutil.rmtree(out / "conversations" / f".tmp-{j.id}", ignore_errors=True)
+    hard_limit = settings.job_timeout * 1.2 + 5  # the job's own asyncio limit fires first
+    outcome = Outcome(results=results)
+    received: list[int] = []
 
+    def on_signal(signum, _frame) -> None:  # noqa: ANN001
+        received.append(signum)
+        raise _Interrupted
+
+    old = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+
+    def spawn() -> _Worker:
+        parent, child = ctx.Pipe()
+        from .worker import worker_main
+
+        proc = ctx.Process(target=worker_main, daemon=True, args=(
+            child, str(settings.scenarios_dir), str(settings.personas_dir), settings.engine))
+        proc.start()
+        child.close()
+        return _Worker(proc=proc, conn=parent)
+
+    workers: list[_Worker] = []
+    failures = sum(r["status"] != "ok" for r in results.values())
+
+    def finish(w: _Worker, r: dict) -> None:
+        nonlocal failures
+        job, attempt = w.job, w.attempt
+        w.job = None
+        if r["status"] != "ok" and r.get("transient") and attempt <= settings.retries:
+            delay = min(30.0, 2.0 ** (attempt - 1))
+            log(f"retry {job.id} in {delay:g} s (attempt {attempt + 1}): {r['error']}")
+            outcome.retried += 1
+            queue.append((job, attempt + 1, time.monotonic() + delay))
+            return
+        results[job.id] = r
+        log(f"ok {job.id} {r['duration_s']} s {r['turns']} turns" if r["status"] == "ok"
+            else f"failed {job.id}: {r['error']}")
+        write_index(out, jobs, results, final=False)
+        on_result(r)
+        if r["status"] != "ok":
+            failures += 1
+            if failures > settings.max_failure_rate * len(jobs) and outcome.stopped is None:
+                outcome.stopped = (f"stopped early: {failures} of {len(jobs)} failed, more than "
+                                   f"--max-failure-rate {settings.max_failure_rate:g} allows")
+                log(outcome.stopped)
+                queue.clear()
+
+    try:
+        workers = [spawn() for _ in range(min(settings.concurrency, len(queue)))]
+        while queue or any(w.job for w in workers):
+            t = time.monotonic()
+            for w in workers:
+                if w.ready and w.job is None and queue:
+                    ready = [q for q in queue if q[2] <= t]
+                    if not ready:
+                        break
+                    queue.remove(ready[0])
+                    w.job, w.attempt, _ = ready[0]
+                    w.deadline = t + hard_limit
+                    log(f"start {w.job.id} (attempt {w.attempt})")
+                    w.conn.send({"job": w.job.to_dict(), "out": str(out), "transport": settings.transport,
+                                 "job_timeout": settings.job_timeout})
+            wait([w.conn for w in workers] + [w.proc.sentinel for w in workers], timeout=0.2)
+            t = time.monotonic()
+            for i, w in enumerate(workers):
+                msg = None
+                try:
+                    if w.conn.poll():
+                        msg = w.conn.recv()
+                except (EOFError, OSError):
+                    pass
+                if msg is not None and msg.get("ready"):
+                    w.ready = True
+                elif msg is not None and w.job is not None:
+                    finish(w, msg)
+                elif not w.proc.is_alive() or (w.job is not None and t > w.deadline):
+                    if w.proc.is_alive():
+                        w.proc.kill()
+                        error = (f"killed after {hard_limit:g} s without finishing "
+                                 f"(--job-timeout {settings.job_timeout:g})")
+                    else:
+                        error = f"worker process died (exit code {w.proc.exitcode})"
+                    w.proc.join(5)
+                    if not w.ready:  # it never got as far as taking a job: retrying won't help
+                        raise RuntimeError(f"worker process could not start (exit code {w.proc.exitcode})")
+                    job = w.job
+                    if job is not None:
+                        shutil.rmtree(out / "conversations" / f".tmp-{job.id}", ignore_errors=True)
+                        shutil.rmtree(out / "conversations" / job.id, ignore_errors=True)
+                        (out / "conversations" / job.id).mkdir(parents=True, exist_ok=True)
+                        (out / "conversations" / job.id / "error.txt").write_text(error + "\n")
+                        finish(w, failed(job, error, transient=True))
+                    workers[i] = spawn() if (queue or any(x.job for x in workers)) else w
+    except _Interrupted:
+        outcome.signal = received[0]
+        outcome.stopped = f"interrupted by {signal.Signals(received[0]).name}"
+        log(outcome.stopped)
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        for w in workers:
+            if outcome.signal is None and w.proc.is_alive():
+                try:
+                    w.conn.send(None)
+                except OSError:
+                    pass
+        for w in workers:
+            w.proc.join(2 if outcome.signal is None else 0)
+            if w.proc.is_alive():
+                w.proc.kill()
+                w.proc.join(5)
+        if outcome.signal is not None:  # a job cut off mid-write leaves only a temporary folder
+            for p in (out / "conversations").glob(".tmp-*"):
+                shutil.rmtree(p, ignore_errors=True)
+        write_index(out, jobs, results, final=True)
+        for s, h in old.items():
+            signal.signal(s, h)
+    return outcome
+
+
+def run(out: Path, jobs: list[Job], run_info: dict, settings: Settings, *, resume: bool,
+        on_result: Callable[[dict], None] = lambda r: None) -> Outcome:
+    """Start (or resume) the run in `out`: run.json, run.log, the jobs, the final counts."""
+    (out / "conversations").mkdir(parents=True, exist_ok=True)
+    log = RunLog(out / "run.log")
+    if resume:
+        info = json.loads((out / "run.json").read_text(encoding="utf-8"))
+        info["resumed_at"] = [*info.get("resumed_at", []), now()]
+        done = completed(out, jobs)
+        log(f"resumed: {len(done)} of {len(jobs)} conversations already complete")
+    else:
+        info = {**run_info, "versions": versions(), "started_at": now(), "ended_at": None,
+                "jobs": [j.to_dict() for j in jobs]}
+        done = {}
+        log(f"started: {len(jobs)} conversations planned")
+    info["ended_at"] = None
+    write_json_atomic(out / "run.json", info)
+    try:
+        outcome = execute(out, jobs, settings, log=log, done=done, on_result=on_result)
+    except RuntimeError as e:
+        write_index(out, jobs, done, final=True)
+        outcome = Outcome(results=done, stopped=str(e))
+        log(outcome.stopped)
+    ok = sum(r["status"] == "ok" for r in outcome.results.values())
+    info.update(ended_at=now(), counts={"planned": len(jobs), "ok": ok, "failed": len(jobs) - ok},
+                stopped=outcome.stopped)
+    write_json_atomic(out / "run.json", info)
+    log(f"ended: {ok} ok, {len(jobs) - ok} failed" + (f" ({outcome.stopped})" if outcome.stopped else ""))
+    log.close()
+    return outcome

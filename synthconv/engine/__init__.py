@@ -8,10 +8,22 @@ ENGINES = ("offline",)
 
 
 def make_engine(name: str) -> Engine:
+    """An engine by name, or any `Engine` subclass given as `module:Class` (your own plugin)."""
     if name == "offline":
         from .offline import OfflineEngine
 
         return OfflineEngine()
+    if ":" in name:
+        import importlib
+
+        module, _, cls = name.partition(":")
+        try:
+            engine = getattr(importlib.import_module(module), cls)()
+        except (ImportError, AttributeError) as e:
+            raise EngineError(f"--engine: cannot load {name!r} ({e})") from None
+        if not isinstance(engine, Engine):
+            raise EngineError(f"--engine: {name!r} is not a synthconv Engine")
+        return engine
     raise EngineError(f"--engine: unknown engine {name!r} (choose from {', '.join(ENGINES)})")
 
 

@@ -165,8 +165,11 @@ class DialoguePolicy(llm.LLM):
         if beat.more and rng.random() < add_more:
             parts.append(rng.choice(beat.more).format(**values))
         mood = MOOD[self.lang].get(style.mood)
-        first_problem = next((b for b in self.beats if b.phase == "problem"), self.beats[0])
-        if mood and beat is first_problem:  # the mood shows once, where the call's issue comes up
+        # the mood shows once: where the call's issue comes up, or a cheerful hello
+        first_problem = next((b for b in self.beats if b.phase == "problem"), None)
+        if first_problem is None and style.mood == "cheerful":
+            first_problem = self.beats[0]
+        if mood and beat is first_problem:
             parts.append(rng.choice(mood))
         if beat.phase in ("verification", "resolution") and not first:
             thanked = any(t.split()[0].strip(".,।") in line[:24] for t in THANKS[self.lang])

@@ -1,0 +1,106 @@
+"""The worker process: loads the library and engine once, then runs jobs one at a time.
+
+A job never raises out of `run_job`: whatever goes wrong comes back as a failed result, with
+`transient` set when trying again might help (time-outs, dropped connections, rate limits).
+The supervisor in run.py kills and replaces a worker that hangs or dies.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import shutil
+import signal
+import traceback
+from pathlib import Path
+
+from .job import Job
+
+
+def _transient(e: BaseException) -> bool:
+    from livekit.agents import APIConnectionError, APIStatusError, APITimeoutError
+
+    if isinstance(e, APIStatusError):
+        return e.retryable
+    return isinstance(e, (TimeoutError, ConnectionError, APIConnectionError, APITimeoutError))
+
+
+def check_recording(rec, min_turns: int) -> str | None:  # noqa: ANN001
+    """Why a finished recording is not a usable conversation, or None."""
+    roles = {t.role for t in rec.turns}
+    if len(roles) < 2:
+        return f"only {sorted(roles)} spoke"
+    silent = [t.turn for t in rec.turns if not t.text]
+    if silent:
+        return f"turns {silent} have no transcript"
+    if len(rec.turns) < min_turns:
+        return f"{len(rec.turns)} turns, fewer than the scenario's minimum {min_turns}"
+    return None
+
+
+def run_job(job: Job, library, engine, out_dir: Path, transport: str, job_timeout: float) -> dict:  # noqa: ANN001
+    """Run one job and write its folder; a failure comes back as a result, never raised."""
+    from .recorder import write_conversation
+    from .transport import converse
+
+    result = {"id": job.id, "status": "failed", "scenario": job.scenario, "roles": job.roles,
+              "duration_s": None, "turns": None, "error": None}
+    final = out_dir / "conversations" / job.id
+    tmp = out_dir / "conversations" / f".tmp-{job.id}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    try:
+        rec = asyncio.run(converse(transport, job, library, engine, timeout=job_timeout))
+        scenario = library.scenarios[job.scenario]
+        problem = check_recording(rec, scenario.turns.min)
+        if problem:
+            raise RuntimeError(problem)
+        personas = {r: library.personas[p] for r, p in job.roles.items()}
+        meta = {
+            "id": job.id,
+            "scenario": {k: getattr(scenario, k) for k in ("id", "title", "domain", "language")},
+            "personas": {r: p.model_dump() for r, p in personas.items()},
+            "engine": engine.name,
+            "transport": transport,
+            "voices": {r: engine.voice(p) for r, p in personas.items()},
+            "seed": job.seed,
+        }
+        write_conversation(tmp, rec, meta)
+        shutil.rmtree(final, ignore_errors=True)
+        os.replace(tmp, final)  # the folder appears under its id only when complete
+        result.update(status="ok", duration_s=round(rec.duration, 3), turns=len(rec.turns))
+    except Exception as e:  # noqa: BLE001 - one job's failure must not stop the batch
+        result["error"] = f"{type(e).__name__}: {e}".strip().splitlines()[0]
+        result["transient"] = _transient(e)
+        shutil.rmtree(tmp, ignore_errors=True)
+        shutil.rmtree(final, ignore_errors=True)
+        final.mkdir(parents=True, exist_ok=True)
+        (final / "error.txt").write_text(traceback.format_exc())
+    return result
+
+
+def worker_main(conn, scenarios_dir: str, personas_dir: str, engine_name: str) -> None:  # noqa: ANN001
+    """Serve jobs from the supervisor over `conn` until it sends None."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the supervisor decides how to stop
+    logging.getLogger("livekit").setLevel(logging.CRITICAL)
+    from .engine import make_engine
+    from .scenario import load_library
+
+    library = engine = make_engine_error = None
+    try:
+        library = load_library(Path(scenarios_dir), Path(personas_dir))
+        engine = make_engine(engine_name)
+        engine.warm_up()
+    except Exception as e:  # noqa: BLE001 - reported with every job instead
+        make_engine_error = f"worker could not start: {type(e).__name__}: {e}"
+    conn.send({"ready": True})
+    while True:
+        msg = conn.recv()
+        if msg is None:
+            return
+        job = Job.from_dict(msg["job"])
+        if make_engine_error:
+            conn.send({"id": job.id, "status": "failed", "scenario": job.scenario, "roles": job.roles,
+                       "duration_s": None, "turns": None, "error": make_engine_error})
+            continue
+        conn.send(run_job(job, library, engine, Path(msg["out"]), msg["transport"], msg["job_timeout"]))
