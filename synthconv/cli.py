@@ -22,8 +22,8 @@ from .scenario import DEFAULT_PERSONAS, DEFAULT_SCENARIOS, Library, LibraryError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Generate datasets of synthetic spoken conversations between two voice agents.")
-console = Console()
-err = Console(stderr=True)
+console = Console(soft_wrap=True)  # long paths and errors stay on one line
+err = Console(stderr=True, soft_wrap=True)
 
 ScenariosDir = typer.Option(DEFAULT_SCENARIOS, "--scenarios-dir", help="Folder of scenario YAML files.")
 PersonasDir = typer.Option(DEFAULT_PERSONAS, "--personas-dir", help="Folder of persona YAML files.")

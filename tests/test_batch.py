@@ -1,0 +1,154 @@
+"""Batch runs that survive: isolation, deadlines, retries, early stop, SIGKILL + resume, SIGINT."""
+
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from conftest import ROOT, read_jsonl, synthconv
+
+FAULTY = "faulty_engine:FaultyEngine"
+THREE = ["--scenario", "refund", "--scenario", "billing-dispute", "--scenario", "outage"]
+
+
+def faulty(tmp_path, faults, *args):
+    env = {**os.environ, "SYNTHCONV_TEST_FAULTS": faults, "SYNTHCONV_TEST_MARKERS": str(tmp_path),
+           "PYTHONPATH": os.pathsep.join([str(Path(__file__).parent), str(ROOT)])}
+    return subprocess.run([sys.executable, "-m", "synthconv.cli", "generate", "--engine", FAULTY, *args],
+                          capture_output=True, text=True, cwd=ROOT, env=env, timeout=600)
+
+
+def by_scenario(run):
+    return {r["scenario"]: r for r in read_jsonl(run / "conversations.jsonl")}
+
+
+def test_a_job_that_raises_fails_alone(tmp_path):
+    out = tmp_path / "run"
+    proc = faulty(tmp_path, "refund=raise", "--count", "3", *THREE, "--out", str(out))
+    assert proc.returncode == 1, proc.stderr
+    rows = by_scenario(out)
+    assert rows["refund"]["status"] == "failed" and "injected failure" in rows["refund"]["error"]
+    assert rows["billing-dispute"]["status"] == "ok" and rows["outage"]["status"] == "ok"
+    assert "injected failure" in (out / "conversations" / rows["refund"]["id"] / "error.txt").read_text()
+    assert f"failed {rows['refund']['id']}" in proc.stdout
+    assert json.loads((out / "run.json").read_text())["counts"] == {"planned": 3, "ok": 2, "failed": 1}
+
+
+def test_a_job_that_hangs_is_killed_at_its_deadline(tmp_path):
+    out = tmp_path / "run"
+    t0 = time.monotonic()
+    proc = faulty(tmp_path, "outage=hang", "--count", "3", *THREE, "--job-timeout", "15", "--retries", "0",
+                  "--out", str(out))
+    assert proc.returncode == 1, proc.stderr
+    assert time.monotonic() - t0 < 120
+    rows = by_scenario(out)
+    assert rows["outage"]["status"] == "failed" and "killed after" in rows["outage"]["error"]
+    assert rows["refund"]["status"] == "ok" and rows["billing-dispute"]["status"] == "ok"
+    assert not list((out / "conversations").glob(".tmp-*"))
+
+
+def test_a_transient_failure_is_retried(tmp_path):
+    out = tmp_path / "run"
+    proc = faulty(tmp_path, "refund=flaky", "--count", "1", "--scenario", "refund", "--retries", "1",
+                  "--out", str(out))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "retry refund-" in (out / "run.log").read_text()
+    assert read_jsonl(out / "conversations.jsonl")[0]["status"] == "ok"
+
+
+def test_too_many_failures_stop_the_run_early(tmp_path):
+    out = tmp_path / "run"
+    proc = faulty(tmp_path, "*=raise", "--count", "8", "--concurrency", "1", "--max-failure-rate", "0.25",
+                  "--out", str(out))
+    assert proc.returncode == 1
+    assert "stopped early" in proc.stderr and f"--resume {out}" in proc.stderr
+    rows = read_jsonl(out / "conversations.jsonl")
+    assert len(rows) == 8 and all(r["status"] == "failed" for r in rows)
+    assert sum(r["error"] == "not run" for r in rows) >= 4  # it stopped after the third failure
+
+
+def _start(out: Path, count: int) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "synthconv.cli", "generate", "--count", str(count),
+                             "--seed", "11", "--concurrency", "2", "--out", str(out)],
+                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+
+
+def _wait_for_complete(out: Path, n: int, proc: subprocess.Popen, limit: float = 300) -> list[Path]:
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < limit:
+        done = [p.parent for p in (out / "conversations").glob("*/meta.json")]
+        if len(done) >= n:
+            return done
+        assert proc.poll() is None, proc.communicate()
+        time.sleep(0.2)
+    raise AssertionError("no progress")
+
+
+def _digest(folder: Path) -> dict[str, str]:
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_resume_after_sigkill(tmp_path):
+    out = tmp_path / "run"
+    proc = _start(out, 6)
+    done = _wait_for_complete(out, 2, proc)
+    os.killpg(proc.pid, signal.SIGKILL)  # the CLI and its workers, mid-run
+    proc.wait()
+    kept = {p.name: _digest(p) for p in done}
+    assert len(kept) < 6
+    assert synthconv("generate", "--count", "6", "--out", str(out)).returncode == 2  # not without --resume
+    resumed = synthconv("generate", "--resume", str(out))
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    for name, digest in kept.items():  # complete conversations untouched, byte for byte
+        assert _digest(out / "conversations" / name) == digest
+    rows = read_jsonl(out / "conversations.jsonl")
+    plan = [j["id"] for j in json.loads((out / "run.json").read_text())["jobs"]]
+    assert [r["id"] for r in rows] == plan and all(r["status"] == "ok" for r in rows)
+    assert not list((out / "conversations").glob(".tmp-*"))
+    assert synthconv("inspect", str(out), "--validate").returncode == 0
+
+
+def test_sigint_stops_promptly_and_says_how_to_resume(tmp_path):
+    out = tmp_path / "run"
+    proc = _start(out, 6)
+    _wait_for_complete(out, 1, proc)
+    t0 = time.monotonic()
+    os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C sends to the foreground group
+    stdout, stderr = proc.communicate(timeout=60)
+    assert time.monotonic() - t0 < 15
+    assert proc.returncode == 130, stderr
+    assert f"synthconv generate --resume {out}" in stderr
+    assert "Traceback" not in stderr
+    rows = read_jsonl(out / "conversations.jsonl")
+    assert len(rows) == 6
+    for r in rows:  # nothing is ok unless its folder is complete
+        if r["status"] == "ok":
+            assert (out / "conversations" / r["id"] / "meta.json").is_file()
+    assert not list((out / "conversations").glob(".tmp-*"))
+    assert json.loads((out / "run.json").read_text())["stopped"] == "interrupted by SIGINT"
+    assert synthconv("inspect", str(out), "--validate").returncode == 0
+
+
+def test_resume_keeps_the_plan(tmp_path):
+    out = tmp_path / "run"
+    proc = synthconv("generate", "--resume", str(out))
+    assert proc.returncode == 2 and "no readable run.json" in proc.stderr
+
+
+def test_no_secret_reaches_the_run_folder(tmp_path):
+    out = tmp_path / "run"
+    env = {**os.environ, "OPENAI_API_KEY": "sk-test-do-not-leak-123", "LIVEKIT_API_SECRET": "lk-secret-do-not-leak"}
+    proc = subprocess.run([sys.executable, "-m", "synthconv.cli", "generate", "--count", "1", "--out", str(out)],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0
+    for p in out.rglob("*"):
+        if p.is_file():
+            data = p.read_bytes()
+            assert b"do-not-leak" not in data, p
+    assert "do-not-leak" not in proc.stdout + proc.stderr
