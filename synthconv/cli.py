@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import sys
 import time
 from datetime import datetime
@@ -84,7 +85,7 @@ def generate(
     concurrency: Optional[int] = typer.Option(None, "--concurrency", "-j",
                                               help="Conversations at once, one worker process each [default: cores]."),
     engine: Optional[str] = typer.Option(None, "--engine", help="offline, or module:Class [default: offline]."),
-    transport: Optional[str] = typer.Option(None, "--transport", help="local [default: local]."),
+    transport: Optional[str] = typer.Option(None, "--transport", help="local or livekit [default: local]."),
     scenario: list[str] = typer.Option([], "--scenario", help="Only these scenario ids (repeatable)."),
     persona: list[str] = typer.Option([], "--persona", help="Prefer these persona ids (repeatable)."),
     job_timeout: Optional[float] = typer.Option(None, "--job-timeout", help="Seconds one conversation may take [default: 300]."),
@@ -92,6 +93,11 @@ def generate(
     max_failure_rate: Optional[float] = typer.Option(
         None, "--max-failure-rate", help="Stop once more than this fraction of the plan has failed [default: 1]."),
     resume: Optional[Path] = typer.Option(None, "--resume", help="Continue the interrupted run in this folder."),
+    livekit_url: Optional[str] = typer.Option(None, "--livekit-url", help="LiveKit server [env LIVEKIT_URL]."),
+    livekit_api_key: Optional[str] = typer.Option(None, "--livekit-api-key", help="[env LIVEKIT_API_KEY]"),
+    livekit_api_secret: Optional[str] = typer.Option(None, "--livekit-api-secret", help="[env LIVEKIT_API_SECRET]"),
+    no_local_worker: bool = typer.Option(False, "--no-local-worker",
+                                         help="Do not start an agent worker here; use the ones already running."),
     scenarios_dir: Optional[Path] = typer.Option(None, "--scenarios-dir", help="Folder of scenario YAML files."),
     personas_dir: Optional[Path] = typer.Option(None, "--personas-dir", help="Folder of persona YAML files."),
 ) -> None:
@@ -142,10 +148,17 @@ def generate(
         make_engine(flags["engine"]).check([library.personas[p] for p in used])
     except EngineError as e:
         fail(str(e))
+    if flags["transport"] == "livekit":
+        _livekit_env(livekit_url, livekit_api_key, livekit_api_secret)
+        flags["livekit_url"] = os.environ["LIVEKIT_URL"]  # the key and secret are never written
     if resume is None:
         out = out or Path("output") / datetime.now().strftime("%Y%m%d-%H%M%S")
         _check_out(out)
         flags["out"] = str(out)
+
+    local_worker = None
+    if flags["transport"] == "livekit" and not no_local_worker:
+        local_worker = _start_local_worker(out)
 
     settings = Settings(scenarios_dir=Path(flags["scenarios_dir"]), personas_dir=Path(flags["personas_dir"]),
                         engine=flags["engine"], transport=flags["transport"], concurrency=flags["concurrency"],
@@ -159,6 +172,12 @@ def generate(
         outcome = run(out, jobs, run_info, settings, resume=resume is not None, on_result=progress.update)
     finally:
         progress.stop()
+        if local_worker is not None:
+            local_worker.terminate()
+            try:
+                local_worker.wait(10)
+            except subprocess.TimeoutExpired:
+                local_worker.kill()
     _summary(out, jobs, outcome.results, time.monotonic() - t0, already=set(progress.already_ids))
     if outcome.stopped:
         err.print(outcome.stopped, highlight=False, markup=False)
@@ -168,6 +187,58 @@ def generate(
         raise typer.Exit(128 + outcome.signal)
     if len(outcome.results) < len(jobs) or any(r["status"] != "ok" for r in outcome.results.values()):
         raise typer.Exit(1)
+
+
+def _livekit_env(url: Optional[str], key: Optional[str], secret: Optional[str]) -> None:
+    """Flags override the environment; worker processes inherit it. One line if anything is missing."""
+    import asyncio
+
+    from .transport.livekit import LiveKitConfig, LiveKitError, check_server
+
+    for var, value in (("LIVEKIT_URL", url), ("LIVEKIT_API_KEY", key), ("LIVEKIT_API_SECRET", secret)):
+        if value:
+            os.environ[var] = value
+    try:
+        asyncio.run(check_server(LiveKitConfig.from_env()))
+    except LiveKitError as e:
+        fail(str(e))
+
+
+def _start_local_worker(out: Path) -> subprocess.Popen:
+    """`synthconv worker` next to this run (its log goes to RUN/worker.log)."""
+    out.mkdir(parents=True, exist_ok=True)
+    log = open(out / "worker.log", "ab")  # noqa: SIM115 - handed to the child
+    return subprocess.Popen([sys.executable, "-m", "synthconv.cli", "worker"], stdout=log, stderr=log,
+                            stdin=subprocess.DEVNULL)
+
+
+@app.command()
+def worker(
+    livekit_url: Optional[str] = typer.Option(None, "--livekit-url", help="[env LIVEKIT_URL]"),
+    livekit_api_key: Optional[str] = typer.Option(None, "--livekit-api-key", help="[env LIVEKIT_API_KEY]"),
+    livekit_api_secret: Optional[str] = typer.Option(None, "--livekit-api-secret", help="[env LIVEKIT_API_SECRET]"),
+) -> None:
+    """Run an agent worker that takes synthconv dispatches (start many, on many machines)."""
+    import asyncio
+    import logging
+
+    from .transport.livekit import LiveKitConfig, LiveKitError
+    from .transport.livekit_agent import make_server
+
+    for var, value in (("LIVEKIT_URL", livekit_url), ("LIVEKIT_API_KEY", livekit_api_key),
+                       ("LIVEKIT_API_SECRET", livekit_api_secret)):
+        if value:
+            os.environ[var] = value
+    try:
+        cfg = LiveKitConfig.from_env()
+    except LiveKitError as e:
+        fail(str(e))
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    server = make_server(cfg.url, cfg.api_key, cfg.api_secret)
+    try:
+        asyncio.run(server.run())
+    except KeyboardInterrupt:
+        pass
 
 
 def _resumable(run_dir: Path, given: dict) -> tuple[dict, Path]:

@@ -21,6 +21,10 @@ from .job import Job
 def _transient(e: BaseException) -> bool:
     from livekit.agents import APIConnectionError, APIStatusError, APITimeoutError
 
+    from .transport.livekit import LiveKitError
+
+    if isinstance(e, LiveKitError):
+        return True  # an agent that never joined or left early: a fresh room may do better
     if isinstance(e, APIStatusError):
         return e.retryable
     return isinstance(e, (TimeoutError, ConnectionError, APIConnectionError, APITimeoutError))
@@ -39,7 +43,8 @@ def check_recording(rec, min_turns: int) -> str | None:  # noqa: ANN001
     return None
 
 
-def run_job(job: Job, library, engine, out_dir: Path, transport: str, job_timeout: float) -> dict:  # noqa: ANN001
+def run_job(job: Job, library, engine, out_dir: Path, transport: str, job_timeout: float,  # noqa: ANN001
+            options: dict | None = None) -> dict:
     """Run one job and write its folder; a failure comes back as a result, never raised."""
     from .recorder import write_conversation
     from .transport import converse
@@ -50,7 +55,7 @@ def run_job(job: Job, library, engine, out_dir: Path, transport: str, job_timeou
     tmp = out_dir / "conversations" / f".tmp-{job.id}"
     shutil.rmtree(tmp, ignore_errors=True)
     try:
-        rec = asyncio.run(converse(transport, job, library, engine, timeout=job_timeout))
+        rec = asyncio.run(converse(transport, job, library, engine, timeout=job_timeout, options=options))
         scenario = library.scenarios[job.scenario]
         problem = check_recording(rec, scenario.turns.min)
         if problem:
@@ -103,4 +108,5 @@ def worker_main(conn, scenarios_dir: str, personas_dir: str, engine_name: str) -
             conn.send({"id": job.id, "status": "failed", "scenario": job.scenario, "roles": job.roles,
                        "duration_s": None, "turns": None, "error": make_engine_error})
             continue
-        conn.send(run_job(job, library, engine, Path(msg["out"]), msg["transport"], msg["job_timeout"]))
+        options = {"engine": engine_name, "scenarios_dir": scenarios_dir, "personas_dir": personas_dir}
+        conn.send(run_job(job, library, engine, Path(msg["out"]), msg["transport"], msg["job_timeout"], options))

@@ -45,17 +45,17 @@ class CallControl:
 
     ending_role: str | None = None
     ended: bool = False
-    _changed: asyncio.Event = field(default_factory=asyncio.Event)
+    listeners: list = field(default_factory=list)  # called with the ending role
 
     def end_after_turn(self, role: str) -> None:
         """`role` is saying its last line; the call ends once it has been heard."""
         if self.ending_role is None:
             self.ending_role = role
-            self._changed.set()
+            for listener in self.listeners:
+                listener(role)
 
     def finish(self) -> None:
         self.ended = True
-        self._changed.set()
 
 
 @dataclass

@@ -7,12 +7,18 @@ from ..job import Job
 from ..recorder import Recording
 from ..scenario import Library
 
-TRANSPORTS = ("local",)
+TRANSPORTS = ("local", "livekit")
 
 
-async def converse(transport: str, job: Job, library: Library, engine: Engine, timeout: float) -> Recording:
+async def converse(transport: str, job: Job, library: Library, engine: Engine, timeout: float,
+                   options: dict | None = None) -> Recording:
+    """One conversation of `job`. `options`: engine spec and library folders (for remote agents)."""
     if transport == "local":
         from .local import converse as local_converse
 
         return await local_converse(job, library, engine, timeout=timeout)
+    if transport == "livekit":
+        from .livekit import converse as livekit_converse
+
+        return await livekit_converse(job, library, options or {}, timeout=timeout)
     raise ValueError(f"--transport: unknown transport {transport!r}")

@@ -1,0 +1,262 @@
+"""The LiveKit transport: both agents in a real room, recorded by a hidden observer.
+
+Per job the orchestrator creates a room (empty timeout and participant limit set), joins it
+as a hidden, subscribe-only observer, dispatches both roles explicitly under one agent name
+with the job in the dispatch metadata, re-dispatches a role whose agent does not show up, and
+deletes the room at the end whatever happened. The observer writes the same run folder
+contract as the local transport, from what actually crossed the room:
+
+- one track per agent, placed on one clock anchored when the observer joined the room, by
+  the arrival of its first frame and then by counting samples;
+- turns from each agent's own `lk.transcription` stream (its words) and its peer's (`heard`),
+  timed by the speech found in the speaker's own track, so every turn brackets its audio.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import time
+import uuid
+from dataclasses import dataclass
+
+import numpy as np
+from livekit import api, rtc
+from livekit.agents.types import ATTRIBUTE_TRANSCRIPTION_TRACK_ID, TOPIC_TRANSCRIPTION
+
+from ..job import Job
+from ..recorder import Recording, Turn
+from ..scenario import Library
+from .livekit_agent import AGENT_NAME, ENDED_ATTR, ROLE_ATTR, identity
+
+SAMPLE_RATE = 24000
+SILENT = 64  # the same speech threshold as the contract check
+MERGE_GAP_S = 1.2  # pauses inside one turn (between sentences) are shorter than this
+JOIN_TIMEOUT_S = 20.0
+REDISPATCHES = 2
+
+
+class LiveKitError(RuntimeError):
+    """A LiveKit problem worth one line to the user (credentials, server, dispatch)."""
+
+
+@dataclass(frozen=True)
+class LiveKitConfig:
+    url: str
+    api_key: str
+    api_secret: str
+
+    @classmethod
+    def from_env(cls) -> LiveKitConfig:
+        missing = [v for v in ("LIVEKIT_URL", "LIVEKIT_API_KEY", "LIVEKIT_API_SECRET") if not os.environ.get(v)]
+        if missing:
+            raise LiveKitError(f"{missing[0]} is not set (or pass --{missing[0].lower().replace('_', '-')})")
+        return cls(os.environ["LIVEKIT_URL"], os.environ["LIVEKIT_API_KEY"], os.environ["LIVEKIT_API_SECRET"])
+
+    def api(self) -> api.LiveKitAPI:
+        return api.LiveKitAPI(url=self.url, api_key=self.api_key, api_secret=self.api_secret)
+
+    def observer_token(self, room: str) -> str:
+        """Hidden and subscribe-only: the observer can listen and nothing else."""
+        grants = api.VideoGrants(room_join=True, room=room, hidden=True, can_subscribe=True,
+                                 can_publish=False, can_publish_data=False)
+        return (api.AccessToken(self.api_key, self.api_secret).with_identity(f"observer-{room}")
+                .with_grants(grants).to_jwt())
+
+
+async def check_server(cfg: LiveKitConfig, timeout: float = 10.0) -> None:
+    """Fail fast, with one line, on an unreachable server or bad credentials."""
+    try:
+        async with cfg.api() as lk:
+            await asyncio.wait_for(lk.room.list_rooms(api.ListRoomsRequest()), timeout)
+    except api.TwirpError as e:
+        raise LiveKitError(f"LiveKit at {cfg.url} refused the credentials ({e.code}: {e.message})") from None
+    except (OSError, asyncio.TimeoutError, Exception) as e:  # noqa: BLE001 - aiohttp errors vary
+        raise LiveKitError(f"LiveKit at {cfg.url} is unreachable ({type(e).__name__}: {e})") from None
+
+
+class Observer:
+    """A hidden participant that records both agents' tracks and transcriptions."""
+
+    def __init__(self, roles: list[str], job: Job) -> None:
+        self.room = rtc.Room()
+        self.roles = roles
+        self.identities = {identity(job.id, r): r for r in roles}
+        self.t0 = 0.0
+        self.audio: dict[str, tuple[int, list[np.ndarray]]] = {}
+        self.track_role: dict[str, str] = {}
+        self.texts: list[dict] = []  # {"role", "track", "text", "at"}
+        self.ended = asyncio.Event()
+        self.left: list[str] = []  # agents that left before the call ended
+        self.changed = asyncio.Event()
+        self._tasks: set[asyncio.Task] = set()
+        self.room.on("track_subscribed", self._on_track)
+        self.room.on("participant_attributes_changed", self._on_attributes)
+        self.room.on("participant_disconnected", self._on_left)
+        self.room.register_text_stream_handler(TOPIC_TRANSCRIPTION, self._on_text)
+
+    def _spawn(self, coro) -> None:  # noqa: ANN001
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def connect(self, cfg: LiveKitConfig, room: str) -> None:
+        await self.room.connect(cfg.url, cfg.observer_token(room))
+        self.t0 = time.monotonic()
+
+    def joined(self) -> set[str]:
+        return {self.identities[i] for i in self.room.remote_participants if i in self.identities}
+
+    def _on_track(self, track: rtc.Track, pub: rtc.RemoteTrackPublication, p: rtc.RemoteParticipant) -> None:
+        role = self.identities.get(p.identity)
+        if role is None or track.kind != rtc.TrackKind.KIND_AUDIO:
+            return
+        self.track_role[pub.sid] = role
+        self._spawn(self._record(role, track))
+
+    async def _record(self, role: str, track: rtc.Track) -> None:
+        stream = rtc.AudioStream.from_track(track=track, sample_rate=SAMPLE_RATE, num_channels=1)
+        try:
+            async for ev in stream:
+                if role not in self.audio:
+                    offset = int((time.monotonic() - self.t0) * SAMPLE_RATE) - ev.frame.samples_per_channel
+                    self.audio[role] = (max(0, offset), [])
+                self.audio[role][1].append(np.frombuffer(ev.frame.data, dtype=np.int16).copy())
+        finally:
+            await stream.aclose()
+
+    def _on_text(self, reader: rtc.TextStreamReader, participant_identity: str) -> None:
+        role = self.identities.get(participant_identity)
+        if role is None:
+            return
+
+        async def read() -> None:
+            text = (await reader.read_all()).strip()
+            track = (reader.info.attributes or {}).get(ATTRIBUTE_TRANSCRIPTION_TRACK_ID, "")
+            if text:
+                self.texts.append({"role": role, "track": track, "text": text, "at": time.monotonic() - self.t0})
+
+        self._spawn(read())
+
+    def _on_attributes(self, changed: dict[str, str], p: rtc.Participant) -> None:
+        if p.identity in self.identities and changed.get(ENDED_ATTR):
+            self.ended.set()
+            self.changed.set()
+
+    def _on_left(self, p: rtc.RemoteParticipant) -> None:
+        if p.identity in self.identities and not self.ended.is_set():
+            self.left.append(self.identities[p.identity])
+            self.changed.set()
+
+    async def close(self) -> None:
+        await self.room.disconnect()
+        for t in list(self._tasks):
+            t.cancel()
+
+    def recording(self, tail_s: float = 0.5) -> Recording:
+        starts = {r: off for r, (off, _) in self.audio.items()}
+        pcm = {r: np.concatenate(chunks) if chunks else np.zeros(0, np.int16) for r, (_, chunks) in self.audio.items()}
+        length = max([starts[r] + len(pcm[r]) for r in pcm] + [0]) + int(tail_s * SAMPLE_RATE)
+        tracks = {}
+        for role in self.roles:
+            track = np.zeros(length, dtype=np.int16)
+            if role in pcm:
+                track[starts[role]: starts[role] + len(pcm[role])] = pcm[role]
+            tracks[role] = track
+        return Recording(sample_rate=SAMPLE_RATE, tracks=tracks, turns=self._turns(tracks), timing="measured")
+
+    def _turns(self, tracks: dict[str, np.ndarray]) -> list[Turn]:
+        """Speech regions of each track, labelled with the transcripts that describe them."""
+        regions = []  # (start, end, role) in samples
+        for role, track in tracks.items():
+            loud = np.flatnonzero(np.abs(track.astype(np.int32)) > SILENT)
+            if not len(loud):
+                continue
+            breaks = np.flatnonzero(np.diff(loud) > MERGE_GAP_S * SAMPLE_RATE)
+            firsts = np.concatenate([[loud[0]], loud[breaks + 1]])
+            lasts = np.concatenate([loud[breaks], [loud[-1]]])
+            regions += [(int(a), int(b) + 1, role) for a, b in zip(firsts, lasts)]
+        regions.sort()
+        own = {r: [t for t in self.texts if self.track_role.get(t["track"]) == r and t["role"] == r]
+               for r in self.roles}
+        heard = {r: [t for t in self.texts if self.track_role.get(t["track"]) == r and t["role"] != r]
+                 for r in self.roles}
+        turns: list[Turn] = []
+        for role in self.roles:
+            mine = [g for g in regions if g[2] == role]
+            texts = _assign(mine, own[role])
+            heards = _assign(mine, heard[role])
+            for (a, b, _), said, got in zip(mine, texts, heards):
+                turns.append(Turn(turn=0, role=role, speaker=role, text=" ".join(said), start=round(a / SAMPLE_RATE, 3),
+                                  end=round(b / SAMPLE_RATE, 3), interrupted=False, heard=" ".join(got) or None))
+        turns.sort(key=lambda t: t.start)
+        for i, t in enumerate(turns):
+            t.turn = i
+        return turns
+
+
+def _assign(regions: list[tuple[int, int, str]], texts: list[dict]) -> list[list[str]]:
+    """Each text goes to the last region that started before it arrived."""
+    out: list[list[str]] = [[] for _ in regions]
+    for t in sorted(texts, key=lambda t: t["at"]):
+        at = int(t["at"] * SAMPLE_RATE)
+        started = [i for i, (a, _, _) in enumerate(regions) if a <= at]
+        if started:
+            out[started[-1]].append(t["text"])
+        elif regions:
+            out[0].append(t["text"])
+    return out
+
+
+async def converse(job: Job, library: Library, options: dict, timeout: float) -> Recording:
+    """Run one job in a fresh LiveKit room and return what the observer recorded."""
+    cfg = LiveKitConfig.from_env()
+    scenario = library.scenarios[job.scenario]
+    room = f"synthconv-{job.id}-{uuid.uuid4().hex[:6]}"
+    observer = Observer(scenario.role_keys, job)
+    async with cfg.api() as lk:
+        await lk.room.create_room(api.CreateRoomRequest(name=room, empty_timeout=30, departure_timeout=10,
+                                                        max_participants=4))
+        try:
+            await observer.connect(cfg, room)
+
+            async def dispatch(role: str) -> None:
+                meta = {"role": role, "job": job.to_dict(), "name": library.personas[job.roles[role]].name,
+                        "engine": options["engine"], "scenarios_dir": str(options["scenarios_dir"]),
+                        "personas_dir": str(options["personas_dir"])}
+                await lk.agent_dispatch.create_dispatch(api.CreateAgentDispatchRequest(
+                    agent_name=AGENT_NAME, room=room, metadata=json.dumps(meta)))
+
+            for role in scenario.role_keys[::-1]:  # the listener first
+                await dispatch(role)
+            for attempt in range(REDISPATCHES + 1):
+                t0 = time.monotonic()
+                while observer.joined() != set(scenario.role_keys) and time.monotonic() - t0 < JOIN_TIMEOUT_S:
+                    await asyncio.sleep(0.1)
+                missing = set(scenario.role_keys) - observer.joined()
+                if not missing:
+                    break
+                if attempt == REDISPATCHES:
+                    raise LiveKitError(f"agents {sorted(missing)} never joined room {room} "
+                                       f"({REDISPATCHES + 1} dispatches, {JOIN_TIMEOUT_S:g} s each)")
+                for role in sorted(missing):  # a dispatch can drop silently under load
+                    await dispatch(role)
+            try:
+                await asyncio.wait_for(observer.changed.wait(), timeout=timeout)
+            except asyncio.TimeoutError:
+                raise TimeoutError(f"conversation did not end within {timeout:g} s") from None
+            if observer.left:
+                raise LiveKitError(f"agent {observer.left[0]} left room {room} before the call ended")
+            await asyncio.sleep(0.8)  # the last words and the listener's transcript arrive
+            rec = observer.recording()
+        finally:
+            await observer.close()
+            try:
+                await lk.room.delete_room(api.DeleteRoomRequest(room=room))
+            except api.TwirpError:
+                pass
+    names = {r: library.personas[p].name for r, p in job.roles.items()}
+    for t in rec.turns:
+        t.speaker = names[t.role]
+    return rec

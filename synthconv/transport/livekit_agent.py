@@ -1,0 +1,144 @@
+"""The agent worker of the LiveKit transport: `synthconv worker`.
+
+A livekit-agents AgentServer under one agent name takes explicit dispatches. Each dispatch's
+metadata says which role of which job to play; the worker builds that side's AgentSession with
+the same engine code as the local transport and links it to its peer:
+
+- participant kinds include AGENT (agents ignore agents by default) and the peer's identity is
+  pinned, so the hidden recorder can never be linked instead;
+- the words it hears come from the peer's `lk.transcription` text stream, published next to
+  the peer's audio (the same seam as the local bridge);
+- the end of the call travels as a participant attribute, so the peer stops replying.
+
+Agents write nothing to local disk: workers on other machines work the same.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import math
+
+from livekit import rtc
+from livekit.agents import AgentServer, JobContext, JobExecutorType, JobRequest, room_io
+from livekit.agents.types import ATTRIBUTE_TRANSCRIPTION_TRACK_ID, TOPIC_TRANSCRIPTION
+
+from ..engine import make_engine
+from ..engine.base import CallControl, Speaker, TranscriptChannel
+from ..job import Job
+from ..scenario import draw_facts, load_library
+
+AGENT_NAME = "synthconv"
+ROLE_ATTR = "synthconv.role"
+ENDING_ATTR = "synthconv.ending"  # set by the agent saying its last line
+ENDED_ATTR = "synthconv.ended"  # set once that line has played out
+log = logging.getLogger("synthconv.worker")
+
+
+def identity(job_id: str, role: str) -> str:
+    return f"{role}-{job_id}"
+
+
+_cache: dict = {}
+
+
+def _library_and_engine(meta: dict):  # noqa: ANN202
+    key = (meta["scenarios_dir"], meta["personas_dir"], meta["engine"])
+    if key not in _cache:
+        from pathlib import Path
+
+        engine = make_engine(meta["engine"])
+        engine.warm_up()
+        _cache[key] = (load_library(Path(meta["scenarios_dir"]), Path(meta["personas_dir"])), engine)
+    return _cache[key]
+
+
+async def on_request(req: JobRequest) -> None:
+    meta = json.loads(req.job.metadata or "{}")
+    role, job_id = meta.get("role"), meta.get("job", {}).get("id")
+    if not role or not job_id:
+        await req.reject()
+        return
+    await req.accept(identity=identity(job_id, role), name=meta.get("name", role),
+                     attributes={ROLE_ATTR: role})
+
+
+async def entrypoint(ctx: JobContext) -> None:
+    meta = json.loads(ctx.job.metadata)
+    job, role = Job.from_dict(meta["job"]), meta["role"]
+    library, engine = _library_and_engine(meta)
+    scenario = library.scenarios[job.scenario]
+    peer_role = next(r for r in scenario.roles if r != role)
+    peer_identity = identity(job.id, peer_role)
+    call = CallControl()
+    heard = TranscriptChannel()
+
+    def on_text(reader: rtc.TextStreamReader, participant_identity: str) -> None:
+        if participant_identity != peer_identity:
+            return
+        track = (reader.info.attributes or {}).get(ATTRIBUTE_TRANSCRIPTION_TRACK_ID)
+        peer = ctx.room.remote_participants.get(peer_identity)
+        own_tracks = {p.sid for p in peer.track_publications.values()} if peer else set()
+        if track and track not in own_tracks:
+            return  # what the peer heard of us, not what it said
+
+        async def read() -> None:
+            text = (await reader.read_all()).strip()
+            if text:
+                heard.put(text)
+
+        asyncio.create_task(read())
+
+    def on_attributes(changed: dict[str, str], participant: rtc.Participant) -> None:
+        if participant.identity == peer_identity and changed.get(ENDING_ATTR):
+            call.end_after_turn(peer_role)
+
+    ctx.room.register_text_stream_handler(TOPIC_TRANSCRIPTION, on_text)
+    ctx.room.on("participant_attributes_changed", on_attributes)
+    await ctx.connect()
+
+    speaker = Speaker(job=job, role=role, scenario=scenario, persona=library.personas[job.roles[role]],
+                      peer_role=peer_role, facts=draw_facts(scenario, job.seed)[role], heard=heard, call=call)
+    session, agent = engine.build(speaker)
+    done = asyncio.Event()
+
+    @session.on("agent_state_changed")
+    def _on_state(ev) -> None:  # noqa: ANN001
+        if call.ending_role == role and ev.new_state == "listening" and ev.old_state == "speaking":
+            done.set()
+
+    def announce_ending(ending: str) -> None:  # tell the peer before it hears the goodbye
+        if ending == role:
+            asyncio.get_running_loop().create_task(ctx.room.local_participant.set_attributes({ENDING_ATTR: "1"}))
+
+    call.listeners.append(announce_ending)
+
+    # wait for the peer to join, then link to it explicitly
+    while peer_identity not in ctx.room.remote_participants:
+        await asyncio.sleep(0.05)
+    await session.start(
+        agent=agent,
+        room=ctx.room,
+        room_options=room_io.RoomOptions(
+            participant_kinds=[rtc.ParticipantKind.PARTICIPANT_KIND_AGENT,
+                               rtc.ParticipantKind.PARTICIPANT_KIND_STANDARD],
+            participant_identity=peer_identity,
+            close_on_disconnect=False,
+        ),
+    )
+    await done.wait()
+    await ctx.room.local_participant.set_attributes({ENDED_ATTR: "1"})
+    # stay in the room until the orchestrator deletes it (it records the tail)
+
+
+def make_server(url: str, api_key: str, api_secret: str, *, thread: bool = True) -> AgentServer:
+    """An AgentServer taking synthconv dispatches. Threads by default: jobs share loaded models."""
+    server = AgentServer(
+        ws_url=url, api_key=api_key, api_secret=api_secret,
+        job_executor_type=JobExecutorType.THREAD if thread else JobExecutorType.PROCESS,
+        load_threshold=math.inf,  # the orchestrator limits concurrency, not the CPU monitor
+        port=0,
+    )
+    server.rtc_session(entrypoint, agent_name=AGENT_NAME, on_request=on_request)
+    return server
