@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from abc import ABC, abstractmethod
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from livekit.agents import Agent, AgentSession
@@ -70,6 +71,8 @@ class Speaker:
     facts: dict[str, str]  # this role's facts, one value drawn per conversation
     heard: TranscriptChannel  # what the peer published alongside its audio
     call: CallControl
+    # awaited before the first speaker opens the call (a room: until the peer listens)
+    peer_ready: Callable[[], Awaitable[None]] | None = None
 
 
 class Engine(ABC):

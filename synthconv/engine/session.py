@@ -34,9 +34,10 @@ def session_options() -> dict:
 class RoleAgent(Agent):
     """One side of the call; the first speaker opens it as soon as it is live."""
 
-    def __init__(self, instructions: str, opens: bool) -> None:
+    def __init__(self, instructions: str, opens: bool, peer_ready=None) -> None:  # noqa: ANN001
         super().__init__(instructions=instructions)
         self._opens = opens
+        self._peer_ready = peer_ready
 
     @classmethod
     def for_speaker(cls, speaker: Speaker) -> RoleAgent:
@@ -46,8 +47,11 @@ class RoleAgent(Agent):
             f"You are {speaker.persona.name}, the {role.label} in this call: "
             f"{speaker.scenario.title}. Your goal: {role.goal} Facts only you know: {facts}."
         )
-        return cls(instructions, opens=speaker.role == speaker.scenario.first_speaker)
+        return cls(instructions, opens=speaker.role == speaker.scenario.first_speaker,
+                   peer_ready=speaker.peer_ready)
 
     async def on_enter(self) -> None:
         if self._opens:
+            if self._peer_ready is not None:
+                await self._peer_ready()
             self.session.generate_reply()

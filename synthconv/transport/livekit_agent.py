@@ -33,6 +33,7 @@ AGENT_NAME = "synthconv"
 ROLE_ATTR = "synthconv.role"
 ENDING_ATTR = "synthconv.ending"  # set by the agent saying its last line
 ENDED_ATTR = "synthconv.ended"  # set once that line has played out
+READY_ATTR = "synthconv.ready"  # set once the session listens to its peer
 log = logging.getLogger("synthconv.worker")
 
 
@@ -98,8 +99,17 @@ async def entrypoint(ctx: JobContext) -> None:
     ctx.room.on("participant_attributes_changed", on_attributes)
     await ctx.connect()
 
+    async def peer_ready() -> None:
+        while True:
+            peer = ctx.room.remote_participants.get(peer_identity)
+            if peer is not None and peer.attributes.get(READY_ATTR):
+                break
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(0.3)  # let its subscription to our track settle
+
     speaker = Speaker(job=job, role=role, scenario=scenario, persona=library.personas[job.roles[role]],
-                      peer_role=peer_role, facts=draw_facts(scenario, job.seed)[role], heard=heard, call=call)
+                      peer_role=peer_role, facts=draw_facts(scenario, job.seed)[role], heard=heard, call=call,
+                      peer_ready=peer_ready)
     session, agent = engine.build(speaker)
     done = asyncio.Event()
 
@@ -127,6 +137,7 @@ async def entrypoint(ctx: JobContext) -> None:
             close_on_disconnect=False,
         ),
     )
+    await ctx.room.local_participant.set_attributes({READY_ATTR: "1"})
     await done.wait()
     await ctx.room.local_participant.set_attributes({ENDED_ATTR: "1"})
     # stay in the room until the orchestrator deletes it (it records the tail)
