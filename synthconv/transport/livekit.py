@@ -149,6 +149,14 @@ class Observer:
             self.left.append(self.identities[p.identity])
             self.changed.set()
 
+    def progress(self) -> str:
+        """What has crossed the room so far, for error messages."""
+        audio = ", ".join(
+            f"{r} {sum(len(c) for c in chunks) / SAMPLE_RATE:.1f} s "
+            f"({sum(int((np.abs(c.astype(np.int32)) > SILENT).sum()) for c in chunks) / SAMPLE_RATE:.1f} s speech)"
+            for r, (_, chunks) in self.audio.items())
+        return f"audio: {audio or 'none'}; transcripts: {len(self.texts)}"
+
     async def close(self) -> None:
         await self.room.disconnect()
         for t in list(self._tasks):
@@ -245,7 +253,7 @@ async def converse(job: Job, library: Library, options: dict, timeout: float) ->
             try:
                 await asyncio.wait_for(observer.changed.wait(), timeout=timeout)
             except asyncio.TimeoutError:
-                raise TimeoutError(f"conversation did not end within {timeout:g} s") from None
+                raise TimeoutError(f"conversation did not end within {timeout:g} s ({observer.progress()})") from None
             if observer.left:
                 raise LiveKitError(f"agent {observer.left[0]} left room {room} before the call ended")
             await asyncio.sleep(0.8)  # the last words and the listener's transcript arrive

@@ -21,6 +21,7 @@ import logging
 import math
 
 from livekit import rtc
+from livekit.plugins import silero  # noqa: F401 - plugins must register on the main thread
 from livekit.agents import AgentServer, JobContext, JobExecutorType, JobRequest, room_io
 from livekit.agents.types import ATTRIBUTE_TRANSCRIPTION_TRACK_ID, TOPIC_TRANSCRIPTION
 
@@ -76,17 +77,20 @@ async def entrypoint(ctx: JobContext) -> None:
     heard = TranscriptChannel()
 
     def on_text(reader: rtc.TextStreamReader, participant_identity: str) -> None:
+        log.debug("%s: text stream from %s %s", role, participant_identity, reader.info.attributes)
         if participant_identity != peer_identity:
             return
         track = (reader.info.attributes or {}).get(ATTRIBUTE_TRANSCRIPTION_TRACK_ID)
         peer = ctx.room.remote_participants.get(peer_identity)
         own_tracks = {p.sid for p in peer.track_publications.values()} if peer else set()
         if track and track not in own_tracks:
+            log.debug("%s: skipping stream about track %s (peer tracks %s)", role, track, own_tracks)
             return  # what the peer heard of us, not what it said
 
         async def read() -> None:
             text = (await reader.read_all()).strip()
             if text:
+                log.info("%s heard: %s", role, text[:60])
                 heard.put(text)
 
         asyncio.create_task(read())
@@ -103,6 +107,7 @@ async def entrypoint(ctx: JobContext) -> None:
         while True:
             peer = ctx.room.remote_participants.get(peer_identity)
             if peer is not None and peer.attributes.get(READY_ATTR):
+                log.info("%s: peer %s is listening", role, peer_identity)
                 break
             await asyncio.sleep(0.05)
         await asyncio.sleep(0.3)  # let its subscription to our track settle
@@ -138,8 +143,10 @@ async def entrypoint(ctx: JobContext) -> None:
         ),
     )
     await ctx.room.local_participant.set_attributes({READY_ATTR: "1"})
+    log.info("%s: session started in %s, linked to %s", role, ctx.room.name, peer_identity)
     await done.wait()
     await ctx.room.local_participant.set_attributes({ENDED_ATTR: "1"})
+    log.info("%s: said its last line", role)
     # stay in the room until the orchestrator deletes it (it records the tail)
 
 

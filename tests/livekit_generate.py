@@ -1,0 +1,77 @@
+"""`synthconv generate --transport livekit` against the loopback LiveKit server, in a netns.
+
+    python -m livekit_generate MODE OUT [generate args...]   (tests/ on PYTHONPATH, inside a netns)
+
+Starts a LoopbackServer on 10.200.0.1 (or uses LIVEKIT_URL when it points at a real server),
+runs the real CLI as a subprocess, and prints one `RESULT {json}` line: the CLI's exit code and
+output, the rooms left on the server, and how many dispatches it saw. Modes:
+  ok           a plain run (the CLI starts its own local agent worker)
+  drop         the server silently drops the first dispatch
+  kill-worker  a separate worker is SIGKILLed once both agents are in the room
+  bad-creds    the CLI is given a wrong API secret
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import sys
+import time
+
+from livekit_loopback.netns import SERVER_HOST
+from livekit_loopback.server import LoopbackServer
+
+API_KEY = "synthconv-test-key"
+API_SECRET = "synthconv-loopback-secret-0123456789"
+
+
+async def main(mode: str, out: str, extra: list[str]) -> dict:
+    server = LoopbackServer(SERVER_HOST, 7880, API_KEY, API_SECRET)
+    await server.start()
+    env = {**os.environ, "LIVEKIT_URL": server.url, "LIVEKIT_API_KEY": API_KEY,
+           "LIVEKIT_API_SECRET": API_SECRET if mode != "bad-creds" else "wrong-secret-wrong-secret-0123456789"}
+    args = ["generate", "--transport", "livekit", "--out", out, *extra]
+    worker = None
+    if mode == "drop":
+        server.drop_next_dispatches = 1
+    if mode == "kill-worker":
+        args += ["--no-local-worker", "--retries", "0"]
+        worker = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "synthconv.cli", "worker", env=env,
+            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
+    cli = await asyncio.create_subprocess_exec(sys.executable, "-m", "synthconv.cli", *args, env=env,
+                                               stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    killed_at = None
+    if worker is not None:
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < 120:
+            agents = [p for room in server.rooms.values() for p in room_participants(room)
+                      if not p.startswith("observer-")]
+            if len(agents) >= 2:
+                await asyncio.sleep(3)  # mid-conversation
+                worker.send_signal(signal.SIGKILL)
+                killed_at = time.monotonic()
+                break
+            await asyncio.sleep(0.2)
+    stdout, stderr = await cli.communicate()
+    if worker is not None and worker.returncode is None:
+        worker.kill()
+    await asyncio.sleep(0.5)
+    result = {"exit": cli.returncode, "stdout": stdout.decode()[-4000:], "stderr": stderr.decode()[-4000:],
+              "rooms_left": sorted(server.rooms), "dispatches": len(server.dispatches),
+              "killed": killed_at is not None}
+    await server.stop()
+    return result
+
+
+def room_participants(room) -> list[str]:  # noqa: ANN001
+    parts = getattr(room, "participants", {})
+    return list(parts.keys()) if isinstance(parts, dict) else [getattr(p, "identity", "") for p in parts]
+
+
+if __name__ == "__main__":
+    mode, out, *extra = sys.argv[1:]
+    res = asyncio.run(main(mode, out, extra))
+    print("RESULT " + json.dumps(res), flush=True)
