@@ -84,7 +84,7 @@ def generate(
     seed: Optional[int] = typer.Option(None, "--seed", help="Same seed, same plan, same conversations [default: 0]."),
     concurrency: Optional[int] = typer.Option(None, "--concurrency", "-j",
                                               help="Conversations at once, one worker process each [default: cores]."),
-    engine: Optional[str] = typer.Option(None, "--engine", help="offline, or module:Class [default: offline]."),
+    engine: Optional[str] = typer.Option(None, "--engine", help="offline, openai-realtime, openai-pipeline, or module:Class [default: offline]."),
     transport: Optional[str] = typer.Option(None, "--transport", help="local or livekit [default: local]."),
     scenario: list[str] = typer.Option([], "--scenario", help="Only these scenario ids (repeatable)."),
     persona: list[str] = typer.Option([], "--persona", help="Prefer these persona ids (repeatable)."),
@@ -100,6 +100,18 @@ def generate(
                                          help="Do not start an agent worker here; use the ones already running."),
     scenarios_dir: Optional[Path] = typer.Option(None, "--scenarios-dir", help="Folder of scenario YAML files."),
     personas_dir: Optional[Path] = typer.Option(None, "--personas-dir", help="Folder of persona YAML files."),
+    base_url: Optional[str] = typer.Option(None, "--base-url", help="OpenAI-compatible API of the openai-* engines "
+                                           "[env OPENAI_BASE_URL; key from env OPENAI_API_KEY]."),
+    llm_base_url: Optional[str] = typer.Option(None, "--llm-base-url", help="Only for the LLM (openai-pipeline)."),
+    stt_base_url: Optional[str] = typer.Option(None, "--stt-base-url", help="Only for the STT (openai-pipeline)."),
+    tts_base_url: Optional[str] = typer.Option(None, "--tts-base-url", help="Only for the TTS (openai-pipeline)."),
+    realtime_base_url: Optional[str] = typer.Option(None, "--realtime-base-url", help="Only for openai-realtime."),
+    llm_model: Optional[str] = typer.Option(None, "--llm-model", help="LLM of openai-pipeline (default gpt-4.1-mini)."),
+    stt_model: Optional[str] = typer.Option(None, "--stt-model", help="STT, and the Realtime input transcription "
+                                            "(default gpt-4o-mini-transcribe)."),
+    tts_model: Optional[str] = typer.Option(None, "--tts-model", help="TTS of openai-pipeline (default gpt-4o-mini-tts)."),
+    realtime_model: Optional[str] = typer.Option(None, "--realtime-model", help="Model of openai-realtime (default gpt-realtime)."),
+    yes: bool = typer.Option(False, "--yes", "-y", help="Start a large paid run without asking (see the estimate)."),
 ) -> None:
     """Plan COUNT scenario x persona jobs and generate a conversation for each."""
     from .engine import EngineError, make_engine
@@ -143,11 +155,18 @@ def generate(
             fail(f"--resume: the library no longer has the scenario of {unknown[0]}")
     else:
         jobs = plan(library, flags["count"], flags["seed"])
+    _openai_env(flags, {"base_url": base_url, "llm_base_url": llm_base_url, "stt_base_url": stt_base_url,
+                        "tts_base_url": tts_base_url, "realtime_base_url": realtime_base_url,
+                        "llm_model": llm_model, "stt_model": stt_model, "tts_model": tts_model,
+                        "realtime_model": realtime_model})
     try:
         used = sorted({p for j in jobs for p in j.roles.values()})
-        make_engine(flags["engine"]).check([library.personas[p] for p in used])
+        chosen_engine = make_engine(flags["engine"])
+        chosen_engine.check([library.personas[p] for p in used])
     except EngineError as e:
         fail(str(e))
+    _confirm_cost(chosen_engine, [j for j in jobs if resume is None or j.id not in completed(out, jobs)],
+                  library, yes)
     if flags["transport"] == "livekit":
         _livekit_env(livekit_url, livekit_api_key, livekit_api_secret)
         flags["livekit_url"] = os.environ["LIVEKIT_URL"]  # the key and secret are never written
@@ -204,6 +223,47 @@ def _livekit_env(url: Optional[str], key: Optional[str], secret: Optional[str]) 
         fail(str(e))
 
 
+OPENAI_ENV = {"base_url": "OPENAI_BASE_URL", **{f"{part}_{what}": f"SYNTHCONV_OPENAI_{part.upper()}_{what.upper()}"
+                                                 for part in ("llm", "stt", "tts", "realtime")
+                                                 for what in ("base_url", "model")}}
+
+
+def _openai_env(flags: dict, given: dict) -> None:
+    """The openai-* engines read their settings from the environment (so remote workers can be
+    configured the same way): flags set it here, and worker processes inherit it. Given flags are
+    recorded in run.json (URLs without credentials; the key never is); on --resume the recorded
+    ones are set again unless given anew."""
+    from urllib.parse import urlsplit
+
+    for name, value in given.items():
+        if value:
+            os.environ[OPENAI_ENV[name]] = value
+            parts = urlsplit(value)
+            if name.endswith("base_url") and (parts.username or parts.password):  # user:secret@host
+                value = parts._replace(netloc=parts.netloc.rpartition("@")[2]).geturl()
+            flags[name] = value
+    for name, var in OPENAI_ENV.items():
+        if flags.get(name) and not given.get(name):
+            os.environ[var] = flags[name]
+
+
+def _confirm_cost(engine, jobs: list, library: Library, yes: bool) -> None:  # noqa: ANN001
+    """Print a paid engine's estimate of API audio minutes; above its threshold, ask (or, when
+    nobody can answer, require --yes)."""
+    estimate = getattr(engine, "cost_estimate", None)
+    if estimate is None or not jobs:
+        return
+    minutes, threshold, line = estimate(jobs, library)
+    if minutes <= threshold or yes:
+        console.print(f"estimate: {line}", highlight=False, markup=False)
+        return
+    if not sys.stdin.isatty():
+        fail(f"{line}, more than {threshold:g} (SYNTHCONV_OPENAI_CONFIRM_MINUTES): add --yes to go ahead")
+    console.print(f"estimate: {line}", highlight=False, markup=False)
+    if not typer.confirm("Go ahead?", default=False):
+        fail("not started: the estimate was declined")
+
+
 def _start_local_worker(out: Path) -> subprocess.Popen:
     """`synthconv worker` next to this run (its log goes to RUN/worker.log)."""
     out.mkdir(parents=True, exist_ok=True)
@@ -234,6 +294,12 @@ def worker(
     except LiveKitError as e:
         fail(str(e))
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    if os.environ.get("SYNTHCONV_DEBUG"):
+        logging.getLogger("synthconv").setLevel(logging.DEBUG)
+        logging.getLogger("livekit.agents").setLevel(logging.DEBUG)
+    from .transport.livekit_agent import warm_up
+
+    warm_up()
     server = make_server(cfg.url, cfg.api_key, cfg.api_secret)
     try:
         asyncio.run(server.run())

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from .base import Engine, EngineError
 
-ENGINES = ("offline",)
+ENGINES = ("offline", "openai-realtime", "openai-pipeline")
 
 
 def make_engine(name: str) -> Engine:
@@ -13,6 +13,14 @@ def make_engine(name: str) -> Engine:
         from .offline import OfflineEngine
 
         return OfflineEngine()
+    if name == "openai-realtime":
+        from .openai import OpenAIRealtimeEngine
+
+        return OpenAIRealtimeEngine()
+    if name == "openai-pipeline":
+        from .openai import OpenAIPipelineEngine
+
+        return OpenAIPipelineEngine()
     if ":" in name:
         import importlib
 

@@ -47,6 +47,8 @@ class CallControl:
     ending_role: str | None = None
     ended: bool = False
     listeners: list = field(default_factory=list)  # called with the ending role
+    error: BaseException | None = None  # why an engine gave up (see fail)
+    failure_listeners: list = field(default_factory=list)  # called with that error
 
     def end_after_turn(self, role: str) -> None:
         """`role` is saying its last line; the call ends once it has been heard."""
@@ -57,6 +59,13 @@ class CallControl:
 
     def finish(self) -> None:
         self.ended = True
+
+    def fail(self, error: BaseException) -> None:
+        """An engine part gave up (after its own retries): end the call as failed, now."""
+        if self.error is None:
+            self.error = error
+            for listener in self.failure_listeners:
+                listener(error)
 
 
 @dataclass

@@ -247,6 +247,7 @@ class Bridge:
 async def converse(job: Job, library: Library, engine: Engine, timeout: float = 300.0) -> Recording:
     """Run one conversation of `job` on the local bridge and return its recording."""
     bridge = Bridge(job, library)
+    bridge.call.failure_listeners.append(lambda _error: bridge.finished.set())
     facts = draw_facts(bridge.scenario, job.seed)
     sessions: list[tuple] = []
     try:
@@ -280,6 +281,8 @@ async def converse(job: Job, library: Library, engine: Engine, timeout: float = 
         except asyncio.TimeoutError:
             raise TimeoutError(f"conversation did not end within {timeout:g} s "
                                f"({len(bridge.turns)} turns)") from None
+        if bridge.call.error is not None:
+            raise bridge.call.error
     finally:
         bridge.call.finish()
         for inp in bridge.inputs.values():
