@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import wave
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -32,6 +32,7 @@ class Recording:
     tracks: dict[str, np.ndarray]  # role -> int16 mono, all the same length
     turns: list[Turn]
     timing: str  # "modeled" (local bridge) or "measured" (real room)
+    notes: dict = field(default_factory=dict)  # transport facts for meta.json (room, dispatches)
 
     @property
     def duration(self) -> float:
@@ -89,6 +90,6 @@ def write_conversation(folder: Path, rec: Recording, meta: dict) -> None:
         write_wav(path, pcm, rec.sample_rate)
         paths.append(path)
     mix_mp3(paths, folder / "mix.mp3")
-    meta = {**meta, "timing": rec.timing, "sample_rate": rec.sample_rate,
+    meta = {**meta, **rec.notes, "timing": rec.timing, "sample_rate": rec.sample_rate,
             "duration_s": round(rec.duration, 3), "turns": len(rec.turns)}
     (folder / "meta.json").write_text(json.dumps(meta, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")

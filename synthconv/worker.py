@@ -34,7 +34,11 @@ def check_recording(rec, min_turns: int) -> str | None:  # noqa: ANN001
     """Why a finished recording is not a usable conversation, or None."""
     roles = {t.role for t in rec.turns}
     if len(roles) < 2:
-        return f"only {sorted(roles)} spoke"
+        import numpy as np
+
+        speech = ", ".join(f"{r} track {(np.abs(p.astype(np.int32)) > 64).sum() / rec.sample_rate:.1f} s of speech"
+                           for r, p in rec.tracks.items())
+        return f"only {sorted(roles)} spoke ({speech})"
     silent = [t.turn for t in rec.turns if not t.text]
     if silent:
         return f"turns {silent} have no transcript"

@@ -9,6 +9,8 @@ output, the rooms left on the server, and how many dispatches it saw. Modes:
   drop         the server silently drops the first dispatch
   kill-worker  a separate worker is SIGKILLed once both agents are in the room
   bad-creds    the CLI is given a wrong API secret
+  deaf         a separate worker links peers with livekit-agents' default participant kinds
+               (no AGENT), the trap synthconv's `link_options` avoids
 """
 
 from __future__ import annotations
@@ -25,9 +27,22 @@ from livekit_loopback.server import LoopbackServer
 
 API_KEY = "synthconv-test-key"
 API_SECRET = "synthconv-loopback-secret-0123456789"
+DEAF_WORKER = """
+import asyncio, os
+from livekit.agents import room_io
+from synthconv.transport import livekit_agent
+livekit_agent.link_options = lambda peer: room_io.RoomOptions(participant_identity=peer, close_on_disconnect=False)
+server = livekit_agent.make_server(os.environ["LIVEKIT_URL"], os.environ["LIVEKIT_API_KEY"], os.environ["LIVEKIT_API_SECRET"])
+asyncio.run(server.run())
+"""
 
 
 async def main(mode: str, out: str, extra: list[str]) -> dict:
+    import logging
+
+    logging.basicConfig(filename=f"{out}.server.log", level=logging.INFO,
+                        format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logging.getLogger("livekit_loopback").setLevel(logging.DEBUG)
     server = LoopbackServer(SERVER_HOST, 7880, API_KEY, API_SECRET)
     await server.start()
     env = {**os.environ, "LIVEKIT_URL": server.url, "LIVEKIT_API_KEY": API_KEY,
@@ -36,15 +51,16 @@ async def main(mode: str, out: str, extra: list[str]) -> dict:
     worker = None
     if mode == "drop":
         server.drop_next_dispatches = 1
-    if mode == "kill-worker":
+    if mode in ("kill-worker", "deaf"):
         args += ["--no-local-worker", "--retries", "0"]
+        command = ["-m", "synthconv.cli", "worker"] if mode == "kill-worker" else ["-c", DEAF_WORKER]
+        worker_log = open(f"{out}.worker.log", "wb")  # noqa: SIM115 - closed with the process
         worker = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "synthconv.cli", "worker", env=env,
-            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
+            sys.executable, *command, env=env, stdout=worker_log, stderr=worker_log)
     cli = await asyncio.create_subprocess_exec(sys.executable, "-m", "synthconv.cli", *args, env=env,
                                                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
     killed_at = None
-    if worker is not None:
+    if worker is not None and mode == "kill-worker":
         t0 = time.monotonic()
         while time.monotonic() - t0 < 120:
             agents = [p for room in server.rooms.values() for p in room_participants(room)

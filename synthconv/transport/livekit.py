@@ -23,7 +23,11 @@ from dataclasses import dataclass
 
 import numpy as np
 from livekit import api, rtc
-from livekit.agents.types import ATTRIBUTE_TRANSCRIPTION_TRACK_ID, TOPIC_TRANSCRIPTION
+from livekit.agents.types import (
+    ATTRIBUTE_TRANSCRIPTION_SEGMENT_ID,
+    ATTRIBUTE_TRANSCRIPTION_TRACK_ID,
+    TOPIC_TRANSCRIPTION,
+)
 
 from ..job import Job
 from ..recorder import Recording, Turn
@@ -133,9 +137,14 @@ class Observer:
 
         async def read() -> None:
             text = (await reader.read_all()).strip()
-            track = (reader.info.attributes or {}).get(ATTRIBUTE_TRANSCRIPTION_TRACK_ID, "")
+            attrs = reader.info.attributes or {}
+            track = attrs.get(ATTRIBUTE_TRANSCRIPTION_TRACK_ID, "")
+            segment = attrs.get(ATTRIBUTE_TRANSCRIPTION_SEGMENT_ID) or reader.info.stream_id
+            # a segment can be published more than once (interim, then final): keep the last
+            self.texts = [t for t in self.texts if (t["role"], t["segment"]) != (role, segment)]
             if text:
-                self.texts.append({"role": role, "track": track, "text": text, "at": time.monotonic() - self.t0})
+                self.texts.append({"role": role, "track": track, "segment": segment, "text": text,
+                                   "at": time.monotonic() - self.t0})
 
         self._spawn(read())
 
@@ -229,7 +238,10 @@ async def converse(job: Job, library: Library, options: dict, timeout: float) ->
         try:
             await observer.connect(cfg, room)
 
+            dispatches = {r: 0 for r in scenario.role_keys}
+
             async def dispatch(role: str) -> None:
+                dispatches[role] += 1
                 meta = {"role": role, "job": job.to_dict(), "name": library.personas[job.roles[role]].name,
                         "engine": options["engine"], "scenarios_dir": str(options["scenarios_dir"]),
                         "personas_dir": str(options["personas_dir"])}
@@ -256,8 +268,9 @@ async def converse(job: Job, library: Library, options: dict, timeout: float) ->
                 raise TimeoutError(f"conversation did not end within {timeout:g} s ({observer.progress()})") from None
             if observer.left:
                 raise LiveKitError(f"agent {observer.left[0]} left room {room} before the call ended")
-            await asyncio.sleep(0.8)  # the last words and the listener's transcript arrive
+            await asyncio.sleep(2.0)  # the last words, and the listener's transcript of them, arrive
             rec = observer.recording()
+            rec.notes["livekit"] = {"room": room, "dispatches": dispatches}
         finally:
             await observer.close()
             try:

@@ -19,9 +19,10 @@ import asyncio
 import json
 import logging
 import math
+import threading
 
 from livekit import rtc
-from livekit.plugins import silero  # noqa: F401 - plugins must register on the main thread
+from livekit.plugins import openai as _openai, silero  # noqa: F401 - plugins must register on the main thread
 from livekit.agents import AgentServer, JobContext, JobExecutorType, JobRequest, room_io
 from livekit.agents.types import ATTRIBUTE_TRANSCRIPTION_TRACK_ID, TOPIC_TRANSCRIPTION
 
@@ -43,17 +44,36 @@ def identity(job_id: str, role: str) -> str:
 
 
 _cache: dict = {}
+_cache_lock = threading.Lock()  # jobs run in threads of one process
 
 
 def _library_and_engine(meta: dict):  # noqa: ANN202
     key = (meta["scenarios_dir"], meta["personas_dir"], meta["engine"])
-    if key not in _cache:
-        from pathlib import Path
+    with _cache_lock:
+        return _cache[key] if key in _cache else _load(key, meta)
 
-        engine = make_engine(meta["engine"])
-        engine.warm_up()
-        _cache[key] = (load_library(Path(meta["scenarios_dir"]), Path(meta["personas_dir"])), engine)
+
+def _load(key: tuple, meta: dict):  # noqa: ANN202
+    from pathlib import Path
+
+    engine = make_engine(meta["engine"])
+    engine.warm_up()
+    _cache[key] = (load_library(Path(meta["scenarios_dir"]), Path(meta["personas_dir"])), engine)
     return _cache[key]
+
+
+def link_options(peer_identity: str) -> room_io.RoomOptions:
+    """Listen to the peer agent and nobody else.
+
+    livekit-agents links only CONNECTOR, SIP and STANDARD participants by default, so without
+    AGENT here two agents never hear each other; pinning the identity keeps the hidden observer
+    (or anyone else) from being linked instead.
+    """
+    return room_io.RoomOptions(
+        participant_kinds=[rtc.ParticipantKind.PARTICIPANT_KIND_AGENT, rtc.ParticipantKind.PARTICIPANT_KIND_STANDARD],
+        participant_identity=peer_identity,
+        close_on_disconnect=False,
+    )
 
 
 async def on_request(req: JobRequest) -> None:
@@ -69,7 +89,8 @@ async def on_request(req: JobRequest) -> None:
 async def entrypoint(ctx: JobContext) -> None:
     meta = json.loads(ctx.job.metadata)
     job, role = Job.from_dict(meta["job"]), meta["role"]
-    library, engine = _library_and_engine(meta)
+    # loading models blocks; keep the job's event loop free for the room connection
+    library, engine = await asyncio.to_thread(_library_and_engine, meta)
     scenario = library.scenarios[job.scenario]
     peer_role = next(r for r in scenario.roles if r != role)
     peer_identity = identity(job.id, peer_role)
@@ -120,6 +141,7 @@ async def entrypoint(ctx: JobContext) -> None:
 
     @session.on("agent_state_changed")
     def _on_state(ev) -> None:  # noqa: ANN001
+        log.debug("%s: %s -> %s", role, ev.old_state, ev.new_state)
         if call.ending_role == role and ev.new_state == "listening" and ev.old_state == "speaking":
             done.set()
 
@@ -128,26 +150,27 @@ async def entrypoint(ctx: JobContext) -> None:
             asyncio.get_running_loop().create_task(ctx.room.local_participant.set_attributes({ENDING_ATTR: "1"}))
 
     call.listeners.append(announce_ending)
+    session.on("conversation_item_added", lambda ev: log.debug("%s: item %s", role, getattr(ev.item, "text_content", ev.item)))
+    session.on("error", lambda ev: log.warning("%s: session error %s", role, ev))
 
     # wait for the peer to join, then link to it explicitly
     while peer_identity not in ctx.room.remote_participants:
         await asyncio.sleep(0.05)
-    await session.start(
-        agent=agent,
-        room=ctx.room,
-        room_options=room_io.RoomOptions(
-            participant_kinds=[rtc.ParticipantKind.PARTICIPANT_KIND_AGENT,
-                               rtc.ParticipantKind.PARTICIPANT_KIND_STANDARD],
-            participant_identity=peer_identity,
-            close_on_disconnect=False,
-        ),
-    )
+    await session.start(agent=agent, room=ctx.room, room_options=link_options(peer_identity))
     await ctx.room.local_participant.set_attributes({READY_ATTR: "1"})
     log.info("%s: session started in %s, linked to %s", role, ctx.room.name, peer_identity)
     await done.wait()
     await ctx.room.local_participant.set_attributes({ENDED_ATTR: "1"})
     log.info("%s: said its last line", role)
     # stay in the room until the orchestrator deletes it (it records the tail)
+
+
+def warm_up(engine: str = "offline") -> None:
+    """Load the default library and `engine` before taking jobs, so the first job starts fast."""
+    from ..scenario import DEFAULT_PERSONAS, DEFAULT_SCENARIOS
+
+    _library_and_engine({"scenarios_dir": str(DEFAULT_SCENARIOS), "personas_dir": str(DEFAULT_PERSONAS),
+                         "engine": engine})
 
 
 def make_server(url: str, api_key: str, api_secret: str, *, thread: bool = True) -> AgentServer:

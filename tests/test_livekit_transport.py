@@ -1,0 +1,93 @@
+"""`synthconv generate --transport livekit` end to end against the loopback LiveKit server.
+
+The whole-conversation tests (marked livekit_e2e, run by `make test-livekit`) are not yet
+reliable: in about one run of three the hidden observer receives no speech on one of the two
+agent tracks although the agents hear each other (suspected: a subscriber renegotiation race in
+the loopback server), and once a worker's FFI timed out joining. They stay out of `make test`
+until that is fixed.
+
+Everything (server, CLI, agent worker, observer) runs inside a network namespace the test makes
+(libwebrtc ignores loopback; no packet leaves it). Against a real server instead, set
+LIVEKIT_URL / LIVEKIT_API_KEY / LIVEKIT_API_SECRET and run `synthconv generate --transport
+livekit` yourself (see README).
+"""
+
+import json
+import re
+
+import pytest
+
+from conftest import read_jsonl
+from livekit_loopback.netns import netns_unavailable, run_module_in_netns
+from synthconv.inspect import validate_conversation
+
+
+def generate(mode: str, out, *args: str, limit: float = 420) -> dict:
+    why = netns_unavailable()
+    if why:
+        pytest.skip(why)
+    proc = run_module_in_netns("livekit_generate", mode, str(out), *args, timeout=limit)
+    results = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
+    assert results, f"exit {proc.returncode}\n{proc.stdout[-3000:]}\n{proc.stderr[-6000:]}"
+    return json.loads(results[-1][len("RESULT "):])
+
+
+@pytest.mark.livekit_e2e
+def test_two_conversations_in_real_rooms_meet_the_contract(tmp_path):
+    out = tmp_path / "run"
+    res = generate("ok", out, "--count", "2", "--seed", "3", "--concurrency", "1", "--job-timeout", "240")
+    assert res["exit"] == 0, res["stdout"] + res["stderr"]
+    assert res["rooms_left"] == []  # every room deleted at the end
+    rows = read_jsonl(out / "conversations.jsonl")
+    assert len(rows) == 2 and all(r["status"] == "ok" for r in rows)
+    for r in rows:
+        folder = out / "conversations" / r["id"]
+        assert validate_conversation(folder) == []  # audio vs timestamps included
+        meta = json.loads((folder / "meta.json").read_text())
+        assert meta["timing"] == "measured" and meta["transport"] == "livekit"
+        turns = read_jsonl(folder / "transcript.jsonl")
+        assert len(turns) >= 6 and {t["role"] for t in turns} == set(r["roles"])
+        heard = [t for t in turns[:-1] if t["heard"]]
+        assert len(heard) >= len(turns) - 2  # each agent heard the other, through the room
+    run = json.loads((out / "run.json").read_text())
+    assert "livekit_api_secret" not in json.dumps(run) and run["flags"]["livekit_url"].startswith("ws://")
+
+
+@pytest.mark.livekit_e2e
+def test_a_silently_dropped_dispatch_is_sent_again(tmp_path):
+    out = tmp_path / "run"
+    res = generate("drop", out, "--count", "1", "--scenario", "billing-dispute", "--job-timeout", "240")
+    assert res["exit"] == 0, res["stdout"] + res["stderr"]
+    row = read_jsonl(out / "conversations.jsonl")[0]
+    meta = json.loads((out / "conversations" / row["id"] / "meta.json").read_text())
+    assert sum(meta["livekit"]["dispatches"].values()) == 3  # one role dispatched twice
+
+
+def test_a_worker_killed_mid_conversation_fails_the_job_and_the_room_goes(tmp_path):
+    out = tmp_path / "run"
+    res = generate("kill-worker", out, "--count", "1", "--scenario", "billing-dispute", "--job-timeout", "120")
+    assert res["killed"] and res["exit"] == 1, res["stdout"] + res["stderr"]
+    row = read_jsonl(out / "conversations.jsonl")[0]
+    assert row["status"] == "failed" and "left room" in row["error"]
+    assert res["rooms_left"] == []
+    assert not (out / "conversations" / row["id"] / "meta.json").exists()
+
+
+@pytest.mark.livekit_e2e
+def test_without_the_agent_participant_kind_the_agents_are_deaf(tmp_path):
+    out = tmp_path / "run"
+    res = generate("deaf", out, "--count", "1", "--scenario", "billing-dispute", "--job-timeout", "40")
+    assert res["exit"] == 1
+    row = read_jsonl(out / "conversations.jsonl")[0]
+    assert "did not end" in row["error"] and "transcripts: 0" in row["error"]
+    worker_log = (tmp_path / "run.worker.log").read_text()
+    assert "RoomIO linked to participant" not in worker_log
+
+
+def test_bad_credentials_are_one_line(tmp_path):
+    out = tmp_path / "run"
+    res = generate("bad-creds", out, "--count", "1", limit=120)
+    assert res["exit"] == 2
+    lines = [line for line in res["stderr"].splitlines() if line.strip()]
+    assert len(lines) == 1 and re.search(r"refused the credentials", lines[0]), res["stderr"]
+    assert not out.exists()
