@@ -208,15 +208,20 @@ def generate(
         raise typer.Exit(1)
 
 
+def _livekit_flags(url: Optional[str], key: Optional[str], secret: Optional[str]) -> None:
+    """Flags override LIVEKIT_URL / _API_KEY / _API_SECRET; child processes inherit them."""
+    for var, value in (("LIVEKIT_URL", url), ("LIVEKIT_API_KEY", key), ("LIVEKIT_API_SECRET", secret)):
+        if value:
+            os.environ[var] = value
+
+
 def _livekit_env(url: Optional[str], key: Optional[str], secret: Optional[str]) -> None:
     """Flags override the environment; worker processes inherit it. One line if anything is missing."""
     import asyncio
 
     from .transport.livekit import LiveKitConfig, LiveKitError, check_server
 
-    for var, value in (("LIVEKIT_URL", url), ("LIVEKIT_API_KEY", key), ("LIVEKIT_API_SECRET", secret)):
-        if value:
-            os.environ[var] = value
+    _livekit_flags(url, key, secret)
     try:
         asyncio.run(check_server(LiveKitConfig.from_env()))
     except LiveKitError as e:
@@ -285,10 +290,7 @@ def worker(
     from .transport.livekit import LiveKitConfig, LiveKitError
     from .transport.livekit_agent import make_server
 
-    for var, value in (("LIVEKIT_URL", livekit_url), ("LIVEKIT_API_KEY", livekit_api_key),
-                       ("LIVEKIT_API_SECRET", livekit_api_secret)):
-        if value:
-            os.environ[var] = value
+    _livekit_flags(livekit_url, livekit_api_key, livekit_api_secret)
     try:
         cfg = LiveKitConfig.from_env()
     except LiveKitError as e:
