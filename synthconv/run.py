@@ -18,7 +18,7 @@ import signal
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from importlib import metadata
 from multiprocessing import get_context
@@ -127,7 +127,6 @@ class Outcome:
     stopped: str | None = None  # why the run ended before every job finished
     signal: int | None = None
     retried: int = 0
-    timings: dict = field(default_factory=dict)
 
 
 class _Interrupted(Exception):

@@ -36,7 +36,9 @@ def check_recording(rec, min_turns: int) -> str | None:  # noqa: ANN001
     if len(roles) < 2:
         import numpy as np
 
-        speech = ", ".join(f"{r} track {(np.abs(p.astype(np.int32)) > 64).sum() / rec.sample_rate:.1f} s of speech"
+        from .inspect import SILENT
+
+        speech = ", ".join(f"{r} track {(np.abs(p.astype(np.int32)) > SILENT).sum() / rec.sample_rate:.1f} s of speech"
                            for r, p in rec.tracks.items())
         return f"only {sorted(roles)} spoke ({speech})"
     silent = [t.turn for t in rec.turns if not t.text]

@@ -29,13 +29,13 @@ from livekit.agents.types import (
     TOPIC_TRANSCRIPTION,
 )
 
+from ..inspect import SILENT  # what counts as speech: the contract check's threshold
 from ..job import Job
 from ..recorder import Recording, Turn
 from ..scenario import Library
-from .livekit_agent import AGENT_NAME, ENDED_ATTR, ROLE_ATTR, identity
+from .livekit_agent import AGENT_NAME, ENDED_ATTR, identity
 
 SAMPLE_RATE = 24000
-SILENT = 64  # the same speech threshold as the contract check
 MERGE_GAP_S = 1.2  # pauses inside one turn (between sentences) are shorter than this
 JOIN_TIMEOUT_S = 20.0
 REDISPATCHES = 2
