@@ -13,7 +13,8 @@ from livekit_loopback.netns import netns_unavailable, run_module_in_netns
 
 # the scenario's own limit, then the subprocess's (server start/stop, SDK teardown)
 LIMITS = {"audio": 60, "data": 60, "agents": 120, "delete_room": 60, "auth": 40, "permissions": 90,
-          "server_process": 60, "worker_protocol": 40}
+          "server_process": 60, "worker_protocol": 40,
+          "observer": 120}
 
 
 def run_scenario(name: str) -> dict:
@@ -32,6 +33,15 @@ def run_scenario(name: str) -> dict:
 def test_audio_track_is_relayed_with_the_right_pitch():
     result = run_scenario("audio")
     assert abs(result["pitch_hz"] - 440.0) < 5.0
+
+
+def test_a_hidden_observer_hears_two_tracks_published_together():
+    # the recording path of --transport livekit: both agents' tracks, each at its own pitch,
+    # in each of 3 rooms (a second track added before the first one's answer once never played)
+    result = run_scenario("observer")
+    assert len(result["rounds"]) == 3
+    for heard in result["rounds"]:
+        assert abs(heard["alice"] - 440.0) < 5.0 and abs(heard["bob"] - 660.0) < 5.0, heard
 
 
 def test_text_streams_and_data_packets_reach_the_right_participants():

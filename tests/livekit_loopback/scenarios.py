@@ -595,21 +595,26 @@ async def scenario_auth(server: LoopbackServer) -> dict:
     return {"connect_error": message[:200]}
 
 
+async def start_server_process(port: int) -> tuple[asyncio.subprocess.Process, str, str]:
+    """`python -m livekit_loopback.server` on `port`, once it says READY: (process, ws url, http url)."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "livekit_loopback.server", "--host", SERVER_HOST, "--port", str(port),
+        "--api-key", API_KEY, "--api-secret", API_SECRET, stdout=asyncio.subprocess.PIPE)
+    url, http_url = f"ws://{SERVER_HOST}:{port}", f"http://{SERVER_HOST}:{port}"
+    line = await asyncio.wait_for(proc.stdout.readline(), 30)
+    assert line.decode().strip() == f"READY {url}", line
+    return proc, url, http_url
+
+
 async def scenario_server_process(server: LoopbackServer) -> dict:
     """The server as its own process (`python -m livekit_loopback.server`), as a test of the
     synthconv CLI would run it; its HTTP test hooks; SIGTERM stops it."""
     import aiohttp
 
     await server.stop()  # this scenario runs its own server process on another port
-    port = 7881
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "livekit_loopback.server", "--host", SERVER_HOST, "--port", str(port),
-        "--api-key", API_KEY, "--api-secret", API_SECRET, stdout=asyncio.subprocess.PIPE)
-    url, http_url = f"ws://{SERVER_HOST}:{port}", f"http://{SERVER_HOST}:{port}"
+    proc, url, http_url = await start_server_process(7881)
     a, b = rtc.Room(), rtc.Room()
     try:
-        line = await asyncio.wait_for(proc.stdout.readline(), 30)
-        assert line.decode().strip() == f"READY {url}", line
         got: list[bytes] = []
         b.on("data_received", lambda pkt: got.append(pkt.data))
         await a.connect(url, token("alice", "proc-room"))
@@ -636,9 +641,59 @@ async def scenario_server_process(server: LoopbackServer) -> dict:
             await proc.wait()
 
 
+async def scenario_observer(server: LoopbackServer) -> dict:
+    """The recording path: a hidden observer is in the room first; two publishers then join and
+    publish a few ms apart, as two dispatched agents do. The observer must hear both tones, each
+    at its pitch. The server runs as its own process, as it does for `generate`. Repeated over
+    SCENARIO_ROUNDS rooms (default 3): the race this guards against showed only sometimes."""
+    await server.stop()
+    proc, url, _ = await start_server_process(7882)
+    rounds = int(os.environ.get("SCENARIO_ROUNDS", "3"))
+    results = []
+    try:
+        for r in range(rounds):
+            results.append(await _observe_two(url, f"observer-room-{r}"))
+    finally:
+        proc.terminate()
+        await asyncio.wait_for(proc.wait(), 20)
+    bad = [h for h in results if not (isinstance(h["alice"], float) and abs(h["alice"] - 440) < 5
+                                      and isinstance(h["bob"], float) and abs(h["bob"] - 660) < 5)]
+    assert not bad, f"{len(bad)}/{rounds} rounds wrong: {results}"
+    return {"rounds": results}
+
+
+async def _observe_two(url: str, room_name: str) -> dict:
+    obs, a, b = rtc.Room(), rtc.Room(), rtc.Room()
+    tracks: dict[str, rtc.Track] = {}
+    obs.on("track_subscribed", lambda t, pub, p: tracks.setdefault(p.identity, t))
+    feeders: list[asyncio.Task] = []
+
+    async def publish(room: rtc.Room, freq: float) -> None:
+        source = rtc.AudioSource(SAMPLE_RATE, 1)
+        local = rtc.LocalAudioTrack.create_audio_track("sine", source)
+        await room.local_participant.publish_track(
+            local, rtc.TrackPublishOptions(source=rtc.TrackSource.SOURCE_MICROPHONE))
+        feeders.append(asyncio.create_task(feed_sine(source, freq, seconds=30)))
+
+    try:
+        await obs.connect(url, token("observer", room_name, hidden=True, can_publish=False,
+                                     can_publish_data=False))
+        await asyncio.gather(a.connect(url, token("alice", room_name)), b.connect(url, token("bob", room_name)))
+        await asyncio.gather(publish(a, 440.0), publish(b, 660.0))
+        await wait_until(lambda: len(tracks) == 2, 20, "the observer to subscribe to both tracks")
+        got = await asyncio.gather(record(tracks["alice"], 2, timeout=20), record(tracks["bob"], 2, timeout=20),
+                                   return_exceptions=True)
+        return {who: round(pitch(x), 1) if isinstance(x, np.ndarray) else repr(x)
+                for who, x in zip(("alice", "bob"), got)}
+    finally:
+        for f in feeders:
+            f.cancel()
+        await asyncio.gather(obs.disconnect(), a.disconnect(), b.disconnect())
+
 SCENARIOS = {"audio": scenario_audio, "data": scenario_data, "agents": scenario_agents,
              "delete_room": scenario_delete_room, "auth": scenario_auth, "permissions": scenario_permissions,
-             "server_process": scenario_server_process, "worker_protocol": scenario_worker_protocol}
+             "server_process": scenario_server_process, "worker_protocol": scenario_worker_protocol,
+             "observer": scenario_observer}
 
 
 THREADED = {"agents"}  # server on its own loop and thread (the agents share this process)

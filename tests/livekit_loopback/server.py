@@ -35,7 +35,7 @@ from typing import Any, Callable
 
 import jwt
 from aiohttp import WSMsgType, web
-from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+from aiortc import RTCBundlePolicy, RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from aiortc.sdp import candidate_from_sdp
 from google.protobuf import json_format
@@ -199,8 +199,12 @@ class Participant:
         self.pub_pc.on("track", self._on_media)
         self.pub_pc.on("datachannel", self._on_datachannel)
         self.pub_pc.on("connectionstatechange", self._on_pub_state)
-        # subscriber: we offer, the client answers
-        self.sub_pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+        # subscriber: we offer, the client answers. max-bundle, as livekit-server: every track
+        # rides the data channels' transport from the start. With aiortc's default (balanced) a
+        # second audio track added before the first one's answer took the first one's
+        # provisional transport, which the answer's BUNDLE then discarded: that track never
+        # played (an observer subscribing to two agents a few ms apart heard only one).
+        self.sub_pc = RTCPeerConnection(RTCConfiguration(iceServers=[], bundlePolicy=RTCBundlePolicy.MAX_BUNDLE))
         self.sub_connected = asyncio.Event()
         self.sub_pc.on("connectionstatechange", self._on_sub_state)
         self._sub_answer: asyncio.Future | None = None
