@@ -24,7 +24,7 @@ import numpy as np
 from livekit import api, rtc
 
 from .netns import SERVER_HOST
-from .server import LoopbackServer, ThreadedLoopbackServer
+from .server import LoopbackServer
 
 API_KEY = "devkey"
 API_SECRET = "loopback-secret-loopback-secret-0123"
@@ -210,7 +210,7 @@ async def scenario_data(server: LoopbackServer) -> dict:
             await r.disconnect()
 
 
-async def scenario_agents(server: ThreadedLoopbackServer) -> dict:
+async def scenario_agents(server: ServerProcess) -> dict:
     """A real AgentServer registers; two explicit dispatches (plus one silently dropped) to one
     room. Both jobs join as AGENT participants and see their metadata; agent "a" publishes a
     440 Hz tone that agent "b" and a hidden observer both hear."""
@@ -265,14 +265,18 @@ async def scenario_agents(server: ThreadedLoopbackServer) -> dict:
     observer_tracks: dict[str, rtc.Track] = {}
     observer.on("track_subscribed", lambda track, pub, p: observer_tracks.setdefault(p.identity, track))
     try:
-        def registered() -> bool:  # the server runs in its own thread here: read its state on its loop
-            return any(w["agent_name"] == AGENT_NAME for w in server.call(server.state)["workers"].values())
-        await wait_until(lambda: registered() or run_task.done(), 30, "the worker to register", step=0.2)
+        for _ in range(150):
+            state = await server.hook("state")
+            if run_task.done() or any(w["agent_name"] == AGENT_NAME for w in state["workers"].values()):
+                break
+            await asyncio.sleep(0.2)
+        else:
+            raise AssertionError("timed out waiting for the worker to register")
         assert not run_task.done(), run_task
         await observer.connect(server.url, token("observer", room_name, hidden=True, can_publish=False,
                                                  can_publish_data=False))
         async with api.LiveKitAPI(url=server.http_url, api_key=API_KEY, api_secret=API_SECRET) as lk:
-            server.drop_next_dispatches = 1
+            await server.hook("drop_next_dispatches?n=1", "POST")
             dropped = await lk.agent_dispatch.create_dispatch(api.CreateAgentDispatchRequest(
                 agent_name=AGENT_NAME, room=room_name, metadata=json.dumps({"role": "dropped"})))
             for role in ("a", "b"):
@@ -595,74 +599,80 @@ async def scenario_auth(server: LoopbackServer) -> dict:
     return {"connect_error": message[:200]}
 
 
-async def start_server_process(port: int) -> tuple[asyncio.subprocess.Process, str, str]:
-    """`python -m livekit_loopback.server` on `port`, once it says READY: (process, ws url, http url)."""
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "livekit_loopback.server", "--host", SERVER_HOST, "--port", str(port),
-        "--api-key", API_KEY, "--api-secret", API_SECRET, stdout=asyncio.subprocess.PIPE)
-    url, http_url = f"ws://{SERVER_HOST}:{port}", f"http://{SERVER_HOST}:{port}"
-    line = await asyncio.wait_for(proc.stdout.readline(), 30)
-    assert line.decode().strip() == f"READY {url}", line
-    return proc, url, http_url
+class ServerProcess:
+    """`python -m livekit_loopback.server` as its own process, as `generate` runs it: media relay
+    in a process of its own, not competing for this one's GIL. Test hooks over HTTP."""
+
+    def __init__(self, port: int) -> None:
+        self.url, self.http_url = f"ws://{SERVER_HOST}:{port}", f"http://{SERVER_HOST}:{port}"
+        self.port = port
+        self.proc: asyncio.subprocess.Process | None = None
+
+    async def __aenter__(self) -> "ServerProcess":
+        self.proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "livekit_loopback.server", "--host", SERVER_HOST, "--port", str(self.port),
+            "--api-key", API_KEY, "--api-secret", API_SECRET, stdout=asyncio.subprocess.PIPE)
+        line = await asyncio.wait_for(self.proc.stdout.readline(), 30)
+        assert line.decode().strip() == f"READY {self.url}", line
+        return self
+
+    async def hook(self, path: str, method: str = "GET") -> dict:
+        import aiohttp
+
+        async with aiohttp.ClientSession() as http:
+            async with http.request(method, f"{self.http_url}/loopback/{path}") as r:
+                return await r.json()
+
+    async def stop(self) -> int:
+        """SIGTERM; the exit code."""
+        if self.proc.returncode is None:
+            self.proc.terminate()
+        return await asyncio.wait_for(self.proc.wait(), 20)
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self.proc.returncode is None:
+            self.proc.kill()
+            await self.proc.wait()
 
 
-async def scenario_server_process(server: LoopbackServer) -> dict:
+async def scenario_server_process(server: ServerProcess) -> dict:
     """The server as its own process (`python -m livekit_loopback.server`), as a test of the
     synthconv CLI would run it; its HTTP test hooks; SIGTERM stops it."""
-    import aiohttp
-
-    await server.stop()  # this scenario runs its own server process on another port
-    proc, url, http_url = await start_server_process(7881)
     a, b = rtc.Room(), rtc.Room()
     try:
         got: list[bytes] = []
         b.on("data_received", lambda pkt: got.append(pkt.data))
-        await a.connect(url, token("alice", "proc-room"))
-        await b.connect(url, token("bob", "proc-room"))
+        await a.connect(server.url, token("alice", "proc-room"))
+        await b.connect(server.url, token("bob", "proc-room"))
         await a.local_participant.publish_data(b"hi")
         await wait_until(lambda: got == [b"hi"], 10, "data through the server process")
-        async with aiohttp.ClientSession() as http:
-            async with http.post(f"{http_url}/loopback/drop_next_dispatches?n=2") as r:
-                assert (await r.json())["drop_next_dispatches"] == 2
-            async with http.get(f"{http_url}/loopback/state") as r:
-                state = await r.json()
+        assert (await server.hook("drop_next_dispatches?n=2", "POST"))["drop_next_dispatches"] == 2
+        state = await server.hook("state")
         assert sorted(state["rooms"]["proc-room"]["participants"]) == ["alice", "bob"], state
         await a.disconnect()
         await b.disconnect()
-        proc.terminate()
-        code = await asyncio.wait_for(proc.wait(), 20)
+        code = await server.stop()
         assert code == 0, code
         return {"participants": sorted(state["rooms"]["proc-room"]["participants"]), "exit": code}
     finally:
         await a.disconnect()
         await b.disconnect()
-        if proc.returncode is None:
-            proc.kill()
-            await proc.wait()
 
 
-async def scenario_observer(server: LoopbackServer) -> dict:
+async def scenario_observer(server: ServerProcess) -> dict:
     """The recording path: a hidden observer is in the room first; two publishers then join and
     publish a few ms apart, as two dispatched agents do. The observer must hear both tones, each
-    at its pitch. The server runs as its own process, as it does for `generate`. Repeated over
-    SCENARIO_ROUNDS rooms (default 3): the race this guards against showed only sometimes."""
-    await server.stop()
-    proc, url, _ = await start_server_process(7882)
+    at its pitch. Repeated over SCENARIO_ROUNDS rooms (default 3), every other one with the
+    observer joining last: the races this guards against showed only sometimes."""
     rounds = int(os.environ.get("SCENARIO_ROUNDS", "3"))
-    results = []
-    try:
-        for r in range(rounds):
-            results.append(await _observe_two(url, f"observer-room-{r}"))
-    finally:
-        proc.terminate()
-        await asyncio.wait_for(proc.wait(), 20)
+    results = [await _observe_two(server.url, f"observer-room-{r}", late=r % 2 == 1) for r in range(rounds)]
     bad = [h for h in results if not (isinstance(h["alice"], float) and abs(h["alice"] - 440) < 5
                                       and isinstance(h["bob"], float) and abs(h["bob"] - 660) < 5)]
     assert not bad, f"{len(bad)}/{rounds} rounds wrong: {results}"
     return {"rounds": results}
 
 
-async def _observe_two(url: str, room_name: str) -> dict:
+async def _observe_two(url: str, room_name: str, late: bool) -> dict:
     obs, a, b = rtc.Room(), rtc.Room(), rtc.Room()
     tracks: dict[str, rtc.Track] = {}
     obs.on("track_subscribed", lambda t, pub, p: tracks.setdefault(p.identity, t))
@@ -676,10 +686,14 @@ async def _observe_two(url: str, room_name: str) -> dict:
         feeders.append(asyncio.create_task(feed_sine(source, freq, seconds=30)))
 
     try:
-        await obs.connect(url, token("observer", room_name, hidden=True, can_publish=False,
-                                     can_publish_data=False))
+        join_observer = obs.connect(url, token("observer", room_name, hidden=True, can_publish=False,
+                                               can_publish_data=False))
+        if not late:
+            await join_observer
         await asyncio.gather(a.connect(url, token("alice", room_name)), b.connect(url, token("bob", room_name)))
         await asyncio.gather(publish(a, 440.0), publish(b, 660.0))
+        if late:  # its first subscriber offer carries both tracks and the data channels at once
+            await join_observer
         await wait_until(lambda: len(tracks) == 2, 20, "the observer to subscribe to both tracks")
         got = await asyncio.gather(record(tracks["alice"], 2, timeout=20), record(tracks["bob"], 2, timeout=20),
                                    return_exceptions=True)
@@ -696,17 +710,13 @@ SCENARIOS = {"audio": scenario_audio, "data": scenario_data, "agents": scenario_
              "observer": scenario_observer}
 
 
-THREADED = {"agents"}  # server on its own loop and thread (the agents share this process)
+IN_PROCESS = {"audio", "data", "delete_room", "auth", "permissions", "worker_protocol"}  # read server state directly
 
 
 async def run(name: str, timeout: float, host: str, port: int) -> dict:
-    if name in THREADED:
-        threaded = ThreadedLoopbackServer(host, port, API_KEY, API_SECRET)
-        await asyncio.to_thread(threaded.start)
-        try:
-            return await asyncio.wait_for(SCENARIOS[name](threaded), timeout)
-        finally:
-            await asyncio.to_thread(threaded.stop)
+    if name not in IN_PROCESS:  # media-heavy: the server relays from a process of its own
+        async with ServerProcess(port) as server:
+            return await asyncio.wait_for(SCENARIOS[name](server), timeout)
     server = LoopbackServer(host, port, API_KEY, API_SECRET)
     await server.start()
     try:

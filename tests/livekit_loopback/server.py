@@ -28,7 +28,6 @@ import json
 import logging
 import secrets
 import string
-import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -213,6 +212,9 @@ class Participant:
         self._sub_negotiated_once = False
         self.dcs = {"_reliable": self.sub_pc.createDataChannel("_reliable", ordered=True),
                     "_lossy": self.sub_pc.createDataChannel("_lossy", ordered=False, maxRetransmits=0)}
+        # aiortc marks this first transport "not bundled", so an answer whose BUNDLE lists an
+        # audio section first would stop it as a leftover, killing the connection: it is shared
+        self.sub_pc._RTCPeerConnection__sctp._bundled = True
         self._dc_backlog: dict[str, list[bytes]] = {k: [] for k in self.dcs}
         for label, dc in self.dcs.items():
             dc.on("open", lambda label=label: self._flush_dc(label))
@@ -1142,55 +1144,6 @@ class LoopbackServer:
 
 
 # ---------------------------------------------------------------------------------- other ways to run it
-
-class ThreadedLoopbackServer:
-    """A LoopbackServer on its own event loop in a daemon thread, so that CPU-heavy code in the
-    test's loop (agents, VAD, TTS) cannot starve the server, or for synchronous tests.
-
-        with ThreadedLoopbackServer("10.200.0.1", 7880, key, secret) as server:
-            server.url; server.drop_next_dispatches = 1; server.call(server.state)
-    """
-
-    def __init__(self, host: str, port: int, api_key: str, api_secret: str) -> None:
-        self.server = LoopbackServer(host, port, api_key, api_secret)
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, name="loopback-livekit", daemon=True)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.server, name)
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        if name in ("server", "_loop", "_thread"):
-            object.__setattr__(self, name, value)
-        else:
-            setattr(self.server, name, value)
-
-    def call(self, fn: Callable, *args: Any) -> Any:
-        """Run fn(*args) on the server's loop (safe access to its state) and return the result."""
-        async def run() -> Any:
-            return fn(*args)
-        return asyncio.run_coroutine_threadsafe(run(), self._loop).result(10)
-
-    def start(self) -> "ThreadedLoopbackServer":
-        self._thread.start()
-        asyncio.run_coroutine_threadsafe(self.server.start(), self._loop).result(15)
-        return self
-
-    def stop(self) -> None:
-        if not self._thread.is_alive():
-            return
-        try:
-            asyncio.run_coroutine_threadsafe(self.server.stop(), self._loop).result(30)
-        finally:
-            self._loop.call_soon_threadsafe(self._loop.stop)
-            self._thread.join(10)
-
-    def __enter__(self) -> "ThreadedLoopbackServer":
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
 
 def main() -> None:
     """`python -m livekit_loopback.server --host 10.200.0.1 --port 7880 --api-key K --api-secret S`:
