@@ -177,7 +177,7 @@ def generate(
 
     local_worker = None
     if flags["transport"] == "livekit" and not no_local_worker:
-        local_worker = _start_local_worker(out)
+        local_worker = _start_local_worker(out, flags["engine"])
 
     settings = Settings(scenarios_dir=Path(flags["scenarios_dir"]), personas_dir=Path(flags["personas_dir"]),
                         engine=flags["engine"], transport=flags["transport"], concurrency=flags["concurrency"],
@@ -269,12 +269,12 @@ def _confirm_cost(engine, jobs: list, library: Library, yes: bool) -> None:  # n
         fail("not started: the estimate was declined")
 
 
-def _start_local_worker(out: Path) -> subprocess.Popen:
+def _start_local_worker(out: Path, engine: str) -> subprocess.Popen:
     """`synthconv worker` next to this run (its log goes to RUN/worker.log)."""
     out.mkdir(parents=True, exist_ok=True)
     log = open(out / "worker.log", "ab")  # noqa: SIM115 - handed to the child
-    return subprocess.Popen([sys.executable, "-m", "synthconv.cli", "worker"], stdout=log, stderr=log,
-                            stdin=subprocess.DEVNULL)
+    return subprocess.Popen([sys.executable, "-m", "synthconv.cli", "worker", "--preload", engine],
+                            stdout=log, stderr=log, stdin=subprocess.DEVNULL)
 
 
 @app.command()
@@ -282,6 +282,8 @@ def worker(
     livekit_url: Optional[str] = typer.Option(None, "--livekit-url", help="[env LIVEKIT_URL]"),
     livekit_api_key: Optional[str] = typer.Option(None, "--livekit-api-key", help="[env LIVEKIT_API_KEY]"),
     livekit_api_secret: Optional[str] = typer.Option(None, "--livekit-api-secret", help="[env LIVEKIT_API_SECRET]"),
+    preload: str = typer.Option("offline", "--preload",
+                                help="engine to load before taking jobs (each dispatch names its own)"),
 ) -> None:
     """Run an agent worker that takes synthconv dispatches (start many, on many machines)."""
     import asyncio
@@ -299,9 +301,14 @@ def worker(
     if os.environ.get("SYNTHCONV_DEBUG"):
         logging.getLogger("synthconv").setLevel(logging.DEBUG)
         logging.getLogger("livekit.agents").setLevel(logging.DEBUG)
+    from .engine import EngineError
     from .transport.livekit_agent import warm_up
 
-    warm_up()
+    try:
+        # a job that loads models itself can starve its room's FFI handshake on a busy machine
+        warm_up(preload)
+    except EngineError as e:
+        fail(str(e))
     server = make_server(cfg.url, cfg.api_key, cfg.api_secret)
     try:
         asyncio.run(server.run())

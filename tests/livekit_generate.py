@@ -11,6 +11,9 @@ output, the rooms left on the server, and how many dispatches it saw. Modes:
   bad-creds    the CLI is given a wrong API secret
   deaf         a separate worker links peers with livekit-agents' default participant kinds
                (no AGENT), the trap synthconv's `link_options` avoids
+With `--engine openai-...` among the generate args, a loopback OpenAI server (tests/openai_loopback)
+runs in its own process on 127.0.0.1:8765 and OPENAI_BASE_URL / OPENAI_API_KEY point at it; its
+faults are set with OPENAI_FAULTS='{"realtime_response": [0, 0, 0, 0, 0]}' (see its server).
 """
 
 from __future__ import annotations
@@ -27,11 +30,14 @@ from livekit_loopback.server import LoopbackServer
 
 API_KEY = "synthconv-test-key"
 API_SECRET = "synthconv-loopback-secret-0123456789"
+OPENAI_PORT = 8765
+OPENAI_KEY = "sk-loopback-livekit-5e1d"
 DEAF_WORKER = """
 import asyncio, os
 from livekit.agents import room_io
 from synthconv.transport import livekit_agent
 livekit_agent.link_options = lambda peer: room_io.RoomOptions(participant_identity=peer, close_on_disconnect=False)
+livekit_agent.warm_up()  # as `synthconv worker` does
 server = livekit_agent.make_server(os.environ["LIVEKIT_URL"], os.environ["LIVEKIT_API_KEY"], os.environ["LIVEKIT_API_SECRET"])
 asyncio.run(server.run())
 """
@@ -48,7 +54,14 @@ async def main(mode: str, out: str, extra: list[str]) -> dict:
     env = {**os.environ, "LIVEKIT_URL": server.url, "LIVEKIT_API_KEY": API_KEY,
            "LIVEKIT_API_SECRET": API_SECRET if mode != "bad-creds" else "wrong-secret-wrong-secret-0123456789"}
     args = ["generate", "--transport", "livekit", "--out", out, *extra]
-    worker = None
+    worker = openai = None
+    if any(a.startswith("openai-") for a in extra):
+        openai = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "openai_loopback", "--port", str(OPENAI_PORT),
+            *(["--faults", os.environ["OPENAI_FAULTS"]] if os.environ.get("OPENAI_FAULTS") else []),
+            stdout=asyncio.subprocess.PIPE, stderr=open(f"{out}.openai.log", "wb"))  # noqa: SIM115
+        await asyncio.wait_for(openai.stdout.readline(), 60)  # "OpenAI loopback on ..."
+        env.update(OPENAI_BASE_URL=f"http://127.0.0.1:{OPENAI_PORT}/v1", OPENAI_API_KEY=OPENAI_KEY)
     if mode == "drop":
         server.drop_next_dispatches = 1
     if mode in ("kill-worker", "deaf"):
@@ -72,8 +85,9 @@ async def main(mode: str, out: str, extra: list[str]) -> dict:
                 break
             await asyncio.sleep(0.2)
     stdout, stderr = await cli.communicate()
-    if worker is not None and worker.returncode is None:
-        worker.kill()
+    for proc in (worker, openai):
+        if proc is not None and proc.returncode is None:
+            proc.kill()
     await asyncio.sleep(0.5)
     result = {"exit": cli.returncode, "stdout": stdout.decode()[-4000:], "stderr": stderr.decode()[-4000:],
               "rooms_left": sorted(server.rooms), "dispatches": len(server.dispatches),

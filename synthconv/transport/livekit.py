@@ -33,7 +33,7 @@ from ..inspect import SILENT  # what counts as speech: the contract check's thre
 from ..job import Job
 from ..recorder import Recording, Turn
 from ..scenario import Library
-from .livekit_agent import AGENT_NAME, ENDED_ATTR, identity
+from .livekit_agent import AGENT_NAME, ENDED_ATTR, FAILED_ATTR, identity
 
 SAMPLE_RATE = 24000
 MERGE_GAP_S = 1.2  # pauses inside one turn (between sentences) are shorter than this
@@ -93,6 +93,7 @@ class Observer:
         self.texts: list[dict] = []  # {"role", "track", "text", "at"}
         self.ended = asyncio.Event()
         self.left: list[str] = []  # agents that left before the call ended
+        self.failed: tuple[str, str] | None = None  # (role, "transient: why") from an agent that gave up
         self.changed = asyncio.Event()
         self._tasks: set[asyncio.Task] = set()
         self.room.on("track_subscribed", self._on_track)
@@ -149,7 +150,12 @@ class Observer:
         self._spawn(read())
 
     def _on_attributes(self, changed: dict[str, str], p: rtc.Participant) -> None:
-        if p.identity in self.identities and changed.get(ENDED_ATTR):
+        if p.identity not in self.identities:
+            return
+        if changed.get(FAILED_ATTR) and self.failed is None:
+            self.failed = (self.identities[p.identity], changed[FAILED_ATTR])
+            self.changed.set()
+        if changed.get(ENDED_ATTR):
             self.ended.set()
             self.changed.set()
 
@@ -266,6 +272,11 @@ async def converse(job: Job, library: Library, options: dict, timeout: float) ->
                 await asyncio.wait_for(observer.changed.wait(), timeout=timeout)
             except asyncio.TimeoutError:
                 raise TimeoutError(f"conversation did not end within {timeout:g} s ({observer.progress()})") from None
+            if observer.failed:
+                role, why = observer.failed
+                kind, _, why = why.partition(": ")
+                # a ConnectionError is transient for the supervisor, as in the local transport
+                raise (ConnectionError if kind == "transient" else RuntimeError)(f"{role} agent gave up: {why}")
             if observer.left:
                 raise LiveKitError(f"agent {observer.left[0]} left room {room} before the call ended")
             await asyncio.sleep(2.0)  # the last words, and the listener's transcript of them, arrive

@@ -36,6 +36,7 @@ ROLE_ATTR = "synthconv.role"
 ENDING_ATTR = "synthconv.ending"  # set by the agent saying its last line
 ENDED_ATTR = "synthconv.ended"  # set once that line has played out
 READY_ATTR = "synthconv.ready"  # set once the session listens to its peer
+FAILED_ATTR = "synthconv.failed"  # "transient: why" or "final: why", when the engine gave up
 log = logging.getLogger("synthconv.worker")
 
 
@@ -150,6 +151,14 @@ async def entrypoint(ctx: JobContext) -> None:
             asyncio.get_running_loop().create_task(ctx.room.local_participant.set_attributes({ENDING_ATTR: "1"}))
 
     call.listeners.append(announce_ending)
+
+    def announce_failure(error: BaseException) -> None:  # the orchestrator fails the job with it
+        kind = "transient" if isinstance(error, (ConnectionError, TimeoutError)) else "final"
+        asyncio.get_running_loop().create_task(
+            ctx.room.local_participant.set_attributes({FAILED_ATTR: f"{kind}: {error}"[:500]}))
+        done.set()
+
+    call.failure_listeners.append(announce_failure)
     session.on("conversation_item_added", lambda ev: log.debug("%s: item %s", role, getattr(ev.item, "text_content", ev.item)))
     session.on("error", lambda ev: log.warning("%s: session error %s", role, ev))
 
@@ -160,6 +169,9 @@ async def entrypoint(ctx: JobContext) -> None:
     await ctx.room.local_participant.set_attributes({READY_ATTR: "1"})
     log.info("%s: session started in %s, linked to %s", role, ctx.room.name, peer_identity)
     await done.wait()
+    if call.error is not None:
+        log.warning("%s: gave up: %s", role, call.error)
+        return
     await ctx.room.local_participant.set_attributes({ENDED_ATTR: "1"})
     log.info("%s: said its last line", role)
     # stay in the room until the orchestrator deletes it (it records the tail)

@@ -1,14 +1,26 @@
-"""python -m openai_loopback [--port 8765]: serve until Ctrl-C."""
+"""python -m openai_loopback [--port 8765] [--faults JSON]: serve until Ctrl-C or SIGTERM."""
 
 import argparse
+import json
+import signal
 import time
 
 from .server import LoopbackThread
 
 parser = argparse.ArgumentParser(prog="openai_loopback")
 parser.add_argument("--port", type=int, default=8765)
+parser.add_argument("--faults", default="", help='server.faults as JSON, e.g. {"chat": [429, 500]}')
 args = parser.parse_args()
 server = LoopbackThread(port=args.port).start()
+if args.faults:
+    server.server.faults.update(json.loads(args.faults))
+
+
+def _stop(*_: object) -> None:
+    raise KeyboardInterrupt
+
+
+signal.signal(signal.SIGTERM, _stop)
 print(f"OpenAI loopback on {server.base_url} (OPENAI_BASE_URL={server.base_url}); Ctrl-C to stop", flush=True)
 try:
     while True:
