@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-livekit bench install clean
+.PHONY: run test test-livekit bench bench-livekit install clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,9 @@ test-livekit: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/generate.py --count 20
+
+bench-livekit: $(STAMP)
+	$(BIN)/python bench/livekit.py --concurrency 1 2 3 4
 
 clean:
 	rm -rf $(VENV) output

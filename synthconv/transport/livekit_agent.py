@@ -46,6 +46,21 @@ def identity(job_id: str, role: str) -> str:
 
 _cache: dict = {}
 _cache_lock = threading.Lock()  # jobs run in threads of one process
+# Two jobs of one process connecting at the same moment sometimes leave one connect waiting
+# forever for its callback; livekit's FFI then panics ("timed out waiting for
+# ReadyForRoomEventRequest") and kills the worker with every job in it. Reproduced with a
+# bare AgentServer (two dispatches at once: the first room failed); one connect at a time
+# (~0.3 s each) ran 15 rooms clean.
+_connect_lock = threading.Lock()
+
+
+async def _connect(ctx: JobContext, timeout: float = 30.0) -> None:
+    while not _connect_lock.acquire(blocking=False):  # polled: a cancelled job never holds it
+        await asyncio.sleep(0.05)
+    try:
+        await asyncio.wait_for(ctx.connect(), timeout)
+    finally:
+        _connect_lock.release()
 
 
 def _library_and_engine(meta: dict):  # noqa: ANN202
@@ -123,7 +138,7 @@ async def entrypoint(ctx: JobContext) -> None:
 
     ctx.room.register_text_stream_handler(TOPIC_TRANSCRIPTION, on_text)
     ctx.room.on("participant_attributes_changed", on_attributes)
-    await ctx.connect()
+    await _connect(ctx)
 
     async def peer_ready() -> None:
         while True:
