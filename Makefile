@@ -21,7 +21,7 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
 test-livekit: $(STAMP)
-	$(BIN)/python -m pytest -q -m livekit_e2e
+	$(BIN)/python -m pytest -q -m livekit
 
 bench: $(STAMP)
 	$(BIN)/python bench/generate.py --count 20

@@ -2,11 +2,13 @@
 
     python -m livekit_generate MODE OUT [generate args...]   (tests/ on PYTHONPATH, inside a netns)
 
-Starts a LoopbackServer on 10.200.0.1 (or uses LIVEKIT_URL when it points at a real server),
-runs the real CLI as a subprocess, and prints one `RESULT {json}` line: the CLI's exit code and
-output, the rooms left on the server, and how many dispatches it saw. Modes:
+Starts a LoopbackServer on 10.200.0.1, or, when LIVEKIT_URL / LIVEKIT_API_KEY /
+LIVEKIT_API_SECRET are set, uses that (real) server instead and runs outside any namespace. Runs
+the real CLI as a subprocess and prints one `RESULT {json}` line: the CLI's exit code and
+output, and the synthconv rooms left on the server (read through RoomService, as for any
+server). Modes:
   ok           a plain run (the CLI starts its own local agent worker)
-  drop         the server silently drops the first dispatch
+  drop         the server silently drops the first dispatch (loopback server only)
   kill-worker  a separate worker is SIGKILLed once both agents are in the room
   bad-creds    the CLI is given a wrong API secret
   deaf         a separate worker links peers with livekit-agents' default participant kinds
@@ -46,13 +48,21 @@ asyncio.run(server.run())
 async def main(mode: str, out: str, extra: list[str]) -> dict:
     import logging
 
-    logging.basicConfig(filename=f"{out}.server.log", level=logging.INFO,
-                        format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    logging.getLogger("livekit_loopback").setLevel(logging.DEBUG)
-    server = LoopbackServer(SERVER_HOST, 7880, API_KEY, API_SECRET)
-    await server.start()
-    env = {**os.environ, "LIVEKIT_URL": server.url, "LIVEKIT_API_KEY": API_KEY,
-           "LIVEKIT_API_SECRET": API_SECRET if mode != "bad-creds" else "wrong-secret-wrong-secret-0123456789"}
+    from livekit import api
+
+    server = None
+    if os.environ.get("LIVEKIT_URL"):  # a real server
+        url, key, secret = (os.environ[v] for v in ("LIVEKIT_URL", "LIVEKIT_API_KEY", "LIVEKIT_API_SECRET"))
+    else:
+        logging.basicConfig(filename=f"{out}.server.log", level=logging.INFO,
+                            format="%(asctime)s %(name)s %(levelname)s %(message)s")
+        logging.getLogger("livekit_loopback").setLevel(logging.DEBUG)
+        server = LoopbackServer(SERVER_HOST, 7880, API_KEY, API_SECRET)
+        await server.start()
+        url, key, secret = server.url, API_KEY, API_SECRET
+    lk = api.LiveKitAPI(url=url, api_key=key, api_secret=secret)
+    env = {**os.environ, "LIVEKIT_URL": url, "LIVEKIT_API_KEY": key,
+           "LIVEKIT_API_SECRET": secret if mode != "bad-creds" else "wrong-secret-wrong-secret-0123456789"}
     args = ["generate", "--transport", "livekit", "--out", out, *extra]
     worker = openai = None
     if any(a.startswith("openai-") for a in extra):
@@ -63,6 +73,7 @@ async def main(mode: str, out: str, extra: list[str]) -> dict:
         await asyncio.wait_for(openai.stdout.readline(), 60)  # "OpenAI loopback on ..."
         env.update(OPENAI_BASE_URL=f"http://127.0.0.1:{OPENAI_PORT}/v1", OPENAI_API_KEY=OPENAI_KEY)
     if mode == "drop":
+        assert server is not None, "mode drop needs the loopback server's test hook"
         server.drop_next_dispatches = 1
     if mode in ("kill-worker", "deaf"):
         args += ["--no-local-worker", "--retries", "0"]
@@ -76,9 +87,7 @@ async def main(mode: str, out: str, extra: list[str]) -> dict:
     if worker is not None and mode == "kill-worker":
         t0 = time.monotonic()
         while time.monotonic() - t0 < 120:
-            agents = [p for room in server.rooms.values() for p in room_participants(room)
-                      if not p.startswith("observer-")]
-            if len(agents) >= 2:
+            if len(await agents_in_rooms(lk)) >= 2:
                 await asyncio.sleep(3)  # mid-conversation
                 worker.send_signal(signal.SIGKILL)
                 killed_at = time.monotonic()
@@ -90,15 +99,28 @@ async def main(mode: str, out: str, extra: list[str]) -> dict:
             proc.kill()
     await asyncio.sleep(0.5)
     result = {"exit": cli.returncode, "stdout": stdout.decode()[-4000:], "stderr": stderr.decode()[-4000:],
-              "rooms_left": sorted(server.rooms), "dispatches": len(server.dispatches),
-              "killed": killed_at is not None}
-    await server.stop()
+              "rooms_left": await synthconv_rooms(lk), "killed": killed_at is not None}
+    await lk.aclose()
+    if server is not None:
+        await server.stop()
     return result
 
 
-def room_participants(room) -> list[str]:  # noqa: ANN001
-    parts = getattr(room, "participants", {})
-    return list(parts.keys()) if isinstance(parts, dict) else [getattr(p, "identity", "") for p in parts]
+async def synthconv_rooms(lk) -> list[str]:  # noqa: ANN001
+    from livekit import api
+
+    rooms = (await lk.room.list_rooms(api.ListRoomsRequest())).rooms
+    return sorted(r.name for r in rooms if r.name.startswith("synthconv-"))
+
+
+async def agents_in_rooms(lk) -> list[str]:  # noqa: ANN001
+    from livekit import api
+
+    found = []
+    for room in await synthconv_rooms(lk):
+        ps = (await lk.room.list_participants(api.ListParticipantsRequest(room=room))).participants
+        found += [p.identity for p in ps if not p.identity.startswith("observer-")]
+    return found
 
 
 if __name__ == "__main__":

@@ -17,6 +17,9 @@ LIMITS = {"audio": 60, "data": 60, "agents": 120, "delete_room": 60, "auth": 40,
           "observer": 120}
 
 
+pytestmark = pytest.mark.livekit
+
+
 def run_scenario(name: str) -> dict:
     why = netns_unavailable()
     if why:
@@ -49,7 +52,6 @@ def test_text_streams_and_data_packets_reach_the_right_participants():
     assert result["texts"] == 1
 
 
-@pytest.mark.livekit_e2e  # its hidden observer is the second subscriber of a track: see test_livekit_transport.py
 def test_agent_server_takes_two_explicit_dispatches_as_agent_participants():
     # also: a declined job is offered again, the identity comes from the worker's answer, a
     # silently dropped dispatch (server.drop_next_dispatches) never arrives, agent b and a

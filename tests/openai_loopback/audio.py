@@ -25,6 +25,7 @@ from synthconv.transport.local import _resample
 
 RATE = 24000
 BLOCK = RATE // 50  # 20 ms envelope blocks
+NOISE_RMS = 60.0  # envelope floor
 
 # OpenAI voice name -> an espeak-ng voice (so two personas sound different, as with OpenAI)
 VOICES = {
@@ -101,7 +102,9 @@ def envelope(pcm: np.ndarray) -> np.ndarray:
     if n == 0:
         return np.zeros(0)
     blocks = pcm[:n].astype(np.float32).reshape(-1, BLOCK)
-    return np.log1p(np.sqrt((blocks ** 2).mean(axis=1)))
+    # gated: audio that crossed a LiveKit room comes back with codec noise where the clip had
+    # digital silence, which otherwise weighs as much in the match as the words
+    return np.log1p(np.maximum(np.sqrt((blocks ** 2).mean(axis=1)) - NOISE_RMS, 0.0))
 
 
 def is_silent(pcm: np.ndarray) -> bool:
