@@ -9,8 +9,9 @@ once) inside a private network namespace and prints:
 - the reply gap: from the end of one turn to the start of the next, measured in the recording
   (median and 90th percentile). It is what a listener hears as slowness; it grows when the
   agents' VAD, STT, LLM or TTS, or the relay, fall behind;
-- CPU seconds per conversation (server, CLI, observer and agents together) and the share of
-  all cores used;
+- CPU seconds per conversation (server, CLI, observer and agents together; and the loopback
+  server's part, which a real LiveKit server, forwarding packets without transcoding, would
+  mostly not cost) and the share of all cores used;
 - frames the relay dropped because a subscriber fell behind.
 
     make bench-livekit        (or: .venv/bin/python bench/livekit.py --concurrency 1 2 3 4)
@@ -66,9 +67,14 @@ async def one(n: int, seed: int, job_timeout: int) -> dict:
         async with aiohttp.ClientSession() as http:
             async with http.get(f"http://{SERVER_HOST}:{PORT}/loopback/state") as r:
                 dropped = (await r.json())["relay_dropped_frames"]
+        import psutil
+
+        times = psutil.Process(server.pid).cpu_times()
+        server_cpu = times.user + times.system
         server.terminate()
         await server.wait()
         rows = [json.loads(line) for line in (out / "conversations.jsonl").read_text().splitlines()]
+        errors = sorted({r["error"] for r in rows if r["status"] != "ok"})
         gaps, audio = [], 0.0
         for row in rows:
             if row["status"] != "ok":
@@ -81,19 +87,23 @@ async def one(n: int, seed: int, job_timeout: int) -> dict:
     ok = sum(r["status"] == "ok" for r in rows)
     q = statistics.quantiles(gaps, n=10) if len(gaps) >= 2 else [float("nan")] * 9
     return {"n": n, "ok": ok, "wall": wall, "audio": audio, "gap_p50": statistics.median(gaps) if gaps else float("nan"),
-            "gap_p90": q[8], "cpu_per_conv": cpu / n, "cores": cpu / wall / (os.cpu_count() or 1), "dropped": dropped}
+            "gap_p90": q[8], "cpu_per_conv": cpu / n, "server_per_conv": server_cpu / n, "cores": cpu / wall / (os.cpu_count() or 1), "dropped": dropped,
+            "errors": errors}
 
 
 async def inner(args: argparse.Namespace) -> None:
     print(f"generate --transport livekit, offline engine, loopback server; {os.cpu_count()} cores")
     print(f"{'rooms':>5} {'ok':>3} {'wall s':>7} {'audio s':>8} {'x real':>6} {'gap p50':>7} {'gap p90':>7} "
-          f"{'CPU s/conv':>10} {'cores used':>10} {'dropped':>7}", flush=True)
+          f"{'CPU s/conv':>10} {'of it server':>12} {'cores used':>10} {'dropped':>7}", flush=True)
     for n in args.concurrency:
         r = await one(n, args.seed, args.job_timeout)
         # a conversation's audio runs in real time, so n rooms at once make at most n x real time
         print(f"{r['n']:>5} {r['ok']:>3} {r['wall']:>7.1f} {r['audio']:>8.1f} {r['audio'] / r['wall']:>6.2f} "
-              f"{r['gap_p50']:>7.2f} {r['gap_p90']:>7.2f} {r['cpu_per_conv']:>10.1f} {r['cores']:>9.0%} "
+              f"{r['gap_p50']:>7.2f} {r['gap_p90']:>7.2f} {r['cpu_per_conv']:>10.1f} {r['server_per_conv']:>12.1f} "
+              f"{r['cores']:>9.0%} "
               f"{r['dropped']:>7}", flush=True)
+        for e in r["errors"]:
+            print(f"      failed: {e}", flush=True)
 
 
 def main() -> None:
