@@ -21,7 +21,7 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
 test-livekit: $(STAMP)
-	$(BIN)/python -m pytest -q -m livekit
+	$(BIN)/python -m pytest -q -m 'livekit or openai_room'
 
 bench: $(STAMP)
 	$(BIN)/python bench/generate.py --count 20
