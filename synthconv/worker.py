@@ -18,7 +18,7 @@ from pathlib import Path
 from .job import Job
 
 
-def _transient(e: BaseException) -> bool:
+def transient(e: BaseException) -> bool:
     from livekit.agents import APIConnectionError, APIStatusError, APITimeoutError
 
     from .transport.livekit import LiveKitError
@@ -82,7 +82,7 @@ def run_job(job: Job, library, engine, out_dir: Path, transport: str, job_timeou
         result.update(status="ok", duration_s=round(rec.duration, 3), turns=len(rec.turns))
     except Exception as e:  # noqa: BLE001 - one job's failure must not stop the batch
         result["error"] = f"{type(e).__name__}: {e}".strip().splitlines()[0]
-        result["transient"] = _transient(e)
+        result["transient"] = transient(e)
         shutil.rmtree(tmp, ignore_errors=True)
         shutil.rmtree(final, ignore_errors=True)
         final.mkdir(parents=True, exist_ok=True)

@@ -168,7 +168,9 @@ async def entrypoint(ctx: JobContext) -> None:
     call.listeners.append(announce_ending)
 
     def announce_failure(error: BaseException) -> None:  # the orchestrator fails the job with it
-        kind = "transient" if isinstance(error, (ConnectionError, TimeoutError)) else "final"
+        from ..worker import transient  # the supervisor's own classification, as on the local transport
+
+        kind = "transient" if transient(error) else "final"
         asyncio.get_running_loop().create_task(
             ctx.room.local_participant.set_attributes({FAILED_ATTR: f"{kind}: {error}"[:500]}))
         done.set()
