@@ -27,7 +27,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/generate.py --count 20
 
 bench-livekit: $(STAMP)
-	$(BIN)/python bench/livekit.py --concurrency 1 2 3 4
+	$(BIN)/python bench/livekit_rooms.py --concurrency 1 2 3 4
 
 clean:
 	rm -rf $(VENV) output

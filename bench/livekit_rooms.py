@@ -14,7 +14,7 @@ once) inside a private network namespace and prints:
   mostly not cost) and the share of all cores used;
 - frames the relay dropped because a subscriber fell behind.
 
-    make bench-livekit        (or: .venv/bin/python bench/livekit.py --concurrency 1 2 3 4)
+    make bench-livekit        (or: .venv/bin/python bench/livekit_rooms.py --concurrency 1 2 3 4)
 """
 
 from __future__ import annotations
@@ -35,7 +35,6 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT / "tests"), str(ROOT)]
 
 PORT = 7880
-KEY, SECRET = "bench-key", "bench-secret-bench-secret-0123456789"
 
 
 def cpu_children() -> float:
@@ -45,44 +44,35 @@ def cpu_children() -> float:
 
 async def one(n: int, seed: int, job_timeout: int) -> dict:
     """One run of n conversations at once; its figures."""
-    import aiohttp
+    import psutil
 
-    from livekit_loopback.netns import SERVER_HOST
+    from livekit_loopback.scenarios import API_KEY, API_SECRET, ServerProcess
 
     cpu0, t0 = cpu_children(), time.monotonic()
-    server = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "livekit_loopback.server", "--host", SERVER_HOST, "--port", str(PORT),
-        "--api-key", KEY, "--api-secret", SECRET, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL)
-    await asyncio.wait_for(server.stdout.readline(), 30)
-    with tempfile.TemporaryDirectory() as tmp:
-        out = Path(tmp) / "run"
-        env = {**os.environ, "LIVEKIT_URL": f"ws://{SERVER_HOST}:{PORT}", "LIVEKIT_API_KEY": KEY,
-               "LIVEKIT_API_SECRET": SECRET}
-        cli = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "synthconv.cli", "generate", "--transport", "livekit", "--count", str(n),
-            "--concurrency", str(n), "--seed", str(seed), "--retries", "0", "--job-timeout", str(job_timeout),
-            "--out", str(out), env=env, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
-        await cli.wait()
-        wall = time.monotonic() - t0
-        async with aiohttp.ClientSession() as http:
-            async with http.get(f"http://{SERVER_HOST}:{PORT}/loopback/state") as r:
-                dropped = (await r.json())["relay_dropped_frames"]
-        import psutil
-
-        times = psutil.Process(server.pid).cpu_times()
-        server_cpu = times.user + times.system
-        server.terminate()
-        await server.wait()
-        rows = [json.loads(line) for line in (out / "conversations.jsonl").read_text().splitlines()]
-        errors = sorted({r["error"] for r in rows if r["status"] != "ok"})
-        gaps, audio = [], 0.0
-        for row in rows:
-            if row["status"] != "ok":
-                continue
-            audio += row["duration_s"]
-            turns = [json.loads(line) for line in
-                     (out / "conversations" / row["id"] / "transcript.jsonl").read_text().splitlines()]
-            gaps += [b["start"] - a["end"] for a, b in zip(turns, turns[1:])]
+    async with ServerProcess(PORT, stderr=asyncio.subprocess.DEVNULL) as server:
+        with tempfile.TemporaryDirectory() as tmp:
+            out = Path(tmp) / "run"
+            env = {**os.environ, "LIVEKIT_URL": server.url, "LIVEKIT_API_KEY": API_KEY, "LIVEKIT_API_SECRET": API_SECRET}
+            cli = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "synthconv.cli", "generate", "--transport", "livekit", "--count", str(n),
+                "--concurrency", str(n), "--seed", str(seed), "--retries", "0", "--job-timeout", str(job_timeout),
+                "--out", str(out), env=env, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
+            await cli.wait()
+            wall = time.monotonic() - t0
+            dropped = (await server.hook("state"))["relay_dropped_frames"]
+            times = psutil.Process(server.proc.pid).cpu_times()
+            server_cpu = times.user + times.system
+            await server.stop()
+            rows = [json.loads(line) for line in (out / "conversations.jsonl").read_text().splitlines()]
+            errors = sorted({r["error"] for r in rows if r["status"] != "ok"})
+            gaps, audio = [], 0.0
+            for row in rows:
+                if row["status"] != "ok":
+                    continue
+                audio += row["duration_s"]
+                turns = [json.loads(line) for line in
+                         (out / "conversations" / row["id"] / "transcript.jsonl").read_text().splitlines()]
+                gaps += [b["start"] - a["end"] for a, b in zip(turns, turns[1:])]
     cpu = cpu_children() - cpu0
     ok = sum(r["status"] == "ok" for r in rows)
     q = statistics.quantiles(gaps, n=10) if len(gaps) >= 2 else [float("nan")] * 9
@@ -120,7 +110,7 @@ def main() -> None:
 
     why = netns_unavailable()
     if why:
-        sys.exit(f"bench/livekit.py: {why}")
+        sys.exit(f"bench/livekit_rooms.py: {why}")
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "tests"), str(ROOT)]),
            "PATH": os.environ.get("PATH", "/usr/bin:/bin") + ":/usr/sbin:/sbin"}
     argv = [sys.executable, __file__, "--inner", "--seed", str(args.seed), "--job-timeout", str(args.job_timeout),

@@ -603,15 +603,15 @@ class ServerProcess:
     """`python -m livekit_loopback.server` as its own process, as `generate` runs it: media relay
     in a process of its own, not competing for this one's GIL. Test hooks over HTTP."""
 
-    def __init__(self, port: int) -> None:
+    def __init__(self, port: int, stderr: int | None = None) -> None:
         self.url, self.http_url = f"ws://{SERVER_HOST}:{port}", f"http://{SERVER_HOST}:{port}"
-        self.port = port
+        self.port, self.stderr = port, stderr  # where its log goes (default: ours)
         self.proc: asyncio.subprocess.Process | None = None
 
     async def __aenter__(self) -> "ServerProcess":
         self.proc = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "livekit_loopback.server", "--host", SERVER_HOST, "--port", str(self.port),
-            "--api-key", API_KEY, "--api-secret", API_SECRET, stdout=asyncio.subprocess.PIPE)
+            "--api-key", API_KEY, "--api-secret", API_SECRET, stdout=asyncio.subprocess.PIPE, stderr=self.stderr)
         line = await asyncio.wait_for(self.proc.stdout.readline(), 30)
         assert line.decode().strip() == f"READY {self.url}", line
         return self
