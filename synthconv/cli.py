@@ -177,7 +177,7 @@ def generate(
 
     local_worker = None
     if flags["transport"] == "livekit" and not no_local_worker:
-        local_worker = _start_local_worker(out, flags["engine"])
+        local_worker = _start_local_worker(out, flags["engine"], flags["concurrency"])
 
     settings = Settings(scenarios_dir=Path(flags["scenarios_dir"]), personas_dir=Path(flags["personas_dir"]),
                         engine=flags["engine"], transport=flags["transport"], concurrency=flags["concurrency"],
@@ -269,12 +269,13 @@ def _confirm_cost(engine, jobs: list, library: Library, yes: bool) -> None:  # n
         fail("not started: the estimate was declined")
 
 
-def _start_local_worker(out: Path, engine: str) -> subprocess.Popen:
-    """`synthconv worker` next to this run (its log goes to RUN/worker.log)."""
+def _start_local_worker(out: Path, engine: str, rooms: int) -> subprocess.Popen:
+    """`synthconv worker` next to this run (its log goes to RUN/worker.log), with a prewarmed
+    job process for each agent of `rooms` rooms at once."""
     out.mkdir(parents=True, exist_ok=True)
     log = open(out / "worker.log", "ab")  # noqa: SIM115 - handed to the child
-    return subprocess.Popen([sys.executable, "-m", "synthconv.cli", "worker", "--preload", engine],
-                            stdout=log, stderr=log, stdin=subprocess.DEVNULL)
+    return subprocess.Popen([sys.executable, "-m", "synthconv.cli", "worker", "--preload", engine,
+                             "--idle-processes", str(2 * rooms)], stdout=log, stderr=log, stdin=subprocess.DEVNULL)
 
 
 @app.command()
@@ -283,33 +284,30 @@ def worker(
     livekit_api_key: Optional[str] = typer.Option(None, "--livekit-api-key", help="[env LIVEKIT_API_KEY]"),
     livekit_api_secret: Optional[str] = typer.Option(None, "--livekit-api-secret", help="[env LIVEKIT_API_SECRET]"),
     preload: str = typer.Option("offline", "--preload",
-                                help="engine to load before taking jobs (each dispatch names its own)"),
+                                help="engine each job process loads before taking a job (each dispatch names its own)"),
+    idle_processes: int = typer.Option(2, "--idle-processes", min=0,
+                                       help="job processes kept loaded and waiting (one per agent at once is ideal)"),
 ) -> None:
     """Run an agent worker that takes synthconv dispatches (start many, on many machines)."""
     import asyncio
     import logging
 
+    from .engine import EngineError, make_engine
     from .transport.livekit import LiveKitConfig, LiveKitError
-    from .transport.livekit_agent import make_server
+    from .transport.livekit_agent import PRELOAD_ENV, make_server
 
     _livekit_flags(livekit_url, livekit_api_key, livekit_api_secret)
     try:
         cfg = LiveKitConfig.from_env()
-    except LiveKitError as e:
+        make_engine(preload)  # a bad name is one line here, not an error in every job process
+    except (LiveKitError, EngineError) as e:
         fail(str(e))
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     if os.environ.get("SYNTHCONV_DEBUG"):
         logging.getLogger("synthconv").setLevel(logging.DEBUG)
         logging.getLogger("livekit.agents").setLevel(logging.DEBUG)
-    from .engine import EngineError
-    from .transport.livekit_agent import warm_up
-
-    try:
-        # a job that loads models itself can starve its room's FFI handshake on a busy machine
-        warm_up(preload)
-    except EngineError as e:
-        fail(str(e))
-    server = make_server(cfg.url, cfg.api_key, cfg.api_secret)
+    os.environ[PRELOAD_ENV] = preload  # job processes inherit it
+    server = make_server(cfg.url, cfg.api_key, cfg.api_secret, idle_processes=idle_processes)
     try:
         asyncio.run(server.run())
     except KeyboardInterrupt:

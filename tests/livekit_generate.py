@@ -1,14 +1,15 @@
-"""`synthconv generate --transport livekit` against the loopback LiveKit server, in a netns.
+"""`synthconv generate --transport livekit` against a real livekit-server, in a netns.
 
     python -m livekit_generate MODE OUT [generate args...]   (tests/ on PYTHONPATH, inside a netns)
 
-Starts a LoopbackServer on 10.200.0.1, or, when LIVEKIT_URL / LIVEKIT_API_KEY /
-LIVEKIT_API_SECRET are set, uses that (real) server instead and runs outside any namespace. Runs
-the real CLI as a subprocess and prints one `RESULT {json}` line: the CLI's exit code and
-output, and the synthconv rooms left on the server (read through RoomService, as for any
-server). Modes:
+Starts the pinned `livekit-server --dev` on 10.200.0.1 (its log is OUT.server.log), or, when
+LIVEKIT_URL / LIVEKIT_API_KEY / LIVEKIT_API_SECRET are set, uses that server instead and runs
+outside any namespace. Runs the real CLI as a subprocess and prints one `RESULT {json}` line:
+the CLI's exit code and output, and the synthconv rooms left on the server (read through
+RoomService). Faults are made with real mechanisms, never a fake server. Modes:
   ok           a plain run (the CLI starts its own local agent worker)
-  drop         the server silently drops the first dispatch (loopback server only)
+  ignore-first a separate worker leaves the first dispatch it is offered unanswered, so that
+               role's agent never joins until the orchestrator dispatches it again
   kill-worker  a separate worker is SIGKILLed once both agents are in the room
   bad-creds    the CLI is given a wrong API secret
   deaf         a separate worker links peers with livekit-agents' default participant kinds
@@ -26,40 +27,32 @@ import os
 import signal
 import sys
 import time
+from pathlib import Path
 
-from livekit_loopback.netns import SERVER_HOST
-from livekit_loopback.server import LoopbackServer
+from livekit_server import API_KEY, API_SECRET, LiveKitServer
+from netns import SERVER_HOST
 
-API_KEY = "synthconv-test-key"
-API_SECRET = "synthconv-loopback-secret-0123456789"
 OPENAI_PORT = 8765
 OPENAI_KEY = "sk-loopback-livekit-5e1d"
-DEAF_WORKER = """
-import asyncio, os
-from livekit.agents import room_io
-from synthconv.transport import livekit_agent
-livekit_agent.link_options = lambda peer: room_io.RoomOptions(participant_identity=peer, close_on_disconnect=False)
-livekit_agent.warm_up()  # as `synthconv worker` does
-server = livekit_agent.make_server(os.environ["LIVEKIT_URL"], os.environ["LIVEKIT_API_KEY"], os.environ["LIVEKIT_API_SECRET"])
-asyncio.run(server.run())
-"""
+WORKERS = {"kill-worker": ["-m", "synthconv.cli", "worker"], "deaf": ["-m", "fault_workers", "deaf"],
+           "ignore-first": ["-m", "fault_workers", "ignore-first"]}
 
 
 async def main(mode: str, out: str, extra: list[str]) -> dict:
-    import logging
+    if os.environ.get("LIVEKIT_URL"):  # a server of the caller's
+        return await generate(mode, out, extra, *(os.environ[v] for v in
+                                                  ("LIVEKIT_URL", "LIVEKIT_API_KEY", "LIVEKIT_API_SECRET")))
+    server = LiveKitServer(SERVER_HOST, Path(f"{out}.server.log"))
+    try:
+        await server.start()
+        return await generate(mode, out, extra, server.url, API_KEY, API_SECRET)
+    finally:
+        await server.stop()
 
+
+async def generate(mode: str, out: str, extra: list[str], url: str, key: str, secret: str) -> dict:
     from livekit import api
 
-    server = None
-    if os.environ.get("LIVEKIT_URL"):  # a real server
-        url, key, secret = (os.environ[v] for v in ("LIVEKIT_URL", "LIVEKIT_API_KEY", "LIVEKIT_API_SECRET"))
-    else:
-        logging.basicConfig(filename=f"{out}.server.log", level=logging.INFO,
-                            format="%(asctime)s %(name)s %(levelname)s %(message)s")
-        logging.getLogger("livekit_loopback").setLevel(logging.DEBUG)
-        server = LoopbackServer(SERVER_HOST, 7880, API_KEY, API_SECRET)
-        await server.start()
-        url, key, secret = server.url, API_KEY, API_SECRET
     lk = api.LiveKitAPI(url=url, api_key=key, api_secret=secret)
     env = {**os.environ, "LIVEKIT_URL": url, "LIVEKIT_API_KEY": key,
            "LIVEKIT_API_SECRET": secret if mode != "bad-creds" else "wrong-secret-wrong-secret-0123456789"}
@@ -72,12 +65,9 @@ async def main(mode: str, out: str, extra: list[str]) -> dict:
             stdout=asyncio.subprocess.PIPE, stderr=open(f"{out}.openai.log", "wb"))  # noqa: SIM115
         await asyncio.wait_for(openai.stdout.readline(), 60)  # "OpenAI loopback on ..."
         env.update(OPENAI_BASE_URL=f"http://127.0.0.1:{OPENAI_PORT}/v1", OPENAI_API_KEY=OPENAI_KEY)
-    if mode == "drop":
-        assert server is not None, "mode drop needs the loopback server's test hook"
-        server.drop_next_dispatches = 1
-    if mode in ("kill-worker", "deaf"):
+    if mode in WORKERS:
         args += ["--no-local-worker", "--retries", "0"]
-        command = ["-m", "synthconv.cli", "worker"] if mode == "kill-worker" else ["-c", DEAF_WORKER]
+        command = WORKERS[mode]
         worker_log = open(f"{out}.worker.log", "wb")  # noqa: SIM115 - closed with the process
         worker = await asyncio.create_subprocess_exec(
             sys.executable, *command, env=env, stdout=worker_log, stderr=worker_log)
@@ -101,8 +91,6 @@ async def main(mode: str, out: str, extra: list[str]) -> dict:
     result = {"exit": cli.returncode, "stdout": stdout.decode()[-4000:], "stderr": stderr.decode()[-4000:],
               "rooms_left": await synthconv_rooms(lk), "killed": killed_at is not None}
     await lk.aclose()
-    if server is not None:
-        await server.stop()
     return result
 
 

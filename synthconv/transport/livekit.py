@@ -8,8 +8,9 @@ contract as the local transport, from what actually crossed the room:
 
 - one track per agent, placed on one clock anchored when the observer joined the room, by
   the arrival of its first frame and then by counting samples;
-- turns from each agent's own `lk.transcription` stream (its words) and its peer's (`heard`),
-  timed by the speech found in the speaker's own track, so every turn brackets its audio.
+- turns from what each agent says it said and heard (its `SAID_TOPIC` and `HEARD_TOPIC` text
+  streams), timed by the speech found in the speaker's own track, so every turn brackets its
+  audio.
 """
 
 from __future__ import annotations
@@ -23,17 +24,12 @@ from dataclasses import dataclass
 
 import numpy as np
 from livekit import api, rtc
-from livekit.agents.types import (
-    ATTRIBUTE_TRANSCRIPTION_SEGMENT_ID,
-    ATTRIBUTE_TRANSCRIPTION_TRACK_ID,
-    TOPIC_TRANSCRIPTION,
-)
 
 from ..inspect import SILENT  # what counts as speech: the contract check's threshold
 from ..job import Job
 from ..recorder import Recording, Turn
 from ..scenario import Library
-from .livekit_agent import AGENT_NAME, ENDED_ATTR, FAILED_ATTR, identity
+from .livekit_agent import AGENT_NAME, ENDED_ATTR, FAILED_ATTR, HEARD_TOPIC, SAID_TOPIC, identity, observer_identity
 
 SAMPLE_RATE = 24000
 MERGE_GAP_S = 1.2  # pauses inside one turn (between sentences) are shorter than this
@@ -65,7 +61,7 @@ class LiveKitConfig:
         """Hidden and subscribe-only: the observer can listen and nothing else."""
         grants = api.VideoGrants(room_join=True, room=room, hidden=True, can_subscribe=True,
                                  can_publish=False, can_publish_data=False)
-        return (api.AccessToken(self.api_key, self.api_secret).with_identity(f"observer-{room}")
+        return (api.AccessToken(self.api_key, self.api_secret).with_identity(observer_identity(room))
                 .with_grants(grants).to_jwt())
 
 
@@ -89,8 +85,7 @@ class Observer:
         self.identities = {identity(job.id, r): r for r in roles}
         self.t0 = 0.0
         self.audio: dict[str, tuple[int, list[np.ndarray]]] = {}
-        self.track_role: dict[str, str] = {}
-        self.texts: list[dict] = []  # {"role", "track", "text", "at"}
+        self.texts: list[dict] = []  # {"role", "topic", "text", "at"}: the role that said or heard it
         self.ended = asyncio.Event()
         self.left: list[str] = []  # agents that left before the call ended
         self.failed: tuple[str, str] | None = None  # (role, "transient: why") from an agent that gave up
@@ -99,7 +94,8 @@ class Observer:
         self.room.on("track_subscribed", self._on_track)
         self.room.on("participant_attributes_changed", self._on_attributes)
         self.room.on("participant_disconnected", self._on_left)
-        self.room.register_text_stream_handler(TOPIC_TRANSCRIPTION, self._on_text)
+        for topic in (SAID_TOPIC, HEARD_TOPIC):
+            self.room.register_text_stream_handler(topic, self._on_text)
 
     def _spawn(self, coro) -> None:  # noqa: ANN001
         task = asyncio.get_running_loop().create_task(coro)
@@ -117,7 +113,6 @@ class Observer:
         role = self.identities.get(p.identity)
         if role is None or track.kind != rtc.TrackKind.KIND_AUDIO:
             return
-        self.track_role[pub.sid] = role
         self._spawn(self._record(role, track))
 
     async def _record(self, role: str, track: rtc.Track) -> None:
@@ -138,13 +133,8 @@ class Observer:
 
         async def read() -> None:
             text = (await reader.read_all()).strip()
-            attrs = reader.info.attributes or {}
-            track = attrs.get(ATTRIBUTE_TRANSCRIPTION_TRACK_ID, "")
-            segment = attrs.get(ATTRIBUTE_TRANSCRIPTION_SEGMENT_ID) or reader.info.stream_id
-            # a segment can be published more than once (interim, then final): keep the last
-            self.texts = [t for t in self.texts if (t["role"], t["segment"]) != (role, segment)]
             if text:
-                self.texts.append({"role": role, "track": track, "segment": segment, "text": text,
+                self.texts.append({"role": role, "topic": reader.info.topic, "text": text,
                                    "at": time.monotonic() - self.t0})
 
         self._spawn(read())
@@ -201,10 +191,8 @@ class Observer:
             lasts = np.concatenate([loud[breaks], [loud[-1]]])
             regions += [(int(a), int(b) + 1, role) for a, b in zip(firsts, lasts)]
         regions.sort()
-        own = {r: [t for t in self.texts if self.track_role.get(t["track"]) == r and t["role"] == r]
-               for r in self.roles}
-        heard = {r: [t for t in self.texts if self.track_role.get(t["track"]) == r and t["role"] != r]
-                 for r in self.roles}
+        own = {r: [t for t in self.texts if t["topic"] == SAID_TOPIC and t["role"] == r] for r in self.roles}
+        heard = {r: [t for t in self.texts if t["topic"] == HEARD_TOPIC and t["role"] != r] for r in self.roles}
         turns: list[Turn] = []
         for role in self.roles:
             mine = [g for g in regions if g[2] == role]

@@ -8,7 +8,11 @@ the same engine code as the local transport and links it to its peer:
   pinned, so the hidden recorder can never be linked instead;
 - the words it hears come from the peer's `lk.transcription` text stream, published next to
   the peer's audio (the same seam as the local bridge);
-- the end of the call travels as a participant attribute, so the peer stops replying.
+- the end of the call travels as a participant attribute, so the peer stops replying;
+- what it said and what it heard go to the recorder as text streams of its own (`SAID_TOPIC`,
+  `HEARD_TOPIC`). livekit-agents publishes a heard transcript under the *speaker's* identity
+  (`sender_identity`), and a real livekit-server passes that on, so on `lk.transcription` a
+  recorder cannot tell what an agent said from what its peer heard of it.
 
 Agents write nothing to local disk: workers on other machines work the same.
 """
@@ -19,11 +23,11 @@ import asyncio
 import json
 import logging
 import math
-import threading
+import os
 
 from livekit import rtc
 from livekit.plugins import openai as _openai, silero  # noqa: F401 - plugins must register on the main thread
-from livekit.agents import AgentServer, JobContext, JobExecutorType, JobRequest, room_io
+from livekit.agents import AgentServer, JobContext, JobExecutorType, JobProcess, JobRequest, llm, room_io
 from livekit.agents.types import ATTRIBUTE_TRANSCRIPTION_TRACK_ID, TOPIC_TRANSCRIPTION
 
 from ..engine import make_engine
@@ -37,6 +41,8 @@ ENDING_ATTR = "synthconv.ending"  # set by the agent saying its last line
 ENDED_ATTR = "synthconv.ended"  # set once that line has played out
 READY_ATTR = "synthconv.ready"  # set once the session listens to its peer
 FAILED_ATTR = "synthconv.failed"  # "transient: why" or "final: why", when the engine gave up
+SAID_TOPIC = "synthconv.said"  # each line the agent spoke, once it has played out
+HEARD_TOPIC = "synthconv.heard"  # each final transcript of the peer's audio
 log = logging.getLogger("synthconv.worker")
 
 
@@ -44,37 +50,23 @@ def identity(job_id: str, role: str) -> str:
     return f"{role}-{job_id}"
 
 
-_cache: dict = {}
-_cache_lock = threading.Lock()  # jobs run in threads of one process
-# Two jobs of one process connecting at the same moment sometimes leave one connect waiting
-# forever for its callback; livekit's FFI then panics ("timed out waiting for
-# ReadyForRoomEventRequest") and kills the worker with every job in it. Reproduced with a
-# bare AgentServer (two dispatches at once: the first room failed); one connect at a time
-# (~0.3 s each) ran 15 rooms clean.
-_connect_lock = threading.Lock()
+def observer_identity(room: str) -> str:
+    """The hidden recorder of `room` (the only one the agents send `SAID_TOPIC`/`HEARD_TOPIC` to)."""
+    return f"observer-{room}"
 
 
-async def _connect(ctx: JobContext, timeout: float = 30.0) -> None:
-    while not _connect_lock.acquire(blocking=False):  # polled: a cancelled job never holds it
-        await asyncio.sleep(0.05)
-    try:
-        await asyncio.wait_for(ctx.connect(), timeout)
-    finally:
-        _connect_lock.release()
+PRELOAD_ENV = "SYNTHCONV_PRELOAD"  # the engine each job process loads before it is offered a job
+_cache: dict = {}  # (library folders, engine) -> (library, engine), per job process
 
 
 def _library_and_engine(meta: dict):  # noqa: ANN202
-    key = (meta["scenarios_dir"], meta["personas_dir"], meta["engine"])
-    with _cache_lock:
-        return _cache[key] if key in _cache else _load(key, meta)
-
-
-def _load(key: tuple, meta: dict):  # noqa: ANN202
     from pathlib import Path
 
-    engine = make_engine(meta["engine"])
-    engine.warm_up()
-    _cache[key] = (load_library(Path(meta["scenarios_dir"]), Path(meta["personas_dir"])), engine)
+    key = (meta["scenarios_dir"], meta["personas_dir"], meta["engine"])
+    if key not in _cache:
+        engine = make_engine(meta["engine"])
+        engine.warm_up()
+        _cache[key] = (load_library(Path(meta["scenarios_dir"]), Path(meta["personas_dir"])), engine)
     return _cache[key]
 
 
@@ -138,7 +130,7 @@ async def entrypoint(ctx: JobContext) -> None:
 
     ctx.room.register_text_stream_handler(TOPIC_TRANSCRIPTION, on_text)
     ctx.room.on("participant_attributes_changed", on_attributes)
-    await _connect(ctx)
+    await asyncio.wait_for(ctx.connect(), 30)
 
     async def peer_ready() -> None:
         while True:
@@ -176,7 +168,24 @@ async def entrypoint(ctx: JobContext) -> None:
         done.set()
 
     call.failure_listeners.append(announce_failure)
-    session.on("conversation_item_added", lambda ev: log.debug("%s: item %s", role, getattr(ev.item, "text_content", ev.item)))
+    tasks: set[asyncio.Task] = set()
+
+    def tell_recorder(topic: str, text: str) -> None:
+        task = asyncio.get_running_loop().create_task(ctx.room.local_participant.send_text(
+            text.strip(), topic=topic, destination_identities=[observer_identity(ctx.room.name)]))
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
+
+    @session.on("conversation_item_added")
+    def _on_item(ev) -> None:  # noqa: ANN001
+        if isinstance(ev.item, llm.ChatMessage) and ev.item.role == "assistant" and (ev.item.text_content or "").strip():
+            tell_recorder(SAID_TOPIC, ev.item.text_content)
+
+    @session.on("user_input_transcribed")
+    def _on_heard(ev) -> None:  # noqa: ANN001
+        if ev.is_final and ev.transcript.strip():
+            tell_recorder(HEARD_TOPIC, ev.transcript)
+
     session.on("error", lambda ev: log.warning("%s: session error %s", role, ev))
 
     # wait for the peer to join, then link to it explicitly
@@ -194,21 +203,31 @@ async def entrypoint(ctx: JobContext) -> None:
     # stay in the room until the orchestrator deletes it (it records the tail)
 
 
-def warm_up(engine: str = "offline") -> None:
-    """Load the default library and `engine` before taking jobs, so the first job starts fast."""
+def prewarm(_proc: JobProcess | None = None) -> None:
+    """Load the default library and the `PRELOAD_ENV` engine in an idle job process, so a job
+    starts without loading models on a busy machine."""
     from ..scenario import DEFAULT_PERSONAS, DEFAULT_SCENARIOS
 
     _library_and_engine({"scenarios_dir": str(DEFAULT_SCENARIOS), "personas_dir": str(DEFAULT_PERSONAS),
-                         "engine": engine})
+                         "engine": os.environ.get(PRELOAD_ENV, "offline")})
 
 
-def make_server(url: str, api_key: str, api_secret: str, *, thread: bool = True) -> AgentServer:
-    """An AgentServer taking synthconv dispatches. Threads by default: jobs share loaded models."""
+def make_server(url: str, api_key: str, api_secret: str, *, idle_processes: int = 2,
+                entry=entrypoint, request=on_request) -> AgentServer:  # noqa: ANN001 - tests swap in faults
+    """An AgentServer taking synthconv dispatches, each agent in a job process of its own.
+
+    Processes, not threads: every agent has its own GIL (silero VAD and the engine's models are
+    CPU-bound), and one room connect per process sidesteps an FFI race seen when two jobs of one
+    process connected at once. `idle_processes` are kept prewarmed with the models loaded.
+    """
     server = AgentServer(
         ws_url=url, api_key=api_key, api_secret=api_secret,
-        job_executor_type=JobExecutorType.THREAD if thread else JobExecutorType.PROCESS,
+        job_executor_type=JobExecutorType.PROCESS,
+        num_idle_processes=idle_processes,
+        setup_fnc=prewarm,
+        initialize_process_timeout=120,  # loading models while other rooms run
         load_threshold=math.inf,  # the orchestrator limits concurrency, not the CPU monitor
         port=0,
     )
-    server.rtc_session(entrypoint, agent_name=AGENT_NAME, on_request=on_request)
+    server.rtc_session(entry, agent_name=AGENT_NAME, on_request=request)
     return server

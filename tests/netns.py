@@ -7,13 +7,13 @@ destroyed when the command exits. Bind the server to `SERVER_HOST`.
 
 As root this uses `unshare -n`; otherwise `unshare -rn` (user + network namespace).
 
-    from livekit_loopback.netns import netns_unavailable, run_module_in_netns
+    from netns import netns_unavailable, run_module_in_netns
     if (why := netns_unavailable()):
         pytest.skip(why)
-    proc = run_module_in_netns("livekit_loopback.scenarios", "audio", timeout=90)
+    proc = run_module_in_netns("livekit_generate", "ok", "/tmp/run", timeout=300)
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
-Command line: `python -m livekit_loopback.netns -- CMD ARGS...` (run with tests/ on sys.path).
+Command line: `python -m netns -- CMD ARGS...` (run with tests/ on sys.path).
 """
 
 from __future__ import annotations
@@ -27,8 +27,7 @@ import sys
 from pathlib import Path
 
 SERVER_HOST = "10.200.0.1"
-PEER_HOST = "10.200.0.2"
-TESTS_DIR = Path(__file__).resolve().parent.parent
+TESTS_DIR = Path(__file__).resolve().parent
 
 SETUP = r"""set -e
 ip link set lo up
@@ -124,7 +123,7 @@ def main() -> int:
     if argv[:1] == ["--"]:
         argv = argv[1:]
     if not argv:
-        print("usage: python -m livekit_loopback.netns -- CMD [ARGS...]", file=sys.stderr)
+        print("usage: python -m netns -- CMD [ARGS...]", file=sys.stderr)
         return 2
     os.execvpe(netns_argv(argv)[0], netns_argv(argv), {**os.environ, "PATH": _env_path()})
 
