@@ -10,8 +10,8 @@ engine, inside a private network namespace. For each N it runs
   and 90th percentile): what a listener hears as slowness when anything falls behind;
 - the product's CPU (generate, observer, worker and job processes) per room, in cores, and
   livekit-server's CPU separately;
-- packets lost or dropped on the way: livekit-server's own packet and NACK counters (its
-  Prometheus endpoint), the ones that are not zero.
+- what livekit-server counted (its Prometheus endpoint): RTP packets, retransmissions, packets
+  lost (an audio packet is one 20 ms Opus frame) and NACKs.
 
     make bench-livekit        (or: .venv/bin/python bench/livekit_rooms.py --rooms 1 2 4 8)
 """
@@ -23,7 +23,6 @@ import asyncio
 import json
 import os
 import re
-import resource
 import statistics
 import subprocess
 import sys
@@ -38,19 +37,52 @@ sys.path[:0] = [str(ROOT / "tests"), str(ROOT)]
 METRICS_PORT = 6789
 
 
-def cpu_children() -> float:
-    r = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return r.ru_utime + r.ru_stime
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def _stat(pid: str) -> tuple[int, int, float] | None:
+    """(ppid, start time, user + system CPU seconds) of a process, or None if it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (FileNotFoundError, ProcessLookupError, IndexError):
+        return None
+    return int(fields[1]), int(fields[19]), (int(fields[11]) + int(fields[12])) / TICK
+
+
+async def tree_cpu(root: int, seen: dict[tuple[int, int], float], stop: asyncio.Event) -> None:
+    """CPU seconds of every process descended from `root`, polled until `stop` (job processes of
+    the agent worker are grandchildren that nobody waits for, so getrusage would miss them)."""
+    tree = {root}
+    while not stop.is_set():
+        stats = {int(p): st for p in os.listdir("/proc") if p.isdigit() and (st := _stat(p))}
+        grew = True
+        while grew:
+            new = {pid for pid, (ppid, _, _) in stats.items() if ppid in tree} - tree
+            tree |= new
+            grew = bool(new)
+        for pid in tree:
+            if pid in stats:
+                _, start, cpu = stats[pid]
+                seen[(pid, start)] = max(cpu, seen.get((pid, start), 0.0))
+        try:
+            await asyncio.wait_for(stop.wait(), 0.5)
+        except asyncio.TimeoutError:
+            pass
 
 
 def packet_counters(host: str) -> dict[str, float]:
-    """livekit-server's packet counters (Prometheus text format), summed per metric and type."""
+    """livekit-server's own counters (Prometheus text format): RTP packets through it, of them
+    retransmitted, packets lost (one audio packet is one 20 ms Opus frame), NACKs."""
     text = urllib.request.urlopen(f"http://{host}:{METRICS_PORT}/metrics", timeout=5).read().decode()
-    out: dict[str, float] = {}
-    for m in re.finditer(r"^(livekit_(?:packet|nack)_total)\{([^}]*)\} (\S+)$", text, re.M):
-        kind = dict(re.findall(r'(\w+)="([^"]*)"', m.group(2))).get("type", "")
-        key = f"{m.group(1)}:{kind}"
-        out[key] = out.get(key, 0.0) + float(m.group(3))
+    out = {"packets": 0.0, "retransmitted": 0.0, "lost": 0.0, "nacks": 0.0}
+    for m in re.finditer(r"^(livekit_packet_total|livekit_packet_loss_total|livekit_nack_total)\{([^}]*)\} (\S+)$",
+                         text, re.M):
+        labels, value = dict(re.findall(r'(\w+)="([^"]*)"', m.group(2))), float(m.group(3))
+        if m.group(1) == "livekit_packet_total":
+            out["packets"] += value
+            out["retransmitted"] += value if labels.get("transmission") == "retransmit" else 0.0
+        else:
+            out["lost" if m.group(1) == "livekit_packet_loss_total" else "nacks"] += value
     return out
 
 
@@ -61,7 +93,7 @@ async def one(n: int, seed: int, job_timeout: int, workdir: Path) -> dict:
 
     server = LiveKitServer(SERVER_HOST, workdir / f"server-{n}.log",
                            extra=["--config-body", f"prometheus:\n  port: {METRICS_PORT}\n"])
-    cpu0, t0 = cpu_children(), time.monotonic()
+    t0 = time.monotonic()
     await server.start()
     try:
         out = workdir / f"run-{n}"
@@ -70,13 +102,18 @@ async def one(n: int, seed: int, job_timeout: int, workdir: Path) -> dict:
             sys.executable, "-m", "synthconv.cli", "generate", "--transport", "livekit", "--count", str(n),
             "--concurrency", str(n), "--seed", str(seed), "--retries", "0", "--job-timeout", str(job_timeout),
             "--out", str(out), env=env, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
+        seen: dict[tuple[int, int], float] = {}
+        stop = asyncio.Event()
+        poll = asyncio.create_task(tree_cpu(cli.pid, seen, stop))
         await cli.wait()
+        stop.set()
+        await poll
         wall = time.monotonic() - t0
         packets = packet_counters(SERVER_HOST)
         server_cpu = server.cpu_seconds()
     finally:
         await server.stop()
-    product_cpu = cpu_children() - cpu0 - server_cpu
+    product_cpu = sum(seen.values())
     rows = [json.loads(line) for line in (out / "conversations.jsonl").read_text().splitlines()]
     gaps, audio = [], 0.0
     for row in rows:
@@ -99,11 +136,11 @@ async def inner(args: argparse.Namespace) -> None:
     print(f"generate --transport livekit, offline engine, livekit-server {VERSION} on the same box; "
           f"{os.cpu_count()} cores")
     print(f"{'rooms':>5} {'ok':>3} {'wall s':>7} {'audio s':>8} {'gap p50':>7} {'gap p90':>7} "
-          f"{'product cores/room':>18} {'server cores':>12}  server packet counters", flush=True)
+          f"{'product cores/room':>18} {'server cores':>12}  livekit-server's packet counters", flush=True)
     with tempfile.TemporaryDirectory() as tmp:
         for n in args.rooms:
             r = await one(n, args.seed, args.job_timeout, Path(tmp))
-            counters = ", ".join(f"{k}={v:g}" for k, v in sorted(r["packets"].items()) if v) or "none"
+            counters = ", ".join(f"{k} {v:g}" for k, v in r["packets"].items())
             print(f"{r['n']:>5} {r['ok']:>3} {r['wall']:>7.1f} {r['audio']:>8.1f} {r['gap_p50']:>7.2f} "
                   f"{r['gap_p90']:>7.2f} {r['product_cores_per_room']:>18.2f} {r['server_cores']:>12.2f}  {counters}",
                   flush=True)

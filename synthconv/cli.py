@@ -7,6 +7,7 @@ line on stderr naming the thing and exit code 2, before anything is written.
 from __future__ import annotations
 
 import json
+import math
 import os
 import subprocess
 import sys
@@ -17,6 +18,7 @@ from typing import NoReturn, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from .scenario import DEFAULT_PERSONAS, DEFAULT_SCENARIOS, Library, LibraryError, load_library
@@ -30,8 +32,11 @@ ScenariosDir = typer.Option(DEFAULT_SCENARIOS, "--scenarios-dir", help="Folder o
 PersonasDir = typer.Option(DEFAULT_PERSONAS, "--personas-dir", help="Folder of persona YAML files.")
 
 
+MAX_COUNT = 100_000  # a plan is held in memory and in run.json; far beyond any nightly run
+
+
 def fail(message: str) -> NoReturn:
-    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    err.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
     raise typer.Exit(2)
 
 
@@ -117,6 +122,7 @@ def generate(
     from .engine import EngineError, make_engine
     from .job import Job, plan
     from .run import Settings, completed, run
+    from .runfolder import RunFolderError, RunLock
     from .transport import TRANSPORTS
 
     given = {k: v for k, v in {
@@ -130,26 +136,28 @@ def generate(
     if resume is not None:
         if out is not None:
             fail("--resume: give the run folder to --resume only, not --out")
-        flags, out = _resumable(resume, given)
+        flags, out, resume_info = _resumable(resume, given)
     else:
         flags = {"count": 10, "seed": 0, "concurrency": os.cpu_count() or 1, "engine": "offline",
                  "transport": "local", "scenario": [], "persona": [], "job_timeout": 300.0, "retries": 1,
                  "max_failure_rate": 1.0, "scenarios_dir": str(DEFAULT_SCENARIOS),
                  "personas_dir": str(DEFAULT_PERSONAS), **{k: (str(v) if isinstance(v, Path) else v)
                                                             for k, v in given.items()}}
-    for name, low in (("count", 1), ("concurrency", 1), ("retries", 0)):
+    for name, low in (("count", 1), ("concurrency", 1), ("retries", 0), ("seed", 0)):
         if flags[name] < low:
             fail(f"--{name} must be at least {low} (got {flags[name]})")
+    if flags["count"] > MAX_COUNT:
+        fail(f"--count must be at most {MAX_COUNT} (got {flags['count']}); split the dataset into several runs")
     if not 0 <= flags["max_failure_rate"] <= 1:
         fail(f"--max-failure-rate must be between 0 and 1 (got {flags['max_failure_rate']})")
-    if flags["job_timeout"] <= 0:
-        fail(f"--job-timeout must be positive (got {flags['job_timeout']})")
+    if not 0 < flags["job_timeout"] < math.inf:
+        fail(f"--job-timeout must be a positive number of seconds (got {flags['job_timeout']})")
     if flags["transport"] not in TRANSPORTS:
         fail(f"--transport: unknown transport {flags['transport']!r} (choose from {', '.join(TRANSPORTS)})")
     library = _restrict(_library(Path(flags["scenarios_dir"]), Path(flags["personas_dir"])),
                         flags["scenario"], flags["persona"])
     if resume is not None:
-        jobs = [Job.from_dict(j) for j in json.loads((out / "run.json").read_text())["jobs"]]
+        jobs = [Job.from_dict(j) for j in resume_info["jobs"]]
         unknown = [j.id for j in jobs if j.scenario not in library.scenarios]
         if unknown:
             fail(f"--resume: the library no longer has the scenario of {unknown[0]}")
@@ -174,6 +182,10 @@ def generate(
         out = out or Path("output") / datetime.now().strftime("%Y%m%d-%H%M%S")
         _check_out(out)
         flags["out"] = str(out)
+    try:
+        lock = RunLock(out).acquire()  # held until this process ends: one writer per run
+    except RunFolderError as e:
+        fail(str(e))
 
     local_worker = None
     if flags["transport"] == "livekit" and not no_local_worker:
@@ -189,6 +201,9 @@ def generate(
     progress.start()
     try:
         outcome = run(out, jobs, run_info, settings, resume=resume is not None, on_result=progress.update)
+    except RunFolderError as e:
+        progress.stop()
+        fail(str(e))
     finally:
         progress.stop()
         if local_worker is not None:
@@ -197,6 +212,7 @@ def generate(
                 local_worker.wait(10)
             except subprocess.TimeoutExpired:
                 local_worker.kill()
+        lock.release()
     _summary(out, jobs, outcome.results, time.monotonic() - t0, already=set(progress.already_ids))
     if outcome.stopped:
         err.print(outcome.stopped, highlight=False, markup=False)
@@ -274,8 +290,11 @@ def _start_local_worker(out: Path, engine: str, rooms: int) -> subprocess.Popen:
     job process for each agent of `rooms` rooms at once."""
     out.mkdir(parents=True, exist_ok=True)
     log = open(out / "worker.log", "ab")  # noqa: SIM115 - handed to the child
+    from .worker import die_with_parent
+
     return subprocess.Popen([sys.executable, "-m", "synthconv.cli", "worker", "--preload", engine,
-                             "--idle-processes", str(2 * rooms)], stdout=log, stderr=log, stdin=subprocess.DEVNULL)
+                             "--idle-processes", str(2 * rooms)], stdout=log, stderr=log, stdin=subprocess.DEVNULL,
+                            preexec_fn=die_with_parent)
 
 
 @app.command()
@@ -314,19 +333,27 @@ def worker(
         pass
 
 
-def _resumable(run_dir: Path, given: dict) -> tuple[dict, Path]:
-    """The flags of the run in `run_dir`, with the ones that may change on resume overridden."""
+def _resumable(run_dir: Path, given: dict) -> tuple[dict, Path, dict]:
+    """The flags of the run in `run_dir`, with the ones that may change on resume overridden, and
+    its run.json."""
+    from .runfolder import RunFolderError, read_run_info
+
     try:
-        info = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
-        flags = info["flags"]
-        info["jobs"]
-    except (OSError, ValueError, KeyError):
-        fail(f"--resume: {run_dir} has no readable run.json; is it a synthconv run folder?")
+        info = read_run_info(run_dir)
+    except RunFolderError as e:
+        fail(f"--resume: {e}")
+    flags = info["flags"]
+    expected = {"count": int, "seed": int, "concurrency": int, "engine": str, "transport": str, "scenario": list,
+                "persona": list, "job_timeout": (int, float), "retries": int, "max_failure_rate": (int, float),
+                "scenarios_dir": str, "personas_dir": str}
+    for name, kind in expected.items():
+        if not isinstance(flags.get(name), kind) or isinstance(flags.get(name), bool):
+            fail(f"--resume: {run_dir / 'run.json'}: field flags.{name}: missing or not a {getattr(kind, '__name__', 'number')}")
     fixed = {"count", "seed", "engine", "transport", "scenario", "persona", "scenarios_dir", "personas_dir"}
     clash = sorted(fixed & set(given))
     if clash:
         fail(f"--resume: the plan comes from {run_dir / 'run.json'}; drop --{clash[0].replace('_', '-')}")
-    return {**flags, **given}, run_dir
+    return {**flags, **given}, run_dir, info
 
 
 class _Progress:
@@ -364,7 +391,7 @@ class _Progress:
 def _summary(out: Path, jobs: list, results: dict[str, dict], wall: float, already: set[str]) -> None:
     ok = [r for r in results.values() if r["status"] == "ok"]
     audio = sum(r["duration_s"] or 0 for r in ok if r["id"] not in already)  # made by this invocation
-    table = Table(title=f"run {out}")
+    table = Table(title=f"run {escape(str(out))}")
     for col in ("scenario", "ok", "failed", "audio s", "turns"):
         table.add_column(col, justify="left" if col == "scenario" else "right")
     by: dict[str, list[dict]] = {}
@@ -419,26 +446,34 @@ def inspect(
 
 
 def _show_conversation(run: Path, view: dict, cid: str, validate: bool, as_json: bool, check) -> None:  # noqa: ANN001
+    import jsonlines
+
+    from .inspect import TURN_FIELDS
+
     row = next((r for r in view["conversations"] if r["id"] == cid), None)
     if row is None:
         fail(f"{run}: no conversation {cid!r} in this run")
     folder = run / "conversations" / cid
     turns = []
-    if (folder / "transcript.jsonl").is_file():
-        turns = [json.loads(line) for line in (folder / "transcript.jsonl").read_text(encoding="utf-8").splitlines() if line]
+    try:
+        if (folder / "transcript.jsonl").is_file():
+            with jsonlines.open(folder / "transcript.jsonl") as reader:
+                turns = [t for t in reader if isinstance(t, dict) and TURN_FIELDS <= set(t)]
+    except (OSError, jsonlines.InvalidLineError) as e:
+        fail(f"{folder / 'transcript.jsonl'}: damaged ({e}); see `synthconv inspect {run} --validate`")
     problems = check(folder) if validate and row["status"] == "ok" else []
     if as_json:
         print(json.dumps({**row, "transcript": turns, **({"problems": problems} if validate else {})},
                          indent=2, ensure_ascii=False))
     else:
-        console.print(f"[bold]{cid}[/] {row['status']} {row['scenario']} "
+        console.print(f"[bold]{cid}[/] {escape(str(row['status']))} {row['scenario']} "
                       + ", ".join(f"{k}={v}" for k, v in row["roles"].items()), highlight=False)
         if row.get("error"):
             console.print(f"error: {row['error']}", highlight=False, markup=False)
         for t in turns:
             mark = "" if t.get("heard") in (t["text"], None) else f"   (heard: {t['heard']})"
-            console.print(f"[{t['start']:7.2f} → {t['end']:7.2f}] [bold]{t['speaker']}[/] ({t['role']}): "
-                          f"{t['text']}{mark}", highlight=False)
+            console.print(f"\\[{t['start']:7.2f} → {t['end']:7.2f}] [bold]{escape(str(t['speaker']))}[/] "
+                          f"({escape(str(t['role']))}): {escape(str(t['text']) + mark)}", highlight=False)
         for p in problems:
             console.print(f"{cid}: {p}", highlight=False, markup=False)
     if problems:
@@ -446,7 +481,7 @@ def _show_conversation(run: Path, view: dict, cid: str, validate: bool, as_json:
 
 
 def _print_summary(s: dict) -> None:
-    console.print(f"[bold]{s['run']}[/]: {s['state']}; {s['planned']} planned, "
+    console.print(f"[bold]{escape(s['run'])}[/]: {escape(s['state'])}; {s['planned']} planned, "
                   + ", ".join(f"{n} {k}" for k, n in sorted(s["by_status"].items())), highlight=False)
     d, t = s["duration_s"], s["turns"]
     if d["mean"] is not None:
@@ -471,8 +506,8 @@ def scenarios(scenarios_dir: Path = ScenariosDir, personas_dir: Path = PersonasD
     for col in ("id", "domain", "lang", "roles", "beats", "turns", "title"):
         table.add_column(col)
     for sc in lib.scenarios.values():
-        table.add_row(sc.id, sc.domain, sc.language, " / ".join(sc.role_keys), str(len(sc.script)),
-                      f"{sc.turns.min}-{sc.turns.max}", sc.title)
+        table.add_row(sc.id, escape(sc.domain), escape(sc.language), " / ".join(sc.role_keys), str(len(sc.script)),
+                      f"{sc.turns.min}-{sc.turns.max}", escape(sc.title))
     console.print(table)
 
 
@@ -485,7 +520,7 @@ def personas(scenarios_dir: Path = ScenariosDir, personas_dir: Path = PersonasDi
         table.add_column(col)
     for p in lib.personas.values():
         s = p.style
-        table.add_row(p.id, p.name, ",".join(p.roles), p.locale, p.voice.offline.voice,
+        table.add_row(p.id, escape(p.name), ",".join(p.roles), escape(p.locale), escape(p.voice.offline.voice),
                       f"{s.mood}, {s.verbosity}, {s.pace}, fillers {s.fillers}, politeness {s.politeness}")
     console.print(table)
 

@@ -120,43 +120,58 @@ def read_run(run: Path) -> dict:
     """run.json plus every planned conversation's status: ok, failed or pending.
 
     Works on complete, running and interrupted runs: what conversations.jsonl does not list yet
-    is read off the conversation folders (a folder with meta.json is complete).
+    is read off the conversation folders (a folder with a readable meta.json is complete).
+    Damage (a bad line, an unreadable meta.json) is collected in "damage", never raised.
     """
+    from .runfolder import RunFolderError, conversation_dir, read_run_info
+
     run = Path(run)
     try:
-        info = json.loads((run / "run.json").read_text(encoding="utf-8"))
-        jobs = info["jobs"]
-    except (OSError, ValueError, KeyError):
-        raise RunError(f"{run}: no readable run.json; is it a synthconv run folder?") from None
-    index = {}
-    if (run / "conversations.jsonl").is_file():
-        for line in (run / "conversations.jsonl").read_text(encoding="utf-8").splitlines():
-            try:
-                r = json.loads(line)
-                index[r["id"]] = r
-            except (ValueError, KeyError):
-                continue
+        info = read_run_info(run)
+    except RunFolderError as e:
+        raise RunError(str(e)) from None
+    jobs = info["jobs"]
+    planned = {j["id"] for j in jobs}
+    index, damage = {}, []
+    for n, r in _index_lines(run):
+        if isinstance(r, str):
+            damage.append(f"conversations.jsonl line {n}: {r}")
+        elif r["id"] not in planned:
+            damage.append(f"conversations.jsonl line {n}: {r['id']} is not in the plan")
+        else:
+            index[r["id"]] = {"duration_s": None, "turns": None, "error": None, **r}
     rows = []
     for job in jobs:
-        folder = run / "conversations" / job["id"]
+        folder = conversation_dir(run, job["id"])
         r = index.get(job["id"])
         if r is None:
             r = {"id": job["id"], "scenario": job["scenario"], "roles": job["roles"], "duration_s": None,
                  "turns": None, "error": None, "status": "pending"}
-            if (folder / "meta.json").is_file():
-                meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
+            meta = _meta(folder)
+            if isinstance(meta, dict):
                 r.update(status="ok", duration_s=meta.get("duration_s"), turns=meta.get("turns"))
             elif (folder / "error.txt").is_file():
-                lines = (folder / "error.txt").read_text().strip().splitlines()
+                lines = (folder / "error.txt").read_text(errors="replace").strip().splitlines()
                 r.update(status="failed", error=lines[-1] if lines else "failed")
         rows.append(r)
     if info.get("ended_at") is None:
         state = "running or killed"
     elif info.get("stopped"):
-        state = info["stopped"]
+        state = str(info["stopped"])
     else:
         state = "complete"
-    return {"run": str(run), "state": state, "info": info, "conversations": rows}
+    return {"run": str(run), "state": state, "info": info, "conversations": rows, "damage": damage}
+
+
+def _meta(folder: Path) -> dict | str | None:
+    """A conversation's meta.json: the object, what is wrong with it, or None when there is none."""
+    try:
+        meta = json.loads((folder / "meta.json").read_bytes().decode("utf-8"))
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as e:
+        return f"meta.json is damaged ({e})"
+    return meta if isinstance(meta, dict) else "meta.json is not a JSON object"
 
 
 def summarize(view: dict) -> dict:
@@ -184,33 +199,79 @@ def summarize(view: dict) -> dict:
 
 
 def validate_run(view: dict, workers: int = 4) -> dict[str, list[str]]:
-    """Contract problems per conversation id (only conversations with problems are listed)."""
+    """Contract problems per conversation id (only conversations with problems are listed);
+    damage to the run's own files is listed under "run"."""
     from concurrent.futures import ThreadPoolExecutor
 
     run = Path(view["run"])
     problems: dict[str, list[str]] = {}
+    jobs = {j["id"]: j for j in view["info"]["jobs"]}
     ok = [r for r in view["conversations"] if r["status"] == "ok"]
+
+    def check(r: dict) -> list[str]:
+        folder = run / "conversations" / r["id"]
+        try:
+            found = validate_conversation(folder)
+        except Exception as e:  # noqa: BLE001 - damage is a finding; the report must always be written
+            found = [f"cannot be checked ({type(e).__name__}: {e})"]
+        meta = _meta(folder)
+        if isinstance(meta, dict):
+            found += _against_plan(meta, jobs[r["id"]])
+        return found
+
     with ThreadPoolExecutor(workers) as pool:  # ffmpeg decodes run as subprocesses
-        found = pool.map(lambda r: validate_conversation(run / "conversations" / r["id"]), ok)
-        for r, p in zip(ok, found):
+        for r, p in zip(ok, pool.map(check, ok)):
             if p:
                 problems[r["id"]] = p
     if view["state"] != "running or killed":
-        listed = {r["id"] for r in _index_lines(run)}
+        listed = {r["id"] for _, r in _index_lines(run) if isinstance(r, dict)}
         for r in view["conversations"]:
             if r["id"] not in listed:
                 problems.setdefault(r["id"], []).append("missing from conversations.jsonl")
+    if view["damage"]:
+        problems["run"] = list(view["damage"])
     return problems
 
 
-def _index_lines(run: Path) -> list[dict]:
+def _against_plan(meta: dict, job: dict) -> list[str]:
+    """A complete conversation must be the one run.json planned under its id."""
+    found = []
+    scenario = meta.get("scenario")
+    if meta.get("id") != job["id"]:
+        found.append(f"meta.json id {meta.get('id')!r} is not the planned {job['id']!r}")
+    if not isinstance(scenario, dict) or scenario.get("id") != job["scenario"]:
+        found.append(f"meta.json scenario is not the planned {job['scenario']!r}")
+    personas = meta.get("personas")
+    drawn = {r: p.get("id") for r, p in personas.items() if isinstance(p, dict)} if isinstance(personas, dict) else None
+    if drawn != job["roles"]:
+        found.append(f"meta.json personas {drawn} are not the planned {job['roles']}")
+    if meta.get("seed") != job["seed"]:
+        found.append(f"meta.json seed {meta.get('seed')!r} is not the planned {job['seed']}")
+    return found
+
+
+INDEX_KEYS = {"id": str, "status": str, "scenario": str, "roles": dict}
+
+
+def _index_lines(run: Path) -> list[tuple[int, dict | str]]:
+    """conversations.jsonl, line by line: each line's record, or what is wrong with it."""
+    import jsonlines
+
     path = run / "conversations.jsonl"
     if not path.is_file():
         return []
-    out = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        try:
-            out.append(json.loads(line))
-        except ValueError:
-            continue
-    return out
+    out: list[tuple[int, dict | str]] = []
+    with open(path, "rb") as f:
+        reader = jsonlines.Reader(f)
+        n = 0
+        while True:
+            n += 1
+            try:
+                r = reader.read(allow_none=False)
+            except EOFError:
+                return out
+            except jsonlines.InvalidLineError as e:
+                out.append((n, f"not a JSON line ({e.__cause__ or e})"))
+                continue
+            bad = [k for k, kind in INDEX_KEYS.items() if not isinstance(r, dict) or not isinstance(r.get(k), kind)]
+            out.append((n, f"missing or bad {bad}" if bad else r))

@@ -26,6 +26,7 @@ from multiprocessing.connection import wait
 from pathlib import Path
 
 from .job import Job
+from .runfolder import DISK_ERRORS, RunFolderError, conversation_dir, disk_problem
 
 VERSIONED = ["synthconv", "livekit-agents", "livekit", "livekit-api", "livekit-plugins-silero",
              "espeakng-loader", "pydub", "imageio-ffmpeg"]
@@ -45,10 +46,19 @@ def now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
+def replace_atomic(path: Path, text: str) -> None:
+    """Write `path` whole or not at all (a temporary file renamed over it; removed on failure)."""
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
 def write_json_atomic(path: Path, data: dict) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    replace_atomic(path, json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False) + "\n")
+
 
 
 def failed(job: Job, error: str, transient: bool = False) -> dict:
@@ -63,40 +73,45 @@ def public(result: dict) -> dict:
 
 def write_index(out: Path, jobs: list[Job], results: dict[str, dict], *, final: bool) -> None:
     """conversations.jsonl in plan order: the finished jobs while running, every job at the end."""
-    tmp = out / "conversations.jsonl.tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
-        for job in jobs:
-            r = results.get(job.id)
-            if r is None and not final:
-                continue
-            f.write(json.dumps(public(r or failed(job, "not run")), ensure_ascii=False) + "\n")
-    os.replace(tmp, out / "conversations.jsonl")
+    lines = [json.dumps(public(results.get(job.id) or failed(job, "not run")), ensure_ascii=False) + "\n"
+             for job in jobs if final or job.id in results]
+    replace_atomic(out / "conversations.jsonl", "".join(lines))
 
 
 def completed(out: Path, jobs: list[Job]) -> dict[str, dict]:
     """Results of the jobs whose folders are complete (the resume point of a run)."""
     done = {}
     for job in jobs:
-        meta_path = out / "conversations" / job.id / "meta.json"
-        if meta_path.is_file():
-            meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        meta_path = conversation_dir(out, job.id) / "meta.json"
+        try:
+            meta = json.loads(meta_path.read_bytes().decode("utf-8"))
+            meta["duration_s"], meta["turns"]  # noqa: B018 - a damaged meta.json is an incomplete folder
+        except FileNotFoundError:
+            continue
+        except (OSError, ValueError, KeyError, TypeError):
+            continue  # redone: its folder is replaced whole
+        else:
             done[job.id] = {"id": job.id, "status": "ok", "scenario": job.scenario, "roles": job.roles,
                             "duration_s": meta["duration_s"], "turns": meta["turns"], "error": None}
     return done
 
 
 class RunLog:
-    """RUN/run.log: one timestamped line per event. Never given secrets: flags and ids only."""
+    """RUN/run.log: one timestamped line per event. Never given secrets: flags and ids only.
+
+    Opened for each line (they are few), so the run holds no file open for writing between events.
+    """
 
     def __init__(self, path: Path) -> None:
-        self._f = open(path, "a", encoding="utf-8")  # noqa: SIM115 - closed in close()
+        self.path = path
 
     def __call__(self, message: str) -> None:
-        self._f.write(f"{now()} {message}\n")
-        self._f.flush()
-
-    def close(self) -> None:
-        self._f.close()
+        try:
+            with open(self.path, "a", encoding="utf-8") as f:
+                f.write(f"{now()} {message}\n")
+        except OSError as e:  # a full or read-only disk: the writes that matter report it
+            if e.errno not in DISK_ERRORS:
+                raise
 
 
 @dataclass
@@ -133,6 +148,10 @@ class _Interrupted(Exception):
     pass
 
 
+class _Halt(Exception):
+    """The run cannot go on (the disk refuses writes): stop as an interrupted run does."""
+
+
 def execute(
     out: Path,
     jobs: list[Job],
@@ -147,7 +166,7 @@ def execute(
     ctx = get_context("spawn")  # the livekit FFI runtime must not be forked
     queue: deque[tuple[Job, int, float]] = deque((j, 1, 0.0) for j in jobs if j.id not in results)
     for j, _, _ in queue:  # leftovers of an interrupted attempt
-        shutil.rmtree(out / "conversations" / f".tmp-{j.id}", ignore_errors=True)
+        shutil.rmtree(_tmp_dir(out, j), ignore_errors=True)
     hard_limit = settings.job_timeout * 1.2 + 5  # the job's own asyncio limit fires first
     outcome = Outcome(results=results)
     received: list[int] = []
@@ -163,7 +182,7 @@ def execute(
         from .worker import worker_main
 
         proc = ctx.Process(target=worker_main, daemon=True, args=(
-            child, str(settings.scenarios_dir), str(settings.personas_dir), settings.engine))
+            child, str(settings.scenarios_dir), str(settings.personas_dir), settings.engine, os.getpid()))
         proc.start()
         child.close()
         return _Worker(proc=proc, conn=parent)
@@ -175,6 +194,8 @@ def execute(
         nonlocal failures
         job, attempt = w.job, w.attempt
         w.job = None
+        if r.get("disk"):  # the job is not failed: the run stops, and --resume redoes it
+            raise _Halt(f"stopped: {r['disk']}")
         if r["status"] != "ok" and r.get("transient") and attempt <= settings.retries:
             delay = min(30.0, 2.0 ** (attempt - 1))
             log(f"retry {job.id} in {delay:g} s (attempt {attempt + 1}): {r['error']}")
@@ -234,37 +255,56 @@ def execute(
                         raise RuntimeError(f"worker process could not start (exit code {w.proc.exitcode})")
                     job = w.job
                     if job is not None:
-                        shutil.rmtree(out / "conversations" / f".tmp-{job.id}", ignore_errors=True)
-                        shutil.rmtree(out / "conversations" / job.id, ignore_errors=True)
-                        (out / "conversations" / job.id).mkdir(parents=True, exist_ok=True)
-                        (out / "conversations" / job.id / "error.txt").write_text(error + "\n")
+                        folder = conversation_dir(out, job.id)
+                        shutil.rmtree(_tmp_dir(out, job), ignore_errors=True)
+                        shutil.rmtree(folder, ignore_errors=True)
+                        folder.mkdir(parents=True, exist_ok=True)
+                        (folder / "error.txt").write_text(error + "\n")
                         finish(w, failed(job, error, transient=True))
                     workers[i] = spawn() if (queue or any(x.job for x in workers)) else w
     except _Interrupted:
         outcome.signal = received[0]
         outcome.stopped = f"interrupted by {signal.Signals(received[0]).name}"
         log(outcome.stopped)
+    except _Halt as e:
+        outcome.stopped = str(e)
+    except OSError as e:
+        if e.errno not in DISK_ERRORS:
+            raise
+        outcome.stopped = f"stopped: {disk_problem(e)}"
     finally:
+        at_once = outcome.signal is not None or outcome.stopped is not None and outcome.stopped.startswith("stopped: ")
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         for w in workers:
-            if outcome.signal is None and w.proc.is_alive():
+            if not at_once and w.proc.is_alive():
                 try:
                     w.conn.send(None)
                 except OSError:
                     pass
         for w in workers:
-            w.proc.join(2 if outcome.signal is None else 0)
+            w.proc.join(0 if at_once else 2)
             if w.proc.is_alive():
                 w.proc.kill()
                 w.proc.join(5)
-        if outcome.signal is not None:  # a job cut off mid-write leaves only a temporary folder
+        if at_once:  # a job cut off mid-write leaves only a temporary folder (and frees its space)
             for p in (out / "conversations").glob(".tmp-*"):
                 shutil.rmtree(p, ignore_errors=True)
-        write_index(out, jobs, results, final=True)
+            log(outcome.stopped)
+        try:
+            write_index(out, jobs, results, final=True)
+        except OSError as e:
+            if e.errno not in DISK_ERRORS:
+                raise
+            outcome.stopped = outcome.stopped or f"stopped: {disk_problem(e)}"
         for s, h in old.items():
             signal.signal(s, h)
     return outcome
+
+
+def _tmp_dir(out: Path, job: Job) -> Path:
+    """Where a worker writes a conversation before renaming it into place."""
+    return conversation_dir(out, job.id).with_name(f".tmp-{job.id}")
 
 
 def run(out: Path, jobs: list[Job], run_info: dict, settings: Settings, *, resume: bool,
@@ -283,7 +323,10 @@ def run(out: Path, jobs: list[Job], run_info: dict, settings: Settings, *, resum
         done = {}
         log(f"started: {len(jobs)} conversations planned")
     info["ended_at"] = None
-    write_json_atomic(out / "run.json", info)
+    try:
+        write_json_atomic(out / "run.json", info)
+    except OSError as e:
+        raise RunFolderError(f"{out}: cannot write run.json ({disk_problem(e)})") from None
     try:
         outcome = execute(out, jobs, settings, log=log, done=done, on_result=on_result)
     except RuntimeError as e:
@@ -293,7 +336,11 @@ def run(out: Path, jobs: list[Job], run_info: dict, settings: Settings, *, resum
     ok = sum(r["status"] == "ok" for r in outcome.results.values())
     info.update(ended_at=now(), counts={"planned": len(jobs), "ok": ok, "failed": len(jobs) - ok},
                 stopped=outcome.stopped)
-    write_json_atomic(out / "run.json", info)
+    try:
+        write_json_atomic(out / "run.json", info)
+    except OSError as e:  # run.json keeps its last whole version (ended_at null): resume finishes it
+        if e.errno not in DISK_ERRORS:
+            raise
+        outcome.stopped = outcome.stopped or f"stopped: {disk_problem(e)}"
     log(f"ended: {ok} ok, {len(jobs) - ok} failed" + (f" ({outcome.stopped})" if outcome.stopped else ""))
-    log.close()
     return outcome

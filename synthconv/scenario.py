@@ -10,7 +10,7 @@ from __future__ import annotations
 import string
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -21,7 +21,9 @@ DEFAULT_PERSONAS = PACKAGE_ROOT / "personas"
 
 # Placeholders every line may use besides the speaker's own facts.
 BUILTIN_SLOTS = {"name", "first_name", "peer", "echo"}
-PHASES = ("opening", "problem", "verification", "resolution", "closing")
+MAX_FILE_BYTES = 1_000_000  # a scenario or persona is a few kB; refuse what would eat memory
+ID_PATTERN = r"^[a-z0-9][a-z0-9-]{0,99}$"  # ids and role keys name files and folders of a run
+Id = Annotated[str, Field(pattern=ID_PATTERN)]
 
 
 class LibraryError(ValueError):
@@ -48,26 +50,26 @@ class Role(_Strict):
     goal: str
     # A fact is one value, or a list of values of which each conversation draws one.
     facts: dict[str, str | list[str]] = Field(default_factory=dict)
-    personas: list[str] = Field(min_length=1)
+    personas: list[Id] = Field(min_length=1)
 
 
 class Beat(_Strict):
     """One turn of the call: who speaks, in which phase, and ways of saying it."""
 
-    role: str
+    role: Id
     phase: Literal["opening", "problem", "verification", "resolution", "closing"]
     say: list[str] = Field(min_length=1)
     more: list[str] = Field(default_factory=list)  # extra sentences for verbose speakers
 
 
 class Scenario(_Strict):
-    id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
+    id: Id
     title: str
     domain: str
     language: str
-    first_speaker: str
+    first_speaker: Id
     turns: Turns = Turns()
-    roles: dict[str, Role]
+    roles: dict[Id, Role]  # the keys name the tracks: tracks/<role>.wav
     outcome: list[str] = Field(min_length=1)
     script: list[Beat] = Field(min_length=2)
 
@@ -125,9 +127,9 @@ class Style(_Strict):
 
 
 class Persona(_Strict):
-    id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
+    id: Id
     name: str
-    roles: list[str] = Field(min_length=1)
+    roles: list[Id] = Field(min_length=1)
     language: str
     locale: str
     voice: Voices
@@ -146,7 +148,11 @@ class Library:
 
 def _load_one(path: Path, model: type[BaseModel]) -> BaseModel:
     try:
+        if path.stat().st_size > MAX_FILE_BYTES:
+            raise LibraryError(f"{path}: {path.stat().st_size} bytes, more than the {MAX_FILE_BYTES} a library file may have")
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as e:
+        raise LibraryError(f"{path}: not UTF-8 text (byte {e.start})") from None
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark else ""

@@ -16,6 +16,21 @@ import traceback
 from pathlib import Path
 
 from .job import Job
+from .runfolder import DISK_ERRORS, conversation_dir, disk_problem
+
+
+def die_with_parent() -> None:
+    """Have the kernel SIGKILL this process when its parent dies (Linux; elsewhere a no-op).
+
+    A supervisor killed with SIGKILL cannot stop its workers, and a worker left running would go
+    on writing into a run that nobody supervises, or that a `--resume` has taken over.
+    """
+    import ctypes
+
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (AttributeError, OSError):
+        pass
 
 
 def transient(e: BaseException) -> bool:
@@ -57,8 +72,8 @@ def run_job(job: Job, library, engine, out_dir: Path, transport: str, job_timeou
 
     result = {"id": job.id, "status": "failed", "scenario": job.scenario, "roles": job.roles,
               "duration_s": None, "turns": None, "error": None}
-    final = out_dir / "conversations" / job.id
-    tmp = out_dir / "conversations" / f".tmp-{job.id}"
+    final = conversation_dir(out_dir, job.id)
+    tmp = final.with_name(f".tmp-{job.id}")
     shutil.rmtree(tmp, ignore_errors=True)
     try:
         rec = asyncio.run(converse(transport, job, library, engine, timeout=job_timeout, options=options))
@@ -81,17 +96,27 @@ def run_job(job: Job, library, engine, out_dir: Path, transport: str, job_timeou
         os.replace(tmp, final)  # the folder appears under its id only when complete
         result.update(status="ok", duration_s=round(rec.duration, 3), turns=len(rec.turns))
     except Exception as e:  # noqa: BLE001 - one job's failure must not stop the batch
+        shutil.rmtree(tmp, ignore_errors=True)
+        if isinstance(e, OSError) and e.errno in DISK_ERRORS:  # not the job's fault: the run stops
+            return {**result, "disk": disk_problem(e)}
         result["error"] = f"{type(e).__name__}: {e}".strip().splitlines()[0]
         result["transient"] = transient(e)
-        shutil.rmtree(tmp, ignore_errors=True)
         shutil.rmtree(final, ignore_errors=True)
-        final.mkdir(parents=True, exist_ok=True)
-        (final / "error.txt").write_text(traceback.format_exc())
+        try:
+            final.mkdir(parents=True, exist_ok=True)
+            (final / "error.txt").write_text(traceback.format_exc())
+        except OSError as e2:
+            if e2.errno not in DISK_ERRORS:
+                raise
+            return {**result, "disk": disk_problem(e2)}
     return result
 
 
-def worker_main(conn, scenarios_dir: str, personas_dir: str, engine_name: str) -> None:  # noqa: ANN001
+def worker_main(conn, scenarios_dir: str, personas_dir: str, engine_name: str, parent: int) -> None:  # noqa: ANN001
     """Serve jobs from the supervisor over `conn` until it sends None."""
+    die_with_parent()
+    if os.getppid() != parent:  # it died before we asked
+        return
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the supervisor decides how to stop
     logging.getLogger("livekit").setLevel(logging.CRITICAL)
     from .engine import make_engine

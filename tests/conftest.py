@@ -16,6 +16,16 @@ def synthconv(*args: str, cwd: Path | None = None) -> subprocess.CompletedProces
                           text=True, cwd=cwd or ROOT, env=env, timeout=600)
 
 
+def one_line_error(proc: subprocess.CompletedProcess, *needles: str) -> str:
+    """Bad input: exit code 2 and one line on stderr naming the problem; the line."""
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr
+    for n in needles:
+        assert n in lines[0], lines[0]
+    return lines[0]
+
+
 def read_jsonl(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
 

@@ -138,7 +138,7 @@ def test_sigint_stops_promptly_and_says_how_to_resume(tmp_path):
 def test_resume_keeps_the_plan(tmp_path):
     out = tmp_path / "run"
     proc = synthconv("generate", "--resume", str(out))
-    assert proc.returncode == 2 and "no readable run.json" in proc.stderr
+    assert proc.returncode == 2 and "no run.json" in proc.stderr
 
 
 def test_no_secret_reaches_the_run_folder(tmp_path):

@@ -2,33 +2,24 @@
 
 from pathlib import Path
 
-from conftest import synthconv
-
-
-def _one_line_error(proc, *needles):
-    assert proc.returncode == 2, proc.stdout + proc.stderr
-    lines = [line for line in proc.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1, proc.stderr
-    assert "Traceback" not in proc.stderr
-    for n in needles:
-        assert n in lines[0], lines[0]
+from conftest import one_line_error, synthconv
 
 
 def test_unknown_scenario(tmp_path):
     out = tmp_path / "run"
-    _one_line_error(synthconv("generate", "--scenario", "nope", "--out", str(out)), "--scenario", "nope")
+    one_line_error(synthconv("generate", "--scenario", "nope", "--out", str(out)), "--scenario", "nope")
     assert not out.exists()
 
 
 def test_unknown_persona(tmp_path):
     out = tmp_path / "run"
-    _one_line_error(synthconv("generate", "--persona", "ghost", "--out", str(out)), "--persona", "ghost")
+    one_line_error(synthconv("generate", "--persona", "ghost", "--out", str(out)), "--persona", "ghost")
     assert not out.exists()
 
 
 def test_count_zero(tmp_path):
     out = tmp_path / "run"
-    _one_line_error(synthconv("generate", "--count", "0", "--out", str(out)), "--count")
+    one_line_error(synthconv("generate", "--count", "0", "--out", str(out)), "--count")
     assert not out.exists()
 
 
@@ -37,7 +28,7 @@ def test_malformed_yaml(tmp_path):
     sc.mkdir()
     (sc / "broken.yaml").write_text("id: x\n  title: : [\n")
     out = tmp_path / "run"
-    _one_line_error(synthconv("generate", "--scenarios-dir", str(sc), "--out", str(out)), "broken.yaml")
+    one_line_error(synthconv("generate", "--scenarios-dir", str(sc), "--out", str(out)), "broken.yaml")
     assert not out.exists()
 
 
@@ -46,18 +37,18 @@ def test_missing_field(tmp_path):
     sc.mkdir()
     text = (Path(__file__).parent.parent / "scenarios" / "refund.yaml").read_text()
     (sc / "refund.yaml").write_text(text.replace("first_speaker:", "first_speakr:"))
-    _one_line_error(synthconv("scenarios", "--scenarios-dir", str(sc)), "refund.yaml", "first_speaker")
+    one_line_error(synthconv("scenarios", "--scenarios-dir", str(sc)), "refund.yaml", "first_speaker")
 
 
 def test_unwritable_out(tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("x")
-    _one_line_error(synthconv("generate", "--count", "1", "--out", str(blocker / "run")), "--out")
+    one_line_error(synthconv("generate", "--count", "1", "--out", str(blocker / "run")), "--out")
 
 
 def test_non_empty_out_is_refused(tmp_path):
     (tmp_path / "something").write_text("keep me")
-    _one_line_error(synthconv("generate", "--count", "1", "--out", str(tmp_path)), "--out", "not empty")
+    one_line_error(synthconv("generate", "--count", "1", "--out", str(tmp_path)), "--out", "not empty")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["something"]
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, read_jsonl
+from conftest import ROOT, one_line_error, read_jsonl
 from openai_loopback import LoopbackThread
 from synthconv.inspect import validate_conversation
 
@@ -130,18 +130,10 @@ def test_transient_errors_are_retried(loopback, tmp_path):
     assert not loopback.server.faults["realtime_connect"] and not loopback.server.faults["realtime_response"]
 
 
-def _one_line_error(proc, *needles):
-    assert proc.returncode == 2, proc.stdout + proc.stderr
-    lines = [line for line in proc.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr
-    for n in needles:
-        assert n in lines[0], lines[0]
-
-
 @pytest.mark.parametrize("engine", ["openai-realtime", "openai-pipeline"])
-def test_missing_key_is_a_one_line_error(engine, tmp_path):
+def test_missing_key_is_aone_line_error(engine, tmp_path):
     out = tmp_path / "run"
-    _one_line_error(run_cli("generate", "--engine", engine, "--count", "1", "--out", str(out)), "OPENAI_API_KEY")
+    one_line_error(run_cli("generate", "--engine", engine, "--count", "1", "--out", str(out)), "OPENAI_API_KEY")
     assert not out.exists()
 
 
@@ -149,7 +141,7 @@ def test_mixed_local_llm_and_hosted_speech_still_needs_the_key(tmp_path):
     out = tmp_path / "run"
     proc = run_cli("generate", "--engine", "openai-pipeline", "--llm-base-url", "http://127.0.0.1:9/v1",
                    "--count", "1", "--out", str(out))
-    _one_line_error(proc, "OPENAI_API_KEY")
+    one_line_error(proc, "OPENAI_API_KEY")
     assert not out.exists()
 
 
@@ -157,7 +149,7 @@ def test_large_run_needs_yes_when_nobody_can_answer(loopback, tmp_path):
     out = tmp_path / "run"
     env = {"OPENAI_API_KEY": KEY, "OPENAI_BASE_URL": loopback.base_url}
     proc = run_cli("generate", "--engine", "openai-realtime", "--count", "200", "--out", str(out), env=env)
-    _one_line_error(proc, "API audio minutes", "--yes")
+    one_line_error(proc, "API audio minutes", "--yes")
     assert not out.exists()
     # below the threshold it says what the run will cost and goes ahead (stopped here by an
     # --out that is not empty, which is checked after the estimate)

@@ -27,8 +27,8 @@ def make_engine(name: str) -> Engine:
         module, _, cls = name.partition(":")
         try:
             engine = getattr(importlib.import_module(module), cls)()
-        except (ImportError, AttributeError) as e:
-            raise EngineError(f"--engine: cannot load {name!r} ({e})") from None
+        except Exception as e:  # noqa: BLE001 - whatever a user's module does wrong, one line
+            raise EngineError(f"--engine: cannot load {name!r} ({type(e).__name__}: {e})") from None
         if not isinstance(engine, Engine):
             raise EngineError(f"--engine: {name!r} is not a synthconv Engine")
         return engine

@@ -1,0 +1,141 @@
+"""Guards of the run folder: names that become paths, one writer at a time, a readable run.json.
+
+A run folder lives in shared storage and is filled from files many people edit, so nothing read
+from a file may decide where a write goes without being checked here first.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import json
+import math
+import os
+import re
+from pathlib import Path
+
+NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,99}$")  # scenario, persona and role ids
+JOB_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,99}-[0-9a-f]{8}$")  # <scenario>-<content hash>
+DISK_ERRORS = (errno.ENOSPC, errno.EROFS, errno.EDQUOT)  # the run cannot go on writing
+
+
+def disk_problem(e: OSError) -> str:
+    """One line for a write the disk refused: "no space left on device: /path"."""
+    return f"{(e.strerror or str(e)).lower()}: {e.filename or 'the run folder'}"
+
+
+class RunFolderError(ValueError):
+    """The run folder cannot be used as asked: one line for the user."""
+
+
+def conversation_dir(run: Path, job_id: str) -> Path:
+    """RUN/conversations/<job_id>, refused unless the id is a job id and the path stays inside."""
+    if not isinstance(job_id, str) or not JOB_ID.match(job_id):
+        raise RunFolderError(f"{run}: {job_id!r} is not a conversation id")
+    base = (Path(run) / "conversations").resolve()
+    path = (base / job_id).resolve()
+    if path.parent != base:
+        raise RunFolderError(f"{run}: conversation {job_id} resolves outside the run ({path})")
+    return Path(run) / "conversations" / job_id
+
+
+def check_job(d: object, where: str) -> dict:
+    """A job record of run.json, checked field by field (its id and role keys become paths)."""
+    if not isinstance(d, dict):
+        raise RunFolderError(f"{where}: not an object")
+    for key in ("id", "scenario", "roles", "seed"):
+        if key not in d:
+            raise RunFolderError(f"{where}: missing {key!r}")
+    if not isinstance(d["id"], str) or not JOB_ID.match(d["id"]):
+        raise RunFolderError(f"{where}.id: {d['id']!r} is not a conversation id")
+    if not isinstance(d["scenario"], str) or not NAME.match(d["scenario"]):
+        raise RunFolderError(f"{where}.scenario: {d['scenario']!r} is not a scenario id")
+    roles = d["roles"]
+    if not isinstance(roles, dict) or len(roles) != 2 or not all(
+            isinstance(k, str) and NAME.match(k) and isinstance(v, str) and NAME.match(v) for k, v in roles.items()):
+        raise RunFolderError(f"{where}.roles: expected two role ids mapped to persona ids")
+    if not isinstance(d["seed"], int) or isinstance(d["seed"], bool) or d["seed"] < 0:
+        raise RunFolderError(f"{where}.seed: {d['seed']!r} is not a non-negative integer")
+    return d
+
+
+def read_run_info(run: Path) -> dict:
+    """RUN/run.json, checked enough that nothing read from it can crash or misdirect a writer."""
+    path = Path(run) / "run.json"
+    try:
+        info = json.loads(path.read_bytes().decode("utf-8"), parse_constant=_no_constants)
+    except FileNotFoundError:
+        raise RunFolderError(f"{run}: no run.json; is it a synthconv run folder?") from None
+    except OSError as e:
+        raise RunFolderError(f"{path}: cannot read ({e.strerror})") from None
+    except (UnicodeDecodeError, ValueError) as e:
+        raise RunFolderError(f"{path}: damaged ({e})") from None
+    if not isinstance(info, dict):
+        raise RunFolderError(f"{path}: not a JSON object")
+    if not isinstance(info.get("flags"), dict):
+        raise RunFolderError(f"{path}: field flags: missing or not an object")
+    jobs = info.get("jobs")
+    if not isinstance(jobs, list) or not jobs:
+        raise RunFolderError(f"{path}: field jobs: missing or empty")
+    seen = set()
+    for i, job in enumerate(jobs):
+        check_job(job, f"{path}: field jobs.{i}")
+        if job["id"] in seen:
+            raise RunFolderError(f"{path}: field jobs.{i}.id: {job['id']} is planned twice")
+        seen.add(job["id"])
+    return info
+
+
+def _no_constants(name: str) -> float:
+    raise ValueError(f"{name} is not JSON")
+
+
+def finite(value: float) -> float:
+    """json.dumps writes NaN and Infinity, which are not JSON: refuse them at the source."""
+    if not math.isfinite(value):
+        raise ValueError(f"{value} is not a finite number")
+    return value
+
+
+class RunLock:
+    """An exclusive lock on RUN/.lock for as long as one `generate` writes into the run.
+
+    flock is released by the kernel when the holder dies, however it dies, so a killed run never
+    leaves a stale lock behind.
+    """
+
+    def __init__(self, run: Path) -> None:
+        self.path = Path(run) / ".lock"
+        self._fd: int | None = None
+
+    def acquire(self) -> RunLock:
+        try:
+            # read-only: a lock held open for writing would keep the disk from being remounted
+            fd = os.open(self.path, os.O_RDONLY | os.O_CREAT, 0o644)
+        except OSError as e:
+            raise RunFolderError(f"{self.path.parent}: cannot lock the run ({e.strerror})") from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
+            os.close(fd)
+            raise RunFolderError(f"{self.path.parent}: another synthconv (pid {holder}) is writing this run; "
+                                 "wait for it to end") from None
+        self._fd = fd
+        try:
+            self.path.write_text(f"{os.getpid()}\n")  # who holds it, for the message above
+        except OSError as e:
+            self.release()
+            raise RunFolderError(f"{self.path.parent}: cannot write to the run ({disk_problem(e)})") from None
+        return self
+
+    def release(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+    def __enter__(self) -> RunLock:
+        return self.acquire()
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
