@@ -3,7 +3,8 @@
 Everything on one box: the pinned `livekit-server --dev` (built by `make livekit-server`), the
 CLI with its observer, the local agent worker (one job process per agent) and the offline
 engine, inside a private network namespace. For each N it runs
-`generate --transport livekit --count N --concurrency N` (N rooms at once) and prints:
+`generate --transport livekit --count N --concurrency N` (N rooms at once; `--waves W` makes it
+W x N conversations, W per room one after another, as in a long run) and prints:
 
 - conversations ok, wall time, audio made;
 - the reply gap, from the end of one turn to the start of the next in the recording (median
@@ -40,6 +41,16 @@ METRICS_PORT = 6789
 TICK = os.sysconf("SC_CLK_TCK")
 
 
+def _kind(pid: int) -> str:
+    """Which part of the product a process is: the agents (job processes, forked by the agent
+    worker's forkserver), the agent worker itself, or generate (CLI, supervisor, observers)."""
+    try:
+        cmd = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
+    except OSError:
+        return "generate"
+    return "agents" if "forkserver" in cmd else "agent worker" if "synthconv.cli\0worker" in cmd else "generate"
+
+
 def _stat(pid: str) -> tuple[int, int, float] | None:
     """(ppid, start time, user + system CPU seconds) of a process, or None if it is gone."""
     try:
@@ -49,7 +60,8 @@ def _stat(pid: str) -> tuple[int, int, float] | None:
     return int(fields[1]), int(fields[19]), (int(fields[11]) + int(fields[12])) / TICK
 
 
-async def tree_cpu(root: int, seen: dict[tuple[int, int], float], stop: asyncio.Event) -> None:
+async def tree_cpu(root: int, seen: dict[tuple[int, int], float], kinds: dict[tuple[int, int], str],
+                   stop: asyncio.Event) -> None:
     """CPU seconds of every process descended from `root`, polled until `stop` (job processes of
     the agent worker are grandchildren that nobody waits for, so getrusage would miss them)."""
     tree = {root}
@@ -63,6 +75,7 @@ async def tree_cpu(root: int, seen: dict[tuple[int, int], float], stop: asyncio.
         for pid in tree:
             if pid in stats:
                 _, start, cpu = stats[pid]
+                kinds.setdefault((pid, start), _kind(pid))
                 seen[(pid, start)] = max(cpu, seen.get((pid, start), 0.0))
         try:
             await asyncio.wait_for(stop.wait(), 0.5)
@@ -86,8 +99,8 @@ def packet_counters(host: str) -> dict[str, float]:
     return out
 
 
-async def one(n: int, seed: int, job_timeout: int, workdir: Path) -> dict:
-    """One run of n conversations at once; its figures."""
+async def one(n: int, seed: int, job_timeout: int, workdir: Path, waves: int = 1) -> dict:
+    """One run of n conversations at once (`waves` x n in all); its figures."""
     from livekit_server import API_KEY, API_SECRET, LiveKitServer
     from netns import SERVER_HOST
 
@@ -99,12 +112,13 @@ async def one(n: int, seed: int, job_timeout: int, workdir: Path) -> dict:
         out = workdir / f"run-{n}"
         env = {**os.environ, "LIVEKIT_URL": server.url, "LIVEKIT_API_KEY": API_KEY, "LIVEKIT_API_SECRET": API_SECRET}
         cli = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "synthconv.cli", "generate", "--transport", "livekit", "--count", str(n),
+            sys.executable, "-m", "synthconv.cli", "generate", "--transport", "livekit", "--count", str(n * waves),
             "--concurrency", str(n), "--seed", str(seed), "--retries", "0", "--job-timeout", str(job_timeout),
             "--out", str(out), env=env, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
         seen: dict[tuple[int, int], float] = {}
+        kinds: dict[tuple[int, int], str] = {}
         stop = asyncio.Event()
-        poll = asyncio.create_task(tree_cpu(cli.pid, seen, stop))
+        poll = asyncio.create_task(tree_cpu(cli.pid, seen, kinds, stop))
         await cli.wait()
         stop.set()
         await poll
@@ -114,6 +128,7 @@ async def one(n: int, seed: int, job_timeout: int, workdir: Path) -> dict:
     finally:
         await server.stop()
     product_cpu = sum(seen.values())
+    parts = {k: sum(v for key, v in seen.items() if kinds[key] == k) / wall / n for k in set(kinds.values())}
     rows = [json.loads(line) for line in (out / "conversations.jsonl").read_text().splitlines()]
     gaps, audio = [], 0.0
     for row in rows:
@@ -124,9 +139,10 @@ async def one(n: int, seed: int, job_timeout: int, workdir: Path) -> dict:
         turns = [json.loads(line) for line in (folder / "transcript.jsonl").read_text().splitlines()]
         gaps += [b["start"] - a["end"] for a, b in zip(turns, turns[1:])]
     q = statistics.quantiles(gaps, n=10) if len(gaps) >= 2 else [float("nan")] * 9
-    return {"n": n, "ok": sum(r["status"] == "ok" for r in rows), "wall": wall, "audio": audio,
+    ok = sum(r["status"] == "ok" for r in rows)
+    return {"n": n, "ok": f"{ok}/{len(rows)}", "wall": wall, "audio": audio,
             "gap_p50": statistics.median(gaps) if gaps else float("nan"), "gap_p90": q[8],
-            "product_cores_per_room": product_cpu / wall / n, "server_cores": server_cpu / wall,
+            "product_cores_per_room": product_cpu / wall / n, "parts": parts, "server_cores": server_cpu / wall,
             "packets": packets, "errors": sorted({r["error"] for r in rows if r["status"] != "ok"})}
 
 
@@ -135,15 +151,17 @@ async def inner(args: argparse.Namespace) -> None:
 
     print(f"generate --transport livekit, offline engine, livekit-server {VERSION} on the same box; "
           f"{os.cpu_count()} cores")
-    print(f"{'rooms':>5} {'ok':>3} {'wall s':>7} {'audio s':>8} {'gap p50':>7} {'gap p90':>7} "
+    print(f"{'rooms':>5} {'ok':>5} {'wall s':>7} {'audio s':>8} {'gap p50':>7} {'gap p90':>7} "
           f"{'product cores/room':>18} {'server cores':>12}  livekit-server's packet counters", flush=True)
     with tempfile.TemporaryDirectory() as tmp:
         for n in args.rooms:
-            r = await one(n, args.seed, args.job_timeout, Path(tmp))
+            r = await one(n, args.seed, args.job_timeout, Path(tmp), args.waves)
             counters = ", ".join(f"{k} {v:g}" for k, v in r["packets"].items())
-            print(f"{r['n']:>5} {r['ok']:>3} {r['wall']:>7.1f} {r['audio']:>8.1f} {r['gap_p50']:>7.2f} "
+            print(f"{r['n']:>5} {r['ok']:>5} {r['wall']:>7.1f} {r['audio']:>8.1f} {r['gap_p50']:>7.2f} "
                   f"{r['gap_p90']:>7.2f} {r['product_cores_per_room']:>18.2f} {r['server_cores']:>12.2f}  {counters}",
                   flush=True)
+            print("      product cores/room by part: "
+                  + ", ".join(f"{k} {v:.2f}" for k, v in sorted(r["parts"].items())), flush=True)
             for e in r["errors"]:
                 print(f"      failed: {e}", flush=True)
 
@@ -153,6 +171,8 @@ def main() -> None:
     ap.add_argument("--rooms", type=int, nargs="+", default=[1, 2, 4, 8])
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--job-timeout", type=int, default=300)
+    ap.add_argument("--waves", type=int, default=1, help="conversations per room, one after another: with 2 or "
+                    "more, process start-up is amortized as in a long run")
     ap.add_argument("--inner", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.inner:
@@ -167,6 +187,7 @@ def main() -> None:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "tests"), str(ROOT)]),
            "PATH": os.environ.get("PATH", "/usr/bin:/bin") + ":/usr/sbin:/sbin"}
     argv = [sys.executable, __file__, "--inner", "--seed", str(args.seed), "--job-timeout", str(args.job_timeout),
+            "--waves", str(args.waves),
             "--rooms", *map(str, args.rooms)]
     sys.exit(subprocess.run(netns_argv(argv), env=env).returncode)
 

@@ -73,14 +73,17 @@ async def generate(mode: str, out: str, extra: list[str], url: str, key: str, se
             sys.executable, *command, env=env, stdout=worker_log, stderr=worker_log)
     cli = await asyncio.create_subprocess_exec(sys.executable, "-m", "synthconv.cli", *args, env=env,
                                                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
-    killed_at = None
+    killed_at, left_behind = None, []
     if worker is not None and mode == "kill-worker":
         t0 = time.monotonic()
         while time.monotonic() - t0 < 120:
             if len(await agents_in_rooms(lk)) >= 2:
                 await asyncio.sleep(3)  # mid-conversation
+                family = descendants(worker.pid)  # its forkserver and job processes
                 worker.send_signal(signal.SIGKILL)
                 killed_at = time.monotonic()
+                await asyncio.sleep(5)
+                left_behind = [pid for pid in family if alive(pid)]
                 break
             await asyncio.sleep(0.2)
     stdout, stderr = await cli.communicate()
@@ -89,9 +92,31 @@ async def generate(mode: str, out: str, extra: list[str], url: str, key: str, se
             proc.kill()
     await asyncio.sleep(0.5)
     result = {"exit": cli.returncode, "stdout": stdout.decode()[-4000:], "stderr": stderr.decode()[-4000:],
-              "rooms_left": await synthconv_rooms(lk), "killed": killed_at is not None}
+              "rooms_left": await synthconv_rooms(lk), "killed": killed_at is not None, "left_behind": left_behind}
     await lk.aclose()
     return result
+
+
+def descendants(pid: int) -> list[int]:
+    parents = {}
+    for p in Path("/proc").iterdir():
+        try:
+            parents[int(p.name)] = int((p / "stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (ValueError, OSError, IndexError):
+            continue
+    family, grew = {pid}, True
+    while grew:
+        new = {c for c, parent in parents.items() if parent in family} - family
+        family |= new
+        grew = bool(new)
+    return sorted(family - {pid})
+
+
+def alive(pid: int) -> bool:
+    try:
+        return (Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]) != "Z"
+    except OSError:
+        return False
 
 
 async def synthconv_rooms(lk) -> list[str]:  # noqa: ANN001

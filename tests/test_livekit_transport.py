@@ -78,6 +78,7 @@ def test_a_worker_killed_mid_conversation_fails_the_job_and_the_room_goes(tmp_pa
     out = tmp_path / "run"
     res = generate("kill-worker", out, "--count", "1", "--scenario", "billing-dispute", "--job-timeout", "120")
     assert res["killed"] and res["exit"] == 1, res["stdout"] + res["stderr"]
+    assert res["left_behind"] == []  # its job processes and forkserver went with it
     row = read_jsonl(out / "conversations.jsonl")[0]
     assert row["status"] == "failed" and "left room" in row["error"]
     assert res["rooms_left"] == []

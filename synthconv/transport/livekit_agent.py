@@ -56,6 +56,7 @@ def observer_identity(room: str) -> str:
 
 
 PRELOAD_ENV = "SYNTHCONV_PRELOAD"  # the engine each job process loads before it is offered a job
+WORKER_PID_ENV = "SYNTHCONV_WORKER_PID"  # the worker whose job processes these are
 _cache: dict = {}  # (library folders, engine) -> (library, engine), per job process
 
 
@@ -203,11 +204,37 @@ async def entrypoint(ctx: JobContext) -> None:
     # stay in the room until the orchestrator deletes it (it records the tail)
 
 
+def _exit_with_worker() -> None:
+    """End this job process once its worker is gone, however the worker ended.
+
+    Seen once: a job process and the worker's forkserver (which lives while any of its children
+    does) still running 45 minutes after `generate` had stopped its local worker. A worker killed
+    with SIGKILL mid-call does not show it (tests/test_livekit_transport.py checks that case);
+    this is the safety net for the paths that do, so that nightly runs never pile up processes.
+    """
+    import threading
+    import time
+
+    worker = int(os.environ.get(WORKER_PID_ENV, "0"))
+
+    def watch() -> None:
+        while True:
+            time.sleep(1.0)
+            try:
+                os.kill(worker, 0)
+            except ProcessLookupError:
+                os._exit(0)
+
+    if worker:
+        threading.Thread(target=watch, name="synthconv-exit-with-worker", daemon=True).start()
+
+
 def prewarm(_proc: JobProcess | None = None) -> None:
     """Load the default library and the `PRELOAD_ENV` engine in an idle job process, so a job
     starts without loading models on a busy machine."""
     from ..scenario import DEFAULT_PERSONAS, DEFAULT_SCENARIOS
 
+    _exit_with_worker()
     _library_and_engine({"scenarios_dir": str(DEFAULT_SCENARIOS), "personas_dir": str(DEFAULT_PERSONAS),
                          "engine": os.environ.get(PRELOAD_ENV, "offline")})
 
@@ -220,6 +247,7 @@ def make_server(url: str, api_key: str, api_secret: str, *, idle_processes: int 
     CPU-bound), and one room connect per process sidesteps an FFI race seen when two jobs of one
     process connected at once. `idle_processes` are kept prewarmed with the models loaded.
     """
+    os.environ[WORKER_PID_ENV] = str(os.getpid())  # job processes inherit it (see prewarm)
     server = AgentServer(
         ws_url=url, api_key=api_key, api_secret=api_secret,
         job_executor_type=JobExecutorType.PROCESS,
