@@ -422,6 +422,9 @@ def inspect(
     try:
         view = read_run(run)
     except RunError as e:
+        if as_json:  # the nightly recipe stores this output: it is JSON whatever happened
+            print(json.dumps({"run": str(run), "state": "unreadable", "problems": {"run": [str(e)]}},
+                             indent=2, ensure_ascii=False))
         fail(str(e))
     if conversation is not None:
         _show_conversation(run, view, conversation, validate, as_json, validate_conversation)
