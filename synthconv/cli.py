@@ -285,16 +285,30 @@ def _confirm_cost(engine, jobs: list, library: Library, yes: bool) -> None:  # n
         fail("not started: the estimate was declined")
 
 
-def _start_local_worker(out: Path, engine: str, rooms: int) -> subprocess.Popen:
+def _start_local_worker(out: Path, engine: str, rooms: int, timeout: float = 120.0) -> subprocess.Popen:
     """`synthconv worker` next to this run (its log goes to RUN/worker.log), with a prewarmed
-    job process for each agent of `rooms` rooms at once."""
-    out.mkdir(parents=True, exist_ok=True)
-    log = open(out / "worker.log", "ab")  # noqa: SIM115 - handed to the child
+    job process for each agent of `rooms` rooms at once. Returns once the server has registered
+    it: a dispatch sent before that is dropped, and costs the job a 20 s wait for its re-dispatch."""
+    import tempfile
+
     from .worker import die_with_parent
 
-    return subprocess.Popen([sys.executable, "-m", "synthconv.cli", "worker", "--preload", engine,
-                             "--idle-processes", str(2 * rooms)], stdout=log, stderr=log, stdin=subprocess.DEVNULL,
-                            preexec_fn=die_with_parent)
+    out.mkdir(parents=True, exist_ok=True)
+    ready = Path(tempfile.mkdtemp(prefix="synthconv-worker-")) / "ready"
+    log = open(out / "worker.log", "ab")  # noqa: SIM115 - handed to the child
+    proc = subprocess.Popen([sys.executable, "-m", "synthconv.cli", "worker", "--preload", engine,
+                             "--idle-processes", str(2 * rooms), "--ready-file", str(ready)],
+                            stdout=log, stderr=log, stdin=subprocess.DEVNULL, preexec_fn=die_with_parent)
+    deadline = time.monotonic() + timeout
+    while not ready.exists():
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            fail(f"the local agent worker did not register with {os.environ['LIVEKIT_URL']} within {timeout:g} s "
+                 f"(see {out / 'worker.log'})")
+        time.sleep(0.1)
+    ready.unlink()
+    ready.parent.rmdir()
+    return proc
 
 
 @app.command()
@@ -306,6 +320,8 @@ def worker(
                                 help="engine each job process loads before taking a job (each dispatch names its own)"),
     idle_processes: int = typer.Option(2, "--idle-processes", min=0,
                                        help="job processes kept loaded and waiting (one per agent at once is ideal)"),
+    ready_file: Optional[Path] = typer.Option(None, "--ready-file", hidden=True,
+                                              help="written once the server has registered this worker"),
 ) -> None:
     """Run an agent worker that takes synthconv dispatches (start many, on many machines)."""
     import asyncio
@@ -327,6 +343,8 @@ def worker(
         logging.getLogger("livekit.agents").setLevel(logging.DEBUG)
     os.environ[PRELOAD_ENV] = preload  # job processes inherit it
     server = make_server(cfg.url, cfg.api_key, cfg.api_secret, idle_processes=idle_processes)
+    if ready_file is not None:
+        server.on("worker_registered", lambda *_: ready_file.write_text("registered\n"))
     try:
         asyncio.run(server.run())
     except KeyboardInterrupt:

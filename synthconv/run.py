@@ -60,7 +60,6 @@ def write_json_atomic(path: Path, data: dict) -> None:
     replace_atomic(path, json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False) + "\n")
 
 
-
 def failed(job: Job, error: str, transient: bool = False) -> dict:
     return {"id": job.id, "status": "failed", "scenario": job.scenario, "roles": job.roles,
             "duration_s": None, "turns": None, "error": error, "transient": transient}
@@ -86,10 +85,8 @@ def completed(out: Path, jobs: list[Job]) -> dict[str, dict]:
         try:
             meta = json.loads(meta_path.read_bytes().decode("utf-8"))
             meta["duration_s"], meta["turns"]  # noqa: B018 - a damaged meta.json is an incomplete folder
-        except FileNotFoundError:
-            continue
         except (OSError, ValueError, KeyError, TypeError):
-            continue  # redone: its folder is replaced whole
+            continue  # missing or damaged: redone, its folder replaced whole
         else:
             done[job.id] = {"id": job.id, "status": "ok", "scenario": job.scenario, "roles": job.roles,
                             "duration_s": meta["duration_s"], "turns": meta["turns"], "error": None}
@@ -170,6 +167,7 @@ def execute(
     hard_limit = settings.job_timeout * 1.2 + 5  # the job's own asyncio limit fires first
     outcome = Outcome(results=results)
     received: list[int] = []
+    halted = False  # the disk refused a write: stop at once, as on a signal
 
     def on_signal(signum, _frame) -> None:  # noqa: ANN001
         received.append(signum)
@@ -266,14 +264,14 @@ def execute(
         outcome.signal = received[0]
         outcome.stopped = f"interrupted by {signal.Signals(received[0]).name}"
         log(outcome.stopped)
-    except _Halt as e:
-        outcome.stopped = str(e)
-    except OSError as e:
-        if e.errno not in DISK_ERRORS:
+    except (_Halt, OSError) as e:
+        if isinstance(e, OSError) and e.errno not in DISK_ERRORS:
             raise
-        outcome.stopped = f"stopped: {disk_problem(e)}"
+        halted = True
+        outcome.stopped = str(e) if isinstance(e, _Halt) else f"stopped: {disk_problem(e)}"
+        log(outcome.stopped)
     finally:
-        at_once = outcome.signal is not None or outcome.stopped is not None and outcome.stopped.startswith("stopped: ")
+        at_once = outcome.signal is not None or halted
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         for w in workers:
@@ -290,7 +288,6 @@ def execute(
         if at_once:  # a job cut off mid-write leaves only a temporary folder (and frees its space)
             for p in (out / "conversations").glob(".tmp-*"):
                 shutil.rmtree(p, ignore_errors=True)
-            log(outcome.stopped)
         try:
             write_index(out, jobs, results, final=True)
         except OSError as e:

@@ -71,6 +71,7 @@ async def generate(mode: str, out: str, extra: list[str], url: str, key: str, se
         worker_log = open(f"{out}.worker.log", "wb")  # noqa: SIM115 - closed with the process
         worker = await asyncio.create_subprocess_exec(
             sys.executable, *command, env=env, stdout=worker_log, stderr=worker_log)
+        await registered(worker, Path(f"{out}.server.log"))
     cli = await asyncio.create_subprocess_exec(sys.executable, "-m", "synthconv.cli", *args, env=env,
                                                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
     killed_at, left_behind = None, []
@@ -95,6 +96,18 @@ async def generate(mode: str, out: str, extra: list[str], url: str, key: str, se
               "rooms_left": await synthconv_rooms(lk), "killed": killed_at is not None, "left_behind": left_behind}
     await lk.aclose()
     return result
+
+
+async def registered(worker, server_log: Path, timeout: float = 60) -> None:  # noqa: ANN001
+    """Wait until the server has registered `worker`: a dispatch sent before that is dropped,
+    which the ignore-first test would count as its own re-dispatch."""
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < timeout and worker.returncode is None:
+        if server_log.is_file() and "worker registered" in server_log.read_text(errors="replace"):
+            return
+        await asyncio.sleep(0.1)
+    if not server_log.is_file():  # a server of the caller's: no log to read
+        await asyncio.sleep(5)
 
 
 def descendants(pid: int) -> list[int]:
