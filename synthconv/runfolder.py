@@ -14,6 +14,8 @@ import os
 import re
 from pathlib import Path
 
+from .errors import RunFolderError
+
 NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,99}$")  # scenario, persona and role ids
 JOB_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,99}-[0-9a-f]{8}$")  # <scenario>-<content hash>
 DISK_ERRORS = (errno.ENOSPC, errno.EROFS, errno.EDQUOT)  # the run cannot go on writing
@@ -22,10 +24,6 @@ DISK_ERRORS = (errno.ENOSPC, errno.EROFS, errno.EDQUOT)  # the run cannot go on 
 def disk_problem(e: OSError) -> str:
     """One line for a write the disk refused: "no space left on device: /path"."""
     return f"{(e.strerror or str(e)).lower()}: {e.filename or 'the run folder'}"
-
-
-class RunFolderError(ValueError):
-    """The run folder cannot be used as asked: one line for the user."""
 
 
 def conversation_dir(run: Path, job_id: str) -> Path:

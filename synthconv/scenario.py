@@ -15,6 +15,8 @@ from typing import Annotated, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from .errors import LibraryError
+
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SCENARIOS = PACKAGE_ROOT / "scenarios"
 DEFAULT_PERSONAS = PACKAGE_ROOT / "personas"
@@ -24,10 +26,6 @@ BUILTIN_SLOTS = {"name", "first_name", "peer", "echo"}
 MAX_FILE_BYTES = 1_000_000  # a scenario or persona is a few kB; refuse what would eat memory
 ID_PATTERN = r"^[a-z0-9][a-z0-9-]{0,99}$"  # ids and role keys name files and folders of a run
 Id = Annotated[str, Field(pattern=ID_PATTERN)]
-
-
-class LibraryError(ValueError):
-    """A scenario or persona file is unusable; the message names the file and the field."""
 
 
 class _Strict(BaseModel):

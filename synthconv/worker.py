@@ -15,6 +15,7 @@ import signal
 import traceback
 from pathlib import Path
 
+from .errors import transient
 from .job import Job
 from .runfolder import DISK_ERRORS, conversation_dir, disk_problem
 
@@ -31,18 +32,6 @@ def die_with_parent() -> None:
         ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
     except (AttributeError, OSError):
         pass
-
-
-def transient(e: BaseException) -> bool:
-    from livekit.agents import APIConnectionError, APIStatusError, APITimeoutError
-
-    from .transport.livekit import LiveKitError
-
-    if isinstance(e, LiveKitError):
-        return True  # an agent that never joined or left early: a fresh room may do better
-    if isinstance(e, APIStatusError):
-        return e.retryable
-    return isinstance(e, (TimeoutError, ConnectionError, APIConnectionError, APITimeoutError))
 
 
 def check_recording(rec, min_turns: int) -> str | None:  # noqa: ANN001

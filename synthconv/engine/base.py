@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from livekit.agents import Agent, AgentSession
 
+from ..errors import EngineError  # noqa: F401 - engines raise it from here
 from ..job import Job
 from ..scenario import Persona, Scenario
 
@@ -102,7 +103,3 @@ class Engine(ABC):
 
     def warm_up(self) -> None:
         """Load models once per process, before the first job."""
-
-
-class EngineError(RuntimeError):
-    """The engine cannot run: the message is one line for the user."""

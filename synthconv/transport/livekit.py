@@ -26,6 +26,7 @@ import numpy as np
 from livekit import api, rtc
 
 from ..inspect import SILENT  # what counts as speech: the contract check's threshold
+from ..errors import LiveKitError
 from ..job import Job
 from ..recorder import Recording, Turn
 from ..scenario import Library
@@ -35,10 +36,6 @@ SAMPLE_RATE = 24000
 MERGE_GAP_S = 1.2  # pauses inside one turn (between sentences) are shorter than this
 JOIN_TIMEOUT_S = 20.0
 REDISPATCHES = 2
-
-
-class LiveKitError(RuntimeError):
-    """A LiveKit problem worth one line to the user (credentials, server, dispatch)."""
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,7 @@ from livekit.agents import AgentServer, JobContext, JobExecutorType, JobProcess,
 from livekit.agents.types import ATTRIBUTE_TRANSCRIPTION_TRACK_ID, TOPIC_TRANSCRIPTION
 
 from ..engine import make_engine
+from ..errors import transient
 from ..engine.base import CallControl, Speaker, TranscriptChannel
 from ..job import Job
 from ..scenario import draw_facts, load_library
@@ -164,8 +165,6 @@ async def entrypoint(ctx: JobContext) -> None:
     call.listeners.append(announce_ending)
 
     def announce_failure(error: BaseException) -> None:  # the orchestrator fails the job with it
-        from ..worker import transient  # the supervisor's own classification, as on the local transport
-
         kind = "transient" if transient(error) else "final"
         asyncio.get_running_loop().create_task(
             ctx.room.local_participant.set_attributes({FAILED_ATTR: f"{kind}: {error}"[:500]}))

@@ -1,0 +1,35 @@
+"""Every error synthconv reports to a user, and which failures are worth another attempt.
+
+Each message is one line naming the file, field or flag at fault: the CLI prints it and exits 2,
+or it becomes the error of the one conversation it concerns.
+"""
+
+from __future__ import annotations
+
+
+class LibraryError(ValueError):
+    """A scenario or persona file is unusable; the message names the file and the field."""
+
+
+class EngineError(RuntimeError):
+    """The engine cannot run here (missing key, missing voice, bad setting)."""
+
+
+class LiveKitError(RuntimeError):
+    """A LiveKit problem (credentials, server, dispatch, an agent that never joined or left)."""
+
+
+class RunFolderError(ValueError):
+    """The run folder cannot be used as asked, or is not a readable run."""
+
+
+def transient(e: BaseException) -> bool:
+    """Whether a failed conversation may succeed if tried again (time-outs, dropped
+    connections, rate limits, a LiveKit agent that never joined: a fresh room may do better)."""
+    from livekit.agents import APIConnectionError, APIStatusError, APITimeoutError
+
+    if isinstance(e, LiveKitError):
+        return True
+    if isinstance(e, APIStatusError):
+        return e.retryable
+    return isinstance(e, (TimeoutError, ConnectionError, APIConnectionError, APITimeoutError))
