@@ -2,28 +2,15 @@
 
 from __future__ import annotations
 
-import json
-import subprocess
 from pathlib import Path
 
+import jsonlines
 import numpy as np
 
-from .recorder import ffmpeg_exe, read_wav
+from .runfolder import (TURN_FIELDS, ConversationResult, conversation_dir, loud, mp3_duration, read_error,
+                        read_index, read_meta, read_run_info, read_wav)
 
-TURN_FIELDS = {"turn", "role", "speaker", "text", "start", "end", "interrupted", "heard"}
 EDGE_S = 0.01  # timestamps are rounded to the millisecond; allow 10 ms at each edge
-SILENT = 64  # |sample| at or below this counts as silence (-54 dBFS)
-
-
-def mp3_duration(path: Path) -> float:
-    """Decode the whole MP3 with the bundled ffmpeg and return its length in seconds."""
-    proc = subprocess.run(
-        [ffmpeg_exe(), "-v", "error", "-i", str(path), "-f", "s16le", "-ac", "1", "-ar", "16000", "-"],
-        capture_output=True, check=False,
-    )
-    if proc.returncode != 0 or not proc.stdout:
-        raise ValueError(proc.stderr.decode(errors="replace").strip().splitlines()[-1:] or "no audio")
-    return len(proc.stdout) / 2 / 16000
 
 
 def validate_conversation(folder: Path, *, check_mp3: bool = True) -> list[str]:
@@ -33,28 +20,23 @@ def validate_conversation(folder: Path, *, check_mp3: bool = True) -> list[str]:
     for name in ("transcript.jsonl", "meta.json", "mix.mp3"):
         if not (folder / name).is_file():
             problems.append(f"missing {name}")
-    try:
-        meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        meta = None
-        if (folder / "meta.json").is_file():
-            problems.append("meta.json is not valid JSON")
+    meta = read_meta(folder)
+    if isinstance(meta, str):
+        problems.append("meta.json is not valid JSON")
+    meta = meta if isinstance(meta, dict) else None
 
     turns: list[dict] = []
-    if (folder / "transcript.jsonl").is_file():
-        for n, line in enumerate((folder / "transcript.jsonl").read_text(encoding="utf-8").splitlines(), 1):
-            try:
-                t = json.loads(line)
-            except ValueError:
-                problems.append(f"transcript.jsonl line {n}: not JSON")
-                continue
-            missing = TURN_FIELDS - set(t)
-            if missing:
-                problems.append(f"transcript.jsonl line {n}: missing {sorted(missing)}")
-                continue
-            if t["end"] < t["start"]:
-                problems.append(f"transcript.jsonl line {n}: end {t['end']} before start {t['start']}")
-            turns.append(t)
+    for n, t in _lines(folder / "transcript.jsonl"):
+        if t is None:
+            problems.append(f"transcript.jsonl line {n}: not JSON")
+            continue
+        missing = TURN_FIELDS - set(t) if isinstance(t, dict) else TURN_FIELDS
+        if missing:
+            problems.append(f"transcript.jsonl line {n}: missing {sorted(missing)}")
+            continue
+        if t["end"] < t["start"]:
+            problems.append(f"transcript.jsonl line {n}: end {t['end']} before start {t['start']}")
+        turns.append(t)
 
     tracks: dict[str, np.ndarray] = {}
     rates = set()
@@ -91,10 +73,9 @@ def validate_conversation(folder: Path, *, check_mp3: bool = True) -> list[str]:
             a = max(0, int((t["start"] - EDGE_S) * rate))
             b = min(len(pcm), int((t["end"] + EDGE_S) * rate))
             inside[a:b] = True
-            if b <= a or np.abs(pcm[a:b].astype(np.int32)).max(initial=0) <= SILENT:
+            if b <= a or not loud(pcm[a:b]).any():
                 problems.append(f"turn {t['turn']} ({role}): no speech in its own track between {t['start']} and {t['end']}")
-        loud = np.abs(pcm.astype(np.int32)) > SILENT
-        stray = loud & ~inside
+        stray = loud(pcm) & ~inside
         if stray.any():
             at = np.flatnonzero(stray)[0] / rate
             problems.append(f"tracks/{role}.wav: speech at {at:.3f} s outside every {role} turn")
@@ -109,11 +90,23 @@ def validate_conversation(folder: Path, *, check_mp3: bool = True) -> list[str]:
     return problems
 
 
+def _lines(path: Path) -> list[tuple[int, object]]:
+    """A JSONL file's records by line number (None for a line that is not JSON)."""
+    if not path.is_file():
+        return []
+    out: list[tuple[int, object]] = []
+    with open(path, "rb") as f:
+        reader = jsonlines.Reader(f)
+        while True:
+            try:
+                out.append((len(out) + 1, reader.read()))
+            except EOFError:
+                return out
+            except jsonlines.InvalidLineError:
+                out.append((len(out) + 1, None))
+
+
 # --- whole runs ----------------------------------------------------------------------------
-
-
-class RunError(ValueError):
-    """The folder is not a readable run: the message is one line for the user."""
 
 
 def read_run(run: Path) -> dict:
@@ -123,36 +116,30 @@ def read_run(run: Path) -> dict:
     is read off the conversation folders (a folder with a readable meta.json is complete).
     Damage (a bad line, an unreadable meta.json) is collected in "damage", never raised.
     """
-    from .runfolder import RunFolderError, conversation_dir, read_run_info
-
     run = Path(run)
-    try:
-        info = read_run_info(run)
-    except RunFolderError as e:
-        raise RunError(str(e)) from None
+    info = read_run_info(run)
     jobs = info["jobs"]
     planned = {j["id"] for j in jobs}
     index, damage = {}, []
-    for n, r in _index_lines(run):
+    for n, r in read_index(run):
         if isinstance(r, str):
             damage.append(f"conversations.jsonl line {n}: {r}")
-        elif r["id"] not in planned:
-            damage.append(f"conversations.jsonl line {n}: {r['id']} is not in the plan")
+        elif r.id not in planned:
+            damage.append(f"conversations.jsonl line {n}: {r.id} is not in the plan")
         else:
-            index[r["id"]] = {"duration_s": None, "turns": None, "error": None, **r}
+            index[r.id] = r.to_line()
     rows = []
     for job in jobs:
         folder = conversation_dir(run, job["id"])
         r = index.get(job["id"])
         if r is None:
-            r = {"id": job["id"], "scenario": job["scenario"], "roles": job["roles"], "duration_s": None,
-                 "turns": None, "error": None, "status": "pending"}
-            meta = _meta(folder)
+            r = ConversationResult(id=job["id"], status="pending", scenario=job["scenario"], roles=job["roles"])
+            meta, error = read_meta(folder), read_error(folder)
             if isinstance(meta, dict):
-                r.update(status="ok", duration_s=meta.get("duration_s"), turns=meta.get("turns"))
-            elif (folder / "error.txt").is_file():
-                lines = (folder / "error.txt").read_text(errors="replace").strip().splitlines()
-                r.update(status="failed", error=lines[-1] if lines else "failed")
+                r.status, r.duration_s, r.turns = "ok", meta.get("duration_s"), meta.get("turns")
+            elif error is not None:
+                r.status, r.error = "failed", error
+            r = r.to_line()
         rows.append(r)
     if info.get("ended_at") is None:
         state = "running or killed"
@@ -161,17 +148,6 @@ def read_run(run: Path) -> dict:
     else:
         state = "complete"
     return {"run": str(run), "state": state, "info": info, "conversations": rows, "damage": damage}
-
-
-def _meta(folder: Path) -> dict | str | None:
-    """A conversation's meta.json: the object, what is wrong with it, or None when there is none."""
-    try:
-        meta = json.loads((folder / "meta.json").read_bytes().decode("utf-8"))
-    except FileNotFoundError:
-        return None
-    except (OSError, ValueError) as e:
-        return f"meta.json is damaged ({e})"
-    return meta if isinstance(meta, dict) else "meta.json is not a JSON object"
 
 
 def summarize(view: dict) -> dict:
@@ -214,7 +190,7 @@ def validate_run(view: dict, workers: int = 4) -> dict[str, list[str]]:
             found = validate_conversation(folder)
         except Exception as e:  # noqa: BLE001 - damage is a finding; the report must always be written
             found = [f"cannot be checked ({type(e).__name__}: {e})"]
-        meta = _meta(folder)
+        meta = read_meta(folder)
         if isinstance(meta, dict):
             found += _against_plan(meta, jobs[r["id"]])
         return found
@@ -224,7 +200,7 @@ def validate_run(view: dict, workers: int = 4) -> dict[str, list[str]]:
             if p:
                 problems[r["id"]] = p
     if view["state"] != "running or killed":
-        listed = {r["id"] for _, r in _index_lines(run) if isinstance(r, dict)}
+        listed = {r.id for _, r in read_index(run) if not isinstance(r, str)}
         for r in view["conversations"]:
             if r["id"] not in listed:
                 problems.setdefault(r["id"], []).append("missing from conversations.jsonl")
@@ -248,30 +224,3 @@ def _against_plan(meta: dict, job: dict) -> list[str]:
     if meta.get("seed") != job["seed"]:
         found.append(f"meta.json seed {meta.get('seed')!r} is not the planned {job['seed']}")
     return found
-
-
-INDEX_KEYS = {"id": str, "status": str, "scenario": str, "roles": dict}
-
-
-def _index_lines(run: Path) -> list[tuple[int, dict | str]]:
-    """conversations.jsonl, line by line: each line's record, or what is wrong with it."""
-    import jsonlines
-
-    path = run / "conversations.jsonl"
-    if not path.is_file():
-        return []
-    out: list[tuple[int, dict | str]] = []
-    with open(path, "rb") as f:
-        reader = jsonlines.Reader(f)
-        n = 0
-        while True:
-            n += 1
-            try:
-                r = reader.read(allow_none=False)
-            except EOFError:
-                return out
-            except jsonlines.InvalidLineError as e:
-                out.append((n, f"not a JSON line ({e.__cause__ or e})"))
-                continue
-            bad = [k for k, kind in INDEX_KEYS.items() if not isinstance(r, dict) or not isinstance(r.get(k), kind)]
-            out.append((n, f"missing or bad {bad}" if bad else r))

@@ -1,3 +1,7 @@
+"""What the tests share: one way to run the CLI (in this process, or as a real process where
+only a process shows the behaviour: signals, SIGKILL, resume), the one-line-error check, and a
+small offline run."""
+
 import json
 import os
 import subprocess
@@ -5,15 +9,44 @@ import sys
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
 ROOT = Path(__file__).resolve().parent.parent
+TESTS = ROOT / "tests"
 
 
-def synthconv(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
-    """Run the real CLI in a subprocess, as a user would."""
-    env = {**os.environ, "COLUMNS": "200"}
-    return subprocess.run([sys.executable, "-m", "synthconv.cli", *args], capture_output=True,
-                          text=True, cwd=cwd or ROOT, env=env, timeout=600)
+def _env(env: dict | None, drop: tuple[str, ...] = ()) -> dict:
+    kept = {k: v for k, v in os.environ.items() if not (drop and k.startswith(drop))}
+    return {**kept, "COLUMNS": "200", "PYTHONPATH": os.pathsep.join([str(TESTS), str(ROOT)]), **(env or {})}
+
+
+def synthconv(*args: str, env: dict | None = None, drop: tuple[str, ...] = (),
+              timeout: float = 600) -> subprocess.CompletedProcess:
+    """Run the real CLI in a subprocess, as a user would, non-interactive (stdin is not a
+    terminal). `env` adds to the environment; variables starting with one of `drop` are removed."""
+    return subprocess.run([sys.executable, "-m", "synthconv.cli", *args], capture_output=True, text=True,
+                          cwd=ROOT, env=_env(env, drop), stdin=subprocess.DEVNULL, timeout=timeout)
+
+
+def start(*args: str, env: dict | None = None) -> subprocess.Popen:
+    """The real CLI in a process group of its own (to signal it and its children), not waited for."""
+    return subprocess.Popen([sys.executable, "-m", "synthconv.cli", *args], cwd=ROOT, env=_env(env),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+
+
+def cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    """The CLI in this process (typer's CliRunner): the same result, without a Python start-up."""
+    from synthconv.cli import app
+
+    saved = dict(os.environ)  # commands export flags for their child processes: keep that local
+    try:
+        result = CliRunner().invoke(app, list(args), env={"COLUMNS": "200", **(env or {})})
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    return subprocess.CompletedProcess(list(args), result.exit_code, result.stdout, result.stderr)
 
 
 def one_line_error(proc: subprocess.CompletedProcess, *needles: str) -> str:
@@ -34,6 +67,6 @@ def read_jsonl(path: Path) -> list[dict]:
 def offline_run(tmp_path_factory) -> Path:
     """One small offline run shared by the end-to-end checks."""
     out = tmp_path_factory.mktemp("runs") / "seed7"
-    proc = synthconv("generate", "--count", "3", "--seed", "7", "--concurrency", "2", "--out", str(out))
+    proc = cli("generate", "--count", "3", "--seed", "7", "--concurrency", "2", "--out", str(out))
     assert proc.returncode == 0, proc.stdout + proc.stderr
     return out

@@ -6,8 +6,9 @@ import wave
 
 import numpy as np
 
-from conftest import read_jsonl, synthconv
-from synthconv.inspect import mp3_duration, validate_conversation
+from conftest import cli, read_jsonl
+from synthconv.inspect import validate_conversation
+from synthconv.runfolder import mp3_duration
 
 
 def test_run_folder_contract(offline_run):
@@ -60,11 +61,11 @@ def test_validation_catches_speech_outside_its_turn(offline_run):
 
 
 def test_same_seed_same_conversations_other_seed_different(offline_run, tmp_path):
-    """Same seed: the same transcripts and tracks, sample for sample, however jobs land on workers."""
+    """Same seed: the same transcripts and tracks, sample for sample, however jobs land on runners."""
     again = tmp_path / "again"
-    assert synthconv("generate", "--count", "2", "--seed", "7", "--concurrency", "1", "--out", str(again)).returncode == 0
+    assert cli("generate", "--count", "2", "--seed", "7", "--concurrency", "1", "--out", str(again)).returncode == 0
     other = tmp_path / "other"
-    assert synthconv("generate", "--count", "2", "--seed", "8", "--concurrency", "2", "--out", str(other)).returncode == 0
+    assert cli("generate", "--count", "2", "--seed", "8", "--concurrency", "2", "--out", str(other)).returncode == 0
 
     def files(run, pattern):
         return {f"{r['id']}/{p.name}": p.read_bytes()

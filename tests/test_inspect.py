@@ -4,27 +4,27 @@ import json
 import shutil
 import wave
 
-from conftest import read_jsonl, synthconv
+from conftest import cli, read_jsonl
 
 
 def test_complete_run_summary_and_validation(offline_run):
-    proc = synthconv("inspect", str(offline_run), "--validate", "--json")
+    proc = cli("inspect", str(offline_run), "--validate", "--json")
     assert proc.returncode == 0, proc.stderr
     s = json.loads(proc.stdout)
     assert s["state"] == "complete" and s["planned"] == 3 and s["by_status"] == {"ok": 3}
     assert s["problems"] == {} and s["duration_s"]["total"] > 60 and s["turns"]["mean"] >= 6
     assert sum(c["ok"] for c in s["by_scenario"].values()) == 3
-    human = synthconv("inspect", str(offline_run))
+    human = cli("inspect", str(offline_run))
     assert human.returncode == 0 and "complete" in human.stdout and "by persona" in human.stdout
 
 
 def test_one_conversation_as_a_timed_transcript(offline_run):
     cid = read_jsonl(offline_run / "conversations.jsonl")[0]["id"]
-    proc = synthconv("inspect", str(offline_run), cid)
+    proc = cli("inspect", str(offline_run), cid)
     assert proc.returncode == 0
     first = read_jsonl(offline_run / "conversations" / cid / "transcript.jsonl")[0]
     assert f"{first['start']:7.2f}" in proc.stdout and first["speaker"] in proc.stdout
-    assert synthconv("inspect", str(offline_run), "nope").returncode == 2
+    assert cli("inspect", str(offline_run), "nope").returncode == 2
 
 
 def test_in_progress_run(offline_run, tmp_path):
@@ -35,7 +35,7 @@ def test_in_progress_run(offline_run, tmp_path):
     (run / "run.json").write_text(json.dumps(info))
     (run / "conversations.jsonl").unlink()
     shutil.rmtree(run / "conversations" / info["jobs"][2]["id"])
-    proc = synthconv("inspect", str(run), "--validate", "--json")
+    proc = cli("inspect", str(run), "--validate", "--json")
     assert proc.returncode == 0, proc.stdout
     s = json.loads(proc.stdout)
     assert s["state"] == "running or killed" and s["by_status"] == {"ok": 2, "pending": 1}
@@ -57,16 +57,16 @@ def test_damaged_run_names_each_conversation_and_problem(offline_run, tmp_path):
     t = json.loads(lines[2])
     t["end"] = t["start"] - 1
     path.write_text("\n".join([*lines[:2], json.dumps(t), *lines[3:]]) + "\n")
-    proc = synthconv("inspect", str(run), "--validate")
+    proc = cli("inspect", str(run), "--validate")
     assert proc.returncode == 1
     out = proc.stdout
     assert f"{a}: tracks have different lengths" in out
     assert f"{b}: missing mix.mp3" in out
     assert f"{c}: transcript.jsonl line 3: end" in out and "before start" in out
-    s = json.loads(synthconv("inspect", str(run), "--validate", "--json").stdout)
+    s = json.loads(cli("inspect", str(run), "--validate", "--json").stdout)
     assert set(s["problems"]) == {a, b, c}
 
 
 def test_not_a_run_folder(tmp_path):
-    proc = synthconv("inspect", str(tmp_path))
+    proc = cli("inspect", str(tmp_path))
     assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1

@@ -47,7 +47,7 @@ def generate(mode: str, out, *args: str, limit: float = 420, env: dict | None = 
 
 def test_two_conversations_in_real_rooms_meet_the_contract(tmp_path):
     out = tmp_path / "run"
-    res = generate("ok", out, "--count", "2", "--seed", "3", "--concurrency", "1", "--job-timeout", "240")
+    res = generate("ok", out, "--count", "2", "--seed", "3", "--concurrency", "2", "--job-timeout", "240")  # 2 rooms at once
     assert res["exit"] == 0, res["stdout"] + res["stderr"]
     assert res["rooms_left"] == []  # every room deleted at the end
     rows = read_jsonl(out / "conversations.jsonl")

@@ -1,12 +1,15 @@
-"""The offline engine's parts: espeak voices, the dialogue policy."""
+"""The offline engine's parts: espeak voices, the dialogue policy, the identity every engine's
+agent is told."""
 
 import numpy as np
 import pytest
 from livekit.agents import llm
 
-from synthconv.engine.base import CallControl
+from synthconv.engine.base import CallControl, Speaker
 from synthconv.engine.offline.policy import DialoguePolicy, echo_token, peer_name
 from synthconv.engine.offline.tts import Espeak
+from synthconv.engine.session import IDENTITY_PATTERN, identity_prompt
+from synthconv.job import Job
 from synthconv.scenario import OfflineVoice, draw_facts, load_library
 
 
@@ -40,6 +43,22 @@ def test_what_it_heard_names_and_ids():
     assert echo_token("Sure, it's 4417 2093.") == "4417 2093"
     assert echo_token("The load is LD-48213, going to Dallas.") == "LD-48213"
     assert echo_token("no numbers here") is None
+
+
+def test_the_identity_reads_back_for_every_role():
+    """identity_prompt and IDENTITY_PATTERN are one contract (the OpenAI loopback reads agents'
+    instructions with the pattern): every scenario's roles, with every persona, read back."""
+    lib = load_library()
+    for sc in lib.scenarios.values():
+        facts = draw_facts(sc, 3)
+        for role, peer in zip(sc.roles, reversed(list(sc.roles))):
+            for persona in lib.personas.values():
+                speaker = Speaker(job=Job(id="j", scenario=sc.id, roles={}, seed=3), role=role, scenario=sc,
+                                  persona=persona, peer_role=peer, facts=facts[role], heard=None, call=CallControl())
+                text = identity_prompt(speaker)
+                m = IDENTITY_PATTERN.match(text)
+                assert m and (m["name"], m["role"]) == (persona.name, sc.roles[role].label), text
+                assert sc.title in text and all(v in text for v in facts[role].values())
 
 
 def _policy(role="customer", seed=1, turns_max=None):

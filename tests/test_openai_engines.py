@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, one_line_error, read_jsonl
+from conftest import ROOT, one_line_error, read_jsonl, synthconv
 from openai_loopback import LoopbackThread
 from synthconv.inspect import validate_conversation
 
@@ -40,12 +40,8 @@ def clean_faults(loopback):
 
 
 def run_cli(*args: str, env: dict | None = None, timeout: float = 240) -> subprocess.CompletedProcess:
-    """The real CLI in a subprocess, non-interactive (stdin is not a terminal)."""
-    base = {k: v for k, v in os.environ.items()
-            if not k.startswith(("OPENAI_", "SYNTHCONV_OPENAI_"))}
-    return subprocess.run([sys.executable, "-m", "synthconv.cli", *args], capture_output=True, text=True,
-                          cwd=ROOT, env={**base, "COLUMNS": "200", **(env or {})}, stdin=subprocess.DEVNULL,
-                          timeout=timeout)
+    """The real CLI in a subprocess, with no OpenAI settings but the test's own."""
+    return synthconv(*args, env=env, drop=("OPENAI_", "SYNTHCONV_OPENAI_"), timeout=timeout)
 
 
 def generate(out: Path, engine: str, *extra: str, env: dict | None = None, seed: int = 3):

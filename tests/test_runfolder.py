@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, one_line_error, read_jsonl, synthconv
+from conftest import ROOT, cli, one_line_error, read_jsonl, start
 from synthconv.runfolder import RunLock
 
 REFUND = ["--scenario", "refund"]
@@ -38,7 +38,7 @@ def edit_run_json(run: Path, change) -> None:  # noqa: ANN001
 
 
 def validate_json(run: Path) -> tuple[int, dict]:
-    proc = synthconv("inspect", str(run), "--validate", "--json")
+    proc = cli("inspect", str(run), "--validate", "--json")
     assert "Traceback" not in proc.stderr, proc.stderr
     return proc.returncode, json.loads(proc.stdout)  # always JSON: the nightly recipe stores it
 
@@ -51,7 +51,7 @@ def test_a_role_key_that_climbs_out_of_the_run_is_refused_on_load(tmp_path):
     text = (sc / "refund.yaml").read_text()
     (sc / "refund.yaml").write_text(text.replace("\n  customer:", "\n  ../../../../escaped:", 1))
     out = tmp_path / "deep" / "er" / "run"
-    one_line_error(synthconv("generate", "--count", "1", *REFUND, "--scenarios-dir", str(sc),
+    one_line_error(cli("generate", "--count", "1", *REFUND, "--scenarios-dir", str(sc),
                              "--personas-dir", str(pe), "--out", str(out)), "refund.yaml", "roles")
     assert not out.exists() and not list(tmp_path.rglob("escaped*"))
 
@@ -63,14 +63,14 @@ def test_a_job_edited_in_run_json_cannot_point_outside(run_copy, tmp_path, field
     victim.mkdir()
     (victim / "keep").write_text("mine")
     edit_run_json(run_copy, lambda info: info["jobs"][0].__setitem__(field, value))
-    one_line_error(synthconv("generate", "--resume", str(run_copy)), "run.json", f"jobs.0.{field}")
-    one_line_error(synthconv("inspect", str(run_copy)), "run.json", f"jobs.0.{field}")
+    one_line_error(cli("generate", "--resume", str(run_copy)), "run.json", f"jobs.0.{field}")
+    one_line_error(cli("inspect", str(run_copy)), "run.json", f"jobs.0.{field}")
     assert (victim / "keep").read_text() == "mine"
 
 
 def test_inspect_takes_only_a_planned_conversation_id(run_copy):
     for cid in ("../run", "..", "/etc", "refund-0000000g"):
-        one_line_error(synthconv("inspect", str(run_copy), cid), "no conversation")
+        one_line_error(cli("inspect", str(run_copy), cid), "no conversation")
 
 
 # --- 2. one writer per run --------------------------------------------------------------------
@@ -78,21 +78,19 @@ def test_inspect_takes_only_a_planned_conversation_id(run_copy):
 
 def test_a_second_writer_is_refused_while_the_first_runs(tmp_path):
     out = tmp_path / "run"
-    first = subprocess.Popen([sys.executable, "-m", "synthconv.cli", "generate", "--count", "2", "--seed", "5",
-                              "--concurrency", "1", *REFUND, "--out", str(out)], cwd=ROOT,
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    first = start("generate", "--count", "2", "--seed", "5", "--concurrency", "1", *REFUND, "--out", str(out))
     try:
         deadline = time.monotonic() + 60
         while not (out / "run.json").exists() and time.monotonic() < deadline:
             time.sleep(0.1)
-        second = synthconv("generate", "--resume", str(out))
+        second = cli("generate", "--resume", str(out))
         one_line_error(second, "another synthconv", f"pid {first.pid}")
     finally:
         stdout, stderr = first.communicate(timeout=300)
     assert first.returncode == 0, stdout + stderr
     rows = read_jsonl(out / "conversations.jsonl")
     assert [r["status"] for r in rows] == ["ok", "ok"]
-    assert synthconv("inspect", str(out), "--validate").returncode == 0
+    assert cli("inspect", str(out), "--validate").returncode == 0
 
 
 def test_a_lock_is_released_when_its_holder_dies(tmp_path):
@@ -123,22 +121,21 @@ def _alive(pid: int) -> bool:
         return False
 
 
-def test_workers_die_with_a_sigkilled_supervisor(tmp_path):
+def test_runners_die_with_a_sigkilled_supervisor(tmp_path):
     out = tmp_path / "run"
-    sup = subprocess.Popen([sys.executable, "-m", "synthconv.cli", "generate", "--count", "4", "--concurrency", "2",
-                            "--out", str(out)], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    sup = start("generate", "--count", "4", "--concurrency", "2", "--out", str(out))
     deadline = time.monotonic() + 60
-    workers: set[int] = set()
+    runners: set[int] = set()
     while time.monotonic() < deadline and not ((out / "run.log").is_file() and "start" in (out / "run.log").read_text()):
         time.sleep(0.2)
-    workers = {k for k in _children(sup.pid) if "spawn_main" in Path(f"/proc/{k}/cmdline").read_text()}
-    assert len(workers) == 2
+    runners = {k for k in _children(sup.pid) if "spawn_main" in Path(f"/proc/{k}/cmdline").read_text()}
+    assert len(runners) == 2
     sup.send_signal(signal.SIGKILL)
     sup.wait()
     deadline = time.monotonic() + 10
-    while any(_alive(w) for w in workers) and time.monotonic() < deadline:
+    while any(_alive(w) for w in runners) and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert not any(_alive(w) for w in workers)
+    assert not any(_alive(w) for w in runners)
     before = sorted(p.name for p in (out / "conversations").iterdir())
     time.sleep(3)
     assert sorted(p.name for p in (out / "conversations").iterdir()) == before  # nobody writes any more
@@ -161,7 +158,7 @@ def small_disk(tmp_path):
 
 def test_a_full_disk_stops_the_run_cleanly_and_resume_finishes_it(small_disk):
     out = small_disk / "run"
-    proc = synthconv("generate", "--count", "2", "--seed", "4", *REFUND, "--concurrency", "1", "--out", str(out))
+    proc = cli("generate", "--count", "2", "--seed", "4", *REFUND, "--concurrency", "1", "--out", str(out))
     assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr
     assert "stopped: no space left on device" in proc.stderr and f"resume with: synthconv generate --resume {out}" in proc.stderr
     info = json.loads((out / "run.json").read_text())
@@ -171,17 +168,15 @@ def test_a_full_disk_stops_the_run_cleanly_and_resume_finishes_it(small_disk):
     assert not list(out.rglob("*.tmp")) and not list((out / "conversations").glob(".tmp-*"))
     assert not list((out / "conversations").glob("*/meta.json"))
     subprocess.run(["mount", "-o", "remount,size=64m", str(small_disk)], check=True)
-    proc = synthconv("generate", "--resume", str(out))
+    proc = cli("generate", "--resume", str(out))
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert synthconv("inspect", str(out), "--validate").returncode == 0
+    assert cli("inspect", str(out), "--validate").returncode == 0
 
 
 def test_a_disk_turned_read_only_mid_run_stops_it_and_resume_finishes_it(small_disk):
     subprocess.run(["mount", "-o", "remount,size=64m", str(small_disk)], check=True)
     out = small_disk / "run"
-    gen = subprocess.Popen([sys.executable, "-m", "synthconv.cli", "generate", "--count", "3", "--seed", "4",
-                            "--concurrency", "1", "--out", str(out)], cwd=ROOT,
-                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    gen = start("generate", "--count", "3", "--seed", "4", "--concurrency", "1", "--out", str(out))
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and not ((out / "conversations.jsonl").is_file()
                                                and (out / "conversations.jsonl").read_text().strip()):
@@ -199,10 +194,10 @@ def test_a_disk_turned_read_only_mid_run_stops_it_and_resume_finishes_it(small_d
     first = sorted((out / "conversations").glob("*/meta.json"))
     assert len(first) >= len(done)  # one may have been renamed into place just before
     snapshot = {p: p.read_bytes() for p in first[0].parent.rglob("*") if p.is_file()}
-    proc = synthconv("generate", "--resume", str(out))
+    proc = cli("generate", "--resume", str(out))
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert all(p.read_bytes() == b for p, b in snapshot.items())  # complete conversations stay as they were
-    assert synthconv("inspect", str(out), "--validate").returncode == 0
+    assert cli("inspect", str(out), "--validate").returncode == 0
 
 
 # --- 4. damaged files -------------------------------------------------------------------------
@@ -211,7 +206,7 @@ def test_a_disk_turned_read_only_mid_run_stops_it_and_resume_finishes_it(small_d
 def test_a_yaml_file_that_is_not_utf8_is_one_line(tmp_path):
     sc, pe = library_copy(tmp_path)
     (sc / "refund.yaml").write_bytes((sc / "refund.yaml").read_bytes().replace(b"title:", b"title: \xff", 1))
-    one_line_error(synthconv("scenarios", "--scenarios-dir", str(sc), "--personas-dir", str(pe)),
+    one_line_error(cli("scenarios", "--scenarios-dir", str(sc), "--personas-dir", str(pe)),
                    "refund.yaml", "UTF-8")
 
 
@@ -225,14 +220,14 @@ def test_a_yaml_file_that_is_not_utf8_is_one_line(tmp_path):
 ])
 def test_a_hand_edited_run_json_is_one_line(run_copy, damage, needle):
     edit_run_json(run_copy, damage)
-    one_line_error(synthconv("generate", "--resume", str(run_copy)), needle)
+    one_line_error(cli("generate", "--resume", str(run_copy)), needle)
 
 
 @pytest.mark.parametrize("content", [b"", b'{"flags": {}, "jobs": [', b"\xff\xfe", b"[1, 2]", b'{"a": NaN}'])
 def test_a_truncated_or_garbled_run_json_is_one_line(run_copy, content):
     (run_copy / "run.json").write_bytes(content)
-    one_line_error(synthconv("generate", "--resume", str(run_copy)), "run.json")
-    proc = synthconv("inspect", str(run_copy), "--validate", "--json")
+    one_line_error(cli("generate", "--resume", str(run_copy)), "run.json")
+    proc = cli("inspect", str(run_copy), "--validate", "--json")
     one_line_error(proc, "run.json")
     assert "run.json" in json.loads(proc.stdout)["problems"]["run"][0]  # still JSON for the nightly recipe
 
@@ -247,7 +242,7 @@ def test_a_damaged_meta_json_is_reported_and_redone_on_resume(run_copy):
     edit_run_json(run_copy, lambda i: i.__setitem__("ended_at", None))
     (run_copy / "conversations.jsonl").write_text("")
     kept = (run_copy / "conversations" / rows[1]["id"] / "meta.json").read_bytes()
-    proc = synthconv("generate", "--resume", str(run_copy))
+    proc = cli("generate", "--resume", str(run_copy))
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert (run_copy / "conversations" / rows[1]["id"] / "meta.json").read_bytes() == kept
     assert validate_json(run_copy)[0] == 0
@@ -278,7 +273,7 @@ def test_a_conversation_that_is_not_the_planned_one_is_a_problem(run_copy):
 
 @pytest.mark.parametrize("engine", ["os:getcwd", "os:sep", "json:JSONDecodeError", "nosuchmodule:X"])
 def test_an_engine_that_is_not_an_engine_is_one_line(tmp_path, engine):
-    one_line_error(synthconv("generate", "--engine", engine, "--count", "1", "--out", str(tmp_path / "r")),
+    one_line_error(cli("generate", "--engine", engine, "--count", "1", "--out", str(tmp_path / "r")),
                    "--engine")
 
 
@@ -290,7 +285,7 @@ def test_an_engine_that_is_not_an_engine_is_one_line(tmp_path, engine):
 def test_absurd_numbers_are_refused(tmp_path, flag, value):
     out = tmp_path / "run"
     t0 = time.monotonic()
-    one_line_error(synthconv("generate", flag, value, "--out", str(out)), flag)
+    one_line_error(cli("generate", flag, value, "--out", str(out)), flag)
     assert time.monotonic() - t0 < 30 and not out.exists()
 
 
@@ -299,7 +294,7 @@ def test_a_huge_yaml_file_is_refused_before_it_is_parsed(tmp_path):
     with open(sc / "huge.yaml", "w") as f:
         f.write("id: huge\ntitle: x\nfacts:\n")
         f.write("  - padding padding padding padding padding padding\n" * 60_000)
-    one_line_error(synthconv("scenarios", "--scenarios-dir", str(sc), "--personas-dir", str(pe)),
+    one_line_error(cli("scenarios", "--scenarios-dir", str(sc), "--personas-dir", str(pe)),
                    "huge.yaml", "bytes")
 
 
@@ -307,4 +302,61 @@ def test_brackets_in_user_text_are_printed_as_they_are(tmp_path):
     out = tmp_path / "[bold]run"
     out.mkdir()
     (out / "x").write_text("")
-    one_line_error(synthconv("generate", "--count", "1", "--out", str(out)), "[bold]run is not empty")
+    one_line_error(cli("generate", "--count", "1", "--out", str(out)), "[bold]run is not empty")
+
+
+# --- the contract's own writers and readers, in this process ------------------------------------
+
+
+def _job(n: int = 0):
+    from synthconv.job import Job
+
+    return Job(id=f"refund-{n:08x}", scenario="refund", roles={"agent": "agent-a", "customer": "cust-c"}, seed=n)
+
+
+def test_results_round_trip_through_conversations_jsonl_without_their_private_fields(tmp_path):
+    from synthconv.runfolder import ConversationResult, read_index, write_index
+
+    jobs = [_job(1), _job(2), _job(3)]
+    results = {jobs[0].id: ConversationResult.for_job(jobs[0], "ok", duration_s=61.5, turns=12),
+               jobs[1].id: ConversationResult.failed(jobs[1], "TimeoutError: slow", transient=True)}
+    write_index(tmp_path, jobs, results, final=False)
+    # finished jobs only, in plan order
+    assert [r.to_line() for _, r in read_index(tmp_path)] == [r.to_line() for r in results.values()]
+    write_index(tmp_path, jobs, results, final=True)
+    lines = read_jsonl(tmp_path / "conversations.jsonl")
+    assert [r["status"] for r in lines] == ["ok", "failed", "failed"] and lines[2]["error"] == "not run"
+    assert all(list(r) == ["id", "status", "scenario", "roles", "duration_s", "turns", "error"] for r in lines)
+    assert all(not isinstance(r, str) and not r.transient for _, r in read_index(tmp_path))  # never written
+    with open(tmp_path / "conversations.jsonl", "a") as f:
+        f.write('{"id": "x"}\nnot json\n')
+    assert [r for _, r in read_index(tmp_path)][3:] == ["missing or bad ['status', 'scenario', 'roles']",
+                                                        "not a JSON line (Expecting value: line 1 column 1 (char 0))"]
+
+
+def test_a_conversation_appears_only_complete_and_a_failure_replaces_it(tmp_path, monkeypatch):
+    import numpy as np
+
+    from synthconv.inspect import validate_conversation
+    from synthconv.recorder import Recording, Turn
+    from synthconv.runfolder import conversation, write_conversation, write_error
+
+    pcm = (np.random.default_rng(0).uniform(-1, 1, 24000) * 8000).astype(np.int16)
+    rec = Recording(sample_rate=24000, tracks={"agent": pcm, "customer": np.zeros(24000, np.int16)},
+                    turns=[Turn(0, "agent", "A", "Hello.", 0.0, 1.0, False, None)], timing="modeled")
+    job = _job(7)
+
+    def broken_mix(paths, out):  # noqa: ANN001
+        raise OSError("ffmpeg went away")
+
+    monkeypatch.setattr(conversation, "mix_mp3", broken_mix)
+    with pytest.raises(OSError):
+        write_conversation(tmp_path, job.id, rec, {"id": job.id})
+    assert not (tmp_path / "conversations").exists() or not any((tmp_path / "conversations").iterdir())
+    monkeypatch.undo()
+    folder = write_conversation(tmp_path, job.id, rec, {"id": job.id, "personas": {"agent": {}, "customer": {}}})
+    assert sorted(p.name for p in (tmp_path / "conversations").iterdir()) == [job.id]
+    assert validate_conversation(folder) == []
+    assert json.loads((folder / "meta.json").read_text())["duration_s"] == 1.0
+    write_error(tmp_path, job.id, "RuntimeError: later attempt failed")
+    assert sorted(p.name for p in folder.iterdir()) == ["error.txt"]

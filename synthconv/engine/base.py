@@ -15,7 +15,7 @@ from livekit.agents import Agent, AgentSession
 
 from ..errors import EngineError  # noqa: F401 - engines raise it from here
 from ..job import Job
-from ..scenario import Persona, Scenario
+from ..scenario import Library, Persona, Scenario
 
 
 class TranscriptChannel:
@@ -103,3 +103,8 @@ class Engine(ABC):
 
     def warm_up(self) -> None:
         """Load models once per process, before the first job."""
+
+    def cost_estimate(self, jobs: list[Job], library: Library) -> tuple[float, float, str] | None:
+        """(API audio minutes, threshold above which to ask, one-line summary) for running
+        `jobs`, or None for a free engine (the CLI asks before a paid run above the threshold)."""
+        return None

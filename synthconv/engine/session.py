@@ -1,10 +1,20 @@
-"""What every engine's AgentSession shares when its peer is another agent, not a person."""
+"""What every engine's AgentSession shares when its peer is another agent, not a person:
+session options, the VAD, who the agent is told it is, and opening the call."""
 
 from __future__ import annotations
+
+import re
+import threading
 
 from livekit.agents import Agent
 
 from .base import Speaker
+
+# The first sentence of every engine's instructions. A contract beyond synthconv: the OpenAI
+# loopback server of the tests (tests/openai_loopback/dialogue.py) reads the persona and role
+# back out of it with IDENTITY_PATTERN, so change the two together.
+IDENTITY = "You are {name}, the {role} in this call: {title}. Your goal: {goal} Facts only you know: {facts}."
+IDENTITY_PATTERN = re.compile(r"You are (?P<name>.+?), the (?P<role>.+?) in this call: ")
 
 
 def session_options() -> dict:
@@ -31,6 +41,30 @@ def session_options() -> dict:
     }
 
 
+_vad = None
+_vad_lock = threading.Lock()
+
+
+def silero_vad():  # noqa: ANN201 - silero's VAD type
+    """One silero model per process, shared by every engine that finds turns by VAD; each
+    session opens its own stream on it."""
+    global _vad
+    with _vad_lock:
+        if _vad is None:
+            from livekit.plugins import silero
+
+            _vad = silero.VAD.load(min_silence_duration=0.6)
+        return _vad
+
+
+def identity_prompt(speaker: Speaker) -> str:
+    """Who `speaker` is, its goal and the facts only it knows (see IDENTITY)."""
+    role = speaker.scenario.roles[speaker.role]
+    facts = "; ".join(f"{k}: {v}" for k, v in speaker.facts.items())
+    return IDENTITY.format(name=speaker.persona.name, role=role.label, title=speaker.scenario.title,
+                           goal=role.goal, facts=facts)
+
+
 class RoleAgent(Agent):
     """One side of the call; the first speaker opens it as soon as it is live."""
 
@@ -41,13 +75,8 @@ class RoleAgent(Agent):
 
     @classmethod
     def for_speaker(cls, speaker: Speaker) -> RoleAgent:
-        role = speaker.scenario.roles[speaker.role]
-        facts = "; ".join(f"{k}: {v}" for k, v in speaker.facts.items())
-        instructions = (
-            f"You are {speaker.persona.name}, the {role.label} in this call: "
-            f"{speaker.scenario.title}. Your goal: {role.goal} Facts only you know: {facts}."
-        )
-        return cls(instructions, opens=speaker.role == speaker.scenario.first_speaker,
+        """The agent of `speaker`, told only who it is (its identity_prompt)."""
+        return cls(identity_prompt(speaker), opens=speaker.role == speaker.scenario.first_speaker,
                    peer_ready=speaker.peer_ready)
 
     async def on_enter(self) -> None:

@@ -25,12 +25,12 @@ from dataclasses import dataclass
 import numpy as np
 from livekit import api, rtc
 
-from ..inspect import SILENT  # what counts as speech: the contract check's threshold
 from ..errors import LiveKitError
 from ..job import Job
 from ..recorder import Recording, Turn
+from ..runfolder.audio import loud  # what counts as speech: the contract check's threshold
 from ..scenario import Library
-from .livekit_agent import AGENT_NAME, ENDED_ATTR, FAILED_ATTR, HEARD_TOPIC, SAID_TOPIC, identity, observer_identity
+from .protocol import AGENT_NAME, ENDED_ATTR, FAILED_ATTR, HEARD_TOPIC, SAID_TOPIC, identity, observer_identity
 
 SAMPLE_RATE = 24000
 MERGE_GAP_S = 1.2  # pauses inside one turn (between sentences) are shorter than this
@@ -157,7 +157,7 @@ class Observer:
         """What has crossed the room so far, for error messages."""
         audio = ", ".join(
             f"{r} {sum(len(c) for c in chunks) / SAMPLE_RATE:.1f} s "
-            f"({sum(int((np.abs(c.astype(np.int32)) > SILENT).sum()) for c in chunks) / SAMPLE_RATE:.1f} s speech)"
+            f"({sum(int(loud(c).sum()) for c in chunks) / SAMPLE_RATE:.1f} s speech)"
             for r, (_, chunks) in self.audio.items())
         return f"audio: {audio or 'none'}; transcripts: {len(self.texts)}"
 
@@ -182,12 +182,12 @@ class Observer:
         """Speech regions of each track, labelled with the transcripts that describe them."""
         regions = []  # (start, end, role) in samples
         for role, track in tracks.items():
-            loud = np.flatnonzero(np.abs(track.astype(np.int32)) > SILENT)
-            if not len(loud):
+            speech = np.flatnonzero(loud(track))
+            if not len(speech):
                 continue
-            breaks = np.flatnonzero(np.diff(loud) > MERGE_GAP_S * SAMPLE_RATE)
-            firsts = np.concatenate([[loud[0]], loud[breaks + 1]])
-            lasts = np.concatenate([loud[breaks], [loud[-1]]])
+            breaks = np.flatnonzero(np.diff(speech) > MERGE_GAP_S * SAMPLE_RATE)
+            firsts = np.concatenate([[speech[0]], speech[breaks + 1]])
+            lasts = np.concatenate([speech[breaks], [speech[-1]]])
             regions += [(int(a), int(b) + 1, role) for a, b in zip(firsts, lasts)]
         regions.sort()
         own = {r: [t for t in self.texts if t["topic"] == SAID_TOPIC and t["role"] == r] for r in self.roles}

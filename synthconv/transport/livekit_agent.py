@@ -10,7 +10,7 @@ the same engine code as the local transport and links it to its peer:
   the peer's audio (the same seam as the local bridge);
 - the end of the call travels as a participant attribute, so the peer stops replying;
 - what it said and what it heard go to the recorder as text streams of its own (`SAID_TOPIC`,
-  `HEARD_TOPIC`). livekit-agents publishes a heard transcript under the *speaker's* identity
+  `HEARD_TOPIC`; the names both sides share are in protocol.py). livekit-agents publishes a heard transcript under the *speaker's* identity
   (`sender_identity`), and a real livekit-server passes that on, so on `lk.transcription` a
   recorder cannot tell what an agent said from what its peer heard of it.
 
@@ -31,30 +31,14 @@ from livekit.agents import AgentServer, JobContext, JobExecutorType, JobProcess,
 from livekit.agents.types import ATTRIBUTE_TRANSCRIPTION_TRACK_ID, TOPIC_TRANSCRIPTION
 
 from ..engine import make_engine
-from ..errors import transient
 from ..engine.base import CallControl, Speaker, TranscriptChannel
+from ..errors import transient
 from ..job import Job
 from ..scenario import draw_facts, load_library
+from .protocol import (AGENT_NAME, ENDED_ATTR, ENDING_ATTR, FAILED_ATTR, HEARD_TOPIC, READY_ATTR, SAID_TOPIC,
+                       identity, observer_identity)
 
-AGENT_NAME = "synthconv"
-ROLE_ATTR = "synthconv.role"
-ENDING_ATTR = "synthconv.ending"  # set by the agent saying its last line
-ENDED_ATTR = "synthconv.ended"  # set once that line has played out
-READY_ATTR = "synthconv.ready"  # set once the session listens to its peer
-FAILED_ATTR = "synthconv.failed"  # "transient: why" or "final: why", when the engine gave up
-SAID_TOPIC = "synthconv.said"  # each line the agent spoke, once it has played out
-HEARD_TOPIC = "synthconv.heard"  # each final transcript of the peer's audio
 log = logging.getLogger("synthconv.worker")
-
-
-def identity(job_id: str, role: str) -> str:
-    return f"{role}-{job_id}"
-
-
-def observer_identity(room: str) -> str:
-    """The hidden recorder of `room` (the only one the agents send `SAID_TOPIC`/`HEARD_TOPIC` to)."""
-    return f"observer-{room}"
-
 
 PRELOAD_ENV = "SYNTHCONV_PRELOAD"  # the engine each job process loads before it is offered a job
 WORKER_PID_ENV = "SYNTHCONV_WORKER_PID"  # the worker whose job processes these are
@@ -95,8 +79,7 @@ async def on_request(req: JobRequest) -> None:
     if not role or not job_id:
         await req.reject()
         return
-    await req.accept(identity=identity(job_id, role), name=meta.get("name", role),
-                     attributes={ROLE_ATTR: role})
+    await req.accept(identity=identity(job_id, role), name=meta.get("name", role))
 
 
 async def entrypoint(ctx: JobContext) -> None:

@@ -19,7 +19,7 @@ from collections import deque
 import numpy as np
 
 from synthconv.engine.offline.tts import Espeak
-from synthconv.recorder import ffmpeg_exe
+from synthconv.runfolder.audio import ffmpeg_exe
 from synthconv.scenario import OfflineVoice
 from synthconv.transport.local import _resample
 

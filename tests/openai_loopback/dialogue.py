@@ -1,7 +1,9 @@
 """The loopback "model": the project's scripted dialogue policy, driven by what an engine sends.
 
-An engine's instructions say who speaks in which scenario ("You are Maya Chen, the Support agent
-in this call: <scenario title>. ... Facts only you know: ..."). The loopback recognises the
+An engine's instructions say who speaks in which scenario: they open with the product's
+`identity_prompt` ("You are Maya Chen, the Support agent in this call: <scenario title>. ...
+Facts only you know: ...", see synthconv.engine.session.IDENTITY), whose persona name and role
+label the loopback reads back with the product's own IDENTITY_PATTERN. It recognises the
 scenario by its title, the persona by its name, the role by its label and the drawn facts by
 their values, and then plays the role with `DialoguePolicy` on the conversation so far. When
 the policy says goodbye, the model first calls the engine's `end_call` tool (if it offers one),
@@ -11,7 +13,6 @@ tool's result asks for.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -19,6 +20,7 @@ from livekit.agents import llm
 
 from synthconv.engine.base import CallControl
 from synthconv.engine.offline.policy import DialoguePolicy
+from synthconv.engine.session import IDENTITY_PATTERN
 from synthconv.scenario import Library, load_library
 
 from .audio import text_seed
@@ -44,10 +46,10 @@ def policy_for(instructions: str) -> DialoguePolicy:
     scenario = next((s for s in lib.scenarios.values() if s.title in instructions), None)
     if scenario is None:
         raise UnknownRole("no scenario title in the instructions")
-    m = re.search(r"You are (.+?), the (.+?) in this call", instructions)
+    m = IDENTITY_PATTERN.search(instructions)
     if not m:
-        raise UnknownRole("no 'You are NAME, the ROLE in this call' in the instructions")
-    name, label = m.group(1), m.group(2)
+        raise UnknownRole(f"no identity ({IDENTITY_PATTERN.pattern!r}) in the instructions")
+    name, label = m["name"], m["role"]
     role = next((k for k, r in scenario.roles.items() if r.label == label), None)
     persona = next((p for p in lib.personas.values() if p.name == name), None)
     if role is None or persona is None:

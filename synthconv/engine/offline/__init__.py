@@ -5,7 +5,7 @@ from __future__ import annotations
 from livekit.agents import Agent, AgentSession
 
 from ..base import Engine, EngineError, Speaker
-from ..session import RoleAgent, session_options
+from ..session import RoleAgent, session_options, silero_vad
 from .policy import DialoguePolicy
 from .stt import TranscriptSTT
 from .tts import Espeak, EspeakTTS
@@ -14,22 +14,11 @@ from .tts import Espeak, EspeakTTS
 class OfflineEngine(Engine):
     name = "offline"
 
-    def __init__(self) -> None:
-        self._vad = None
-
-    def vad(self):  # noqa: ANN201 - silero's VAD type
-        """One silero model per process; each session opens its own stream on it."""
-        if self._vad is None:
-            from livekit.plugins import silero
-
-            self._vad = silero.VAD.load(min_silence_duration=0.6)
-        return self._vad
-
     def voice(self, persona) -> dict:  # noqa: ANN001
         return {"engine": "espeak-ng", **persona.voice.offline.model_dump()}
 
     def warm_up(self) -> None:
-        self.vad()
+        silero_vad()
         Espeak.get()
 
     def check(self, personas) -> None:  # noqa: ANN001
@@ -41,7 +30,7 @@ class OfflineEngine(Engine):
     def build(self, speaker: Speaker) -> tuple[AgentSession, Agent]:
         session = AgentSession(
             stt=TranscriptSTT(speaker.heard, language=speaker.scenario.language),
-            vad=self.vad(),
+            vad=silero_vad(),
             llm=DialoguePolicy(
                 scenario=speaker.scenario,
                 role=speaker.role,

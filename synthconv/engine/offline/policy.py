@@ -19,6 +19,7 @@ from livekit.agents.types import DEFAULT_API_CONNECT_OPTIONS, NOT_GIVEN, NotGive
 
 from ...scenario import Beat, Persona, Scenario
 from ..base import CallControl
+from .plugin import OfflinePlugin
 
 # Words that colour a line, per language. Kept short: the scenario carries the content.
 FILLERS = {
@@ -75,7 +76,9 @@ def echo_token(text: str) -> str | None:
     return max(found, key=len) if found else None
 
 
-class DialoguePolicy(llm.LLM):
+class DialoguePolicy(OfflinePlugin, llm.LLM):
+    MODEL = "scripted-policy"
+
     def __init__(
         self,
         *,
@@ -95,14 +98,6 @@ class DialoguePolicy(llm.LLM):
         self.call = call
         self.beats = [b for b in scenario.script if b.role == role]
         self.lang = scenario.language if scenario.language in FILLERS else "en"
-
-    @property
-    def model(self) -> str:
-        return "scripted-policy"
-
-    @property
-    def provider(self) -> str:
-        return "synthconv-offline"
 
     def chat(
         self,

@@ -12,22 +12,17 @@ from livekit.agents import APIConnectOptions, stt, utils
 from livekit.agents.types import DEFAULT_API_CONNECT_OPTIONS, NOT_GIVEN, NotGivenOr
 
 from ..base import TranscriptChannel
+from .plugin import OfflinePlugin
 
 
-class TranscriptSTT(stt.STT):
+class TranscriptSTT(OfflinePlugin, stt.STT):
+    MODEL = "published-transcript"
+
     def __init__(self, heard: TranscriptChannel, *, language: str, wait: float = 1.0) -> None:
         super().__init__(capabilities=stt.STTCapabilities(streaming=False, interim_results=False))
         self._heard = heard
         self._language = language
         self._wait = wait
-
-    @property
-    def model(self) -> str:
-        return "published-transcript"
-
-    @property
-    def provider(self) -> str:
-        return "synthconv-offline"
 
     async def _recognize_impl(
         self,

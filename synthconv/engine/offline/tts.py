@@ -1,8 +1,9 @@
 """Speaking without a network: espeak-ng (from the `espeakng-loader` wheel) as a livekit TTS.
 
-The library is a process-wide singleton, so every call goes through one lock and sets the
-voice, rate and pitch it needs before synthesizing. It is fast (several hundred times real
-time), so synthesis runs inline rather than in a thread.
+The `Espeak` wrapper is a per-process singleton with one lock: the library is not reentrant, so
+one call at a time loads it afresh (for determinism, see `Espeak`), sets the voice, rate and
+pitch it needs, synthesizes and unloads it again. It is fast (several hundred times real time,
+about 15 ms to load), so synthesis runs inline rather than in a thread.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from livekit.agents import APIConnectOptions, tts
 from livekit.agents.types import DEFAULT_API_CONNECT_OPTIONS
 
 from ...scenario import OfflineVoice
+from .plugin import OfflinePlugin
 
 _AUDIO_OUTPUT_SYNCHRONOUS = 2
 _POS_CHARACTER = 1
@@ -101,8 +103,10 @@ class Espeak:
         return np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.int16)
 
 
-class EspeakTTS(tts.TTS):
+class EspeakTTS(OfflinePlugin, tts.TTS):
     """A livekit-agents TTS plugin speaking with one persona's espeak-ng voice."""
+
+    MODEL = "espeak-ng"
 
     def __init__(self, voice: OfflineVoice) -> None:
         self._espeak = Espeak.get()
@@ -112,14 +116,6 @@ class EspeakTTS(tts.TTS):
             num_channels=1,
         )
         self.voice = voice
-
-    @property
-    def model(self) -> str:
-        return "espeak-ng"
-
-    @property
-    def provider(self) -> str:
-        return "synthconv-offline"
 
     def synthesize(
         self, text: str, *, conn_options: APIConnectOptions = DEFAULT_API_CONNECT_OPTIONS

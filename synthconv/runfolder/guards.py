@@ -14,7 +14,7 @@ import os
 import re
 from pathlib import Path
 
-from .errors import RunFolderError
+from ..errors import RunFolderError
 
 NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,99}$")  # scenario, persona and role ids
 JOB_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,99}-[0-9a-f]{8}$")  # <scenario>-<content hash>
@@ -35,6 +35,21 @@ def conversation_dir(run: Path, job_id: str) -> Path:
     if path.parent != base:
         raise RunFolderError(f"{run}: conversation {job_id} resolves outside the run ({path})")
     return Path(run) / "conversations" / job_id
+
+
+def tmp_dir(run: Path, job_id: str) -> Path:
+    """Where a conversation is written before it is renamed into place under its id."""
+    return conversation_dir(run, job_id).with_name(f".tmp-{job_id}")
+
+
+def replace_atomic(path: Path, text: str) -> None:
+    """Write `path` whole or not at all (a temporary file renamed over it; removed on failure)."""
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def check_job(d: object, where: str) -> dict:

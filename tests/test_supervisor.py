@@ -1,4 +1,4 @@
-"""Batch runs that survive: isolation, deadlines, retries, early stop, SIGKILL + resume, SIGINT."""
+"""The supervisor: batch runs that survive: isolation, deadlines, retries, early stop, SIGKILL + resume, SIGINT."""
 
 import hashlib
 import json
@@ -9,17 +9,17 @@ import sys
 import time
 from pathlib import Path
 
-from conftest import ROOT, read_jsonl, synthconv
+from conftest import cli, read_jsonl, start, synthconv
 
 FAULTY = "faulty_engine:FaultyEngine"
 THREE = ["--scenario", "refund", "--scenario", "billing-dispute", "--scenario", "outage"]
 
 
 def faulty(tmp_path, faults, *args):
-    env = {**os.environ, "SYNTHCONV_TEST_FAULTS": faults, "SYNTHCONV_TEST_MARKERS": str(tmp_path),
-           "PYTHONPATH": os.pathsep.join([str(Path(__file__).parent), str(ROOT)])}
-    return subprocess.run([sys.executable, "-m", "synthconv.cli", "generate", "--engine", FAULTY, *args],
-                          capture_output=True, text=True, cwd=ROOT, env=env, timeout=600)
+    """generate with an engine that misbehaves on purpose (tests/faulty_engine.py), in this process:
+    the runner processes it supervises are real."""
+    return cli("generate", "--engine", FAULTY, *args,
+               env={"SYNTHCONV_TEST_FAULTS": faults, "SYNTHCONV_TEST_MARKERS": str(tmp_path)})
 
 
 def by_scenario(run):
@@ -72,10 +72,7 @@ def test_too_many_failures_stop_the_run_early(tmp_path):
 
 
 def _start(out: Path, count: int) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "synthconv.cli", "generate", "--count", str(count),
-                             "--seed", "11", "--concurrency", "2", "--out", str(out)],
-                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True)
+    return start("generate", "--count", str(count), "--seed", "11", "--concurrency", "2", "--out", str(out))
 
 
 def _wait_for_complete(out: Path, n: int, proc: subprocess.Popen, limit: float = 300) -> list[Path]:
@@ -102,8 +99,8 @@ def test_resume_after_sigkill(tmp_path):
     proc.wait()
     kept = {p.name: _digest(p) for p in done}
     assert len(kept) < 6
-    assert synthconv("generate", "--count", "6", "--out", str(out)).returncode == 2  # not without --resume
-    resumed = synthconv("generate", "--resume", str(out))
+    assert cli("generate", "--count", "6", "--out", str(out)).returncode == 2  # not without --resume
+    resumed = cli("generate", "--resume", str(out))
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
     for name, digest in kept.items():  # complete conversations untouched, byte for byte
         assert _digest(out / "conversations" / name) == digest
@@ -111,7 +108,7 @@ def test_resume_after_sigkill(tmp_path):
     plan = [j["id"] for j in json.loads((out / "run.json").read_text())["jobs"]]
     assert [r["id"] for r in rows] == plan and all(r["status"] == "ok" for r in rows)
     assert not list((out / "conversations").glob(".tmp-*"))
-    assert synthconv("inspect", str(out), "--validate").returncode == 0
+    assert cli("inspect", str(out), "--validate").returncode == 0
 
 
 def test_sigint_stops_promptly_and_says_how_to_resume(tmp_path):
@@ -132,20 +129,19 @@ def test_sigint_stops_promptly_and_says_how_to_resume(tmp_path):
             assert (out / "conversations" / r["id"] / "meta.json").is_file()
     assert not list((out / "conversations").glob(".tmp-*"))
     assert json.loads((out / "run.json").read_text())["stopped"] == "interrupted by SIGINT"
-    assert synthconv("inspect", str(out), "--validate").returncode == 0
+    assert cli("inspect", str(out), "--validate").returncode == 0
 
 
 def test_resume_keeps_the_plan(tmp_path):
     out = tmp_path / "run"
-    proc = synthconv("generate", "--resume", str(out))
+    proc = cli("generate", "--resume", str(out))
     assert proc.returncode == 2 and "no run.json" in proc.stderr
 
 
 def test_no_secret_reaches_the_run_folder(tmp_path):
     out = tmp_path / "run"
-    env = {**os.environ, "OPENAI_API_KEY": "sk-test-do-not-leak-123", "LIVEKIT_API_SECRET": "lk-secret-do-not-leak"}
-    proc = subprocess.run([sys.executable, "-m", "synthconv.cli", "generate", "--count", "1", "--out", str(out)],
-                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    proc = synthconv("generate", "--count", "1", "--out", str(out),
+                     env={"OPENAI_API_KEY": "sk-test-do-not-leak-123", "LIVEKIT_API_SECRET": "lk-secret-do-not-leak"})
     assert proc.returncode == 0
     for p in out.rglob("*"):
         if p.is_file():

@@ -1,0 +1,13 @@
+"""The command line, one module per command: generate, worker, inspect, scenarios and personas."""
+
+from __future__ import annotations
+
+from . import generate, inspect, library, worker  # noqa: F401 - each registers its command on `app`
+from .common import app
+
+
+def main() -> None:
+    app(prog_name="synthconv")
+
+
+__all__ = ["app", "main"]

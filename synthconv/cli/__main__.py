@@ -1,0 +1,7 @@
+"""`python -m synthconv.cli` (how tests, benches and `generate`'s local worker start the CLI)."""
+
+import sys
+
+from . import main
+
+sys.exit(main())

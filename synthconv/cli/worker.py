@@ -1,0 +1,98 @@
+"""`synthconv worker`: a LiveKit agent worker, and the one `generate` starts next to itself."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from .common import LiveKitKey, LiveKitSecret, LiveKitURL, app, fail, set_livekit_env
+
+
+@app.command()
+def worker(
+    livekit_url: Optional[str] = LiveKitURL,
+    livekit_api_key: Optional[str] = LiveKitKey,
+    livekit_api_secret: Optional[str] = LiveKitSecret,
+    preload: str = typer.Option("offline", "--preload",
+                                help="engine each job process loads before taking a job (each dispatch names its own)"),
+    idle_processes: int = typer.Option(2, "--idle-processes", min=0,
+                                       help="job processes kept loaded and waiting (one per agent at once is ideal)"),
+    ready_file: Optional[Path] = typer.Option(None, "--ready-file", hidden=True,
+                                              help="written once the server has registered this worker"),
+) -> None:
+    """Run an agent worker that takes synthconv dispatches (start many, on many machines)."""
+    import asyncio
+    import logging
+
+    from ..engine import EngineError, make_engine
+    from ..errors import LiveKitError
+    from ..transport.livekit import LiveKitConfig
+    from ..transport.livekit_agent import PRELOAD_ENV, make_server
+
+    set_livekit_env(livekit_url, livekit_api_key, livekit_api_secret)
+    try:
+        cfg = LiveKitConfig.from_env()
+        make_engine(preload)  # a bad name is one line here, not an error in every job process
+    except (LiveKitError, EngineError) as e:
+        fail(str(e))
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    if os.environ.get("SYNTHCONV_DEBUG"):
+        logging.getLogger("synthconv").setLevel(logging.DEBUG)
+        logging.getLogger("livekit.agents").setLevel(logging.DEBUG)
+    os.environ[PRELOAD_ENV] = preload  # job processes inherit it
+    server = make_server(cfg.url, cfg.api_key, cfg.api_secret, idle_processes=idle_processes)
+    if ready_file is not None:
+        server.on("worker_registered", lambda *_: ready_file.write_text("registered\n"))
+    try:
+        asyncio.run(server.run())
+    except KeyboardInterrupt:
+        pass
+
+
+class LocalWorker:
+    """The `synthconv worker` a LiveKit `generate` runs next to itself."""
+
+    def __init__(self, proc: subprocess.Popen) -> None:
+        self.proc = proc
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
+def start_local_worker(out: Path, engine: str, rooms: int, timeout: float = 120.0) -> LocalWorker:
+    """`synthconv worker` next to this run (its log goes to RUN/worker.log), with a prewarmed
+    job process for each agent of `rooms` rooms at once. Returns once the server has registered
+    it: a dispatch sent before that is dropped, and costs the job a 20 s wait for its re-dispatch."""
+    import shutil
+    import tempfile
+
+    from ..runner import die_with_parent
+
+    out.mkdir(parents=True, exist_ok=True)
+    folder = Path(tempfile.mkdtemp(prefix="synthconv-worker-"))
+    ready = folder / "ready"
+    try:
+        with open(out / "worker.log", "ab") as log:  # the child keeps its own copy of the descriptor
+            proc = subprocess.Popen([sys.executable, "-m", "synthconv.cli", "worker", "--preload", engine,
+                                     "--idle-processes", str(2 * rooms), "--ready-file", str(ready)],
+                                    stdout=log, stderr=log, stdin=subprocess.DEVNULL, preexec_fn=die_with_parent)
+        deadline = time.monotonic() + timeout
+        while not ready.exists():
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                fail(f"the local agent worker did not register with {os.environ['LIVEKIT_URL']} within {timeout:g} s "
+                     f"(see {out / 'worker.log'})")
+            time.sleep(0.1)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    return LocalWorker(proc)

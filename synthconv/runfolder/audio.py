@@ -1,0 +1,69 @@
+"""The audio files of a conversation: 16-bit mono WAV tracks and their MP3 mix.
+
+The mix is made with pydub, using the ffmpeg binary that ships in the imageio-ffmpeg wheel (no
+system package needed). `SILENT` is what the contract calls silence; the transports use it to
+find speech, and `inspect` to check that every turn brackets its speech.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import wave
+from pathlib import Path
+
+import numpy as np
+
+SILENT = 64  # |sample| at or below this counts as silence (-54 dBFS)
+
+
+def loud(pcm: np.ndarray) -> np.ndarray:
+    """Where `pcm` is speech rather than silence (a boolean per sample)."""
+    return np.abs(pcm.astype(np.int32)) > SILENT
+
+
+def write_wav(path: Path, pcm: np.ndarray, sample_rate: int) -> None:
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(sample_rate)
+        w.writeframes(pcm.astype("<i2").tobytes())
+
+
+def read_wav(path: Path) -> tuple[np.ndarray, int]:
+    with wave.open(str(path), "rb") as w:
+        if w.getnchannels() != 1 or w.getsampwidth() != 2:
+            raise ValueError(f"{path}: not mono 16-bit PCM")
+        return np.frombuffer(w.readframes(w.getnframes()), dtype="<i2"), w.getframerate()
+
+
+def ffmpeg_exe() -> str:
+    import imageio_ffmpeg
+
+    return imageio_ffmpeg.get_ffmpeg_exe()
+
+
+def mix_mp3(track_paths: list[Path], out: Path, bitrate: str = "64k") -> None:
+    """Overlay the per-role WAV tracks into one mono MP3."""
+    import warnings
+
+    with warnings.catch_warnings():  # pydub warns at import when no ffmpeg is on PATH
+        warnings.simplefilter("ignore", RuntimeWarning)
+        from pydub import AudioSegment
+    AudioSegment.converter = ffmpeg_exe()
+    mixed = None
+    for p in track_paths:
+        seg = AudioSegment.from_wav(p)
+        mixed = seg if mixed is None else mixed.overlay(seg)
+    assert mixed is not None
+    mixed.export(out, format="mp3", bitrate=bitrate)
+
+
+def mp3_duration(path: Path) -> float:
+    """Decode the whole MP3 with the bundled ffmpeg and return its length in seconds."""
+    proc = subprocess.run(
+        [ffmpeg_exe(), "-v", "error", "-i", str(path), "-f", "s16le", "-ac", "1", "-ar", "16000", "-"],
+        capture_output=True, check=False,
+    )
+    if proc.returncode != 0 or not proc.stdout:
+        raise ValueError(proc.stderr.decode(errors="replace").strip().splitlines()[-1:] or "no audio")
+    return len(proc.stdout) / 2 / 16000

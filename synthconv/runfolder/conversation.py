@@ -1,0 +1,82 @@
+"""One conversation's folder: written whole under a temporary name, then renamed into place.
+
+RUN/conversations/<id>/ holds transcript.jsonl, tracks/<role>.wav, mix.mp3 and meta.json when the
+conversation is complete, or only error.txt when it failed (docs/FORMAT.md).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import asdict
+from pathlib import Path
+
+import jsonlines
+
+from .audio import mix_mp3, write_wav
+from .guards import conversation_dir, replace_atomic, tmp_dir
+
+TURN_FIELDS = {"turn", "role", "speaker", "text", "start", "end", "interrupted", "heard"}
+
+
+def write_conversation(run: Path, job_id: str, rec, meta: dict) -> Path:  # noqa: ANN001 - a recorder.Recording
+    """Write transcript, tracks, mix and meta of a finished conversation; it appears under its
+    id only when complete (an earlier attempt's folder is replaced)."""
+    final, tmp = conversation_dir(run, job_id), tmp_dir(run, job_id)
+    shutil.rmtree(tmp, ignore_errors=True)
+    try:
+        (tmp / "tracks").mkdir(parents=True)
+        with jsonlines.open(tmp / "transcript.jsonl", "w") as w:
+            w.write_all(asdict(t) for t in rec.turns)
+        paths = []
+        for role, pcm in rec.tracks.items():
+            paths.append(tmp / "tracks" / f"{role}.wav")
+            write_wav(paths[-1], pcm, rec.sample_rate)
+        mix_mp3(paths, tmp / "mix.mp3")
+        meta = {**meta, **rec.notes, "timing": rec.timing, "sample_rate": rec.sample_rate,
+                "duration_s": round(rec.duration, 3), "turns": len(rec.turns)}
+        (tmp / "meta.json").write_text(json.dumps(meta, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        shutil.rmtree(final, ignore_errors=True)
+        tmp.rename(final)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return final
+
+
+def write_error(run: Path, job_id: str, text: str) -> None:
+    """A failed conversation: its folder holds error.txt (the traceback or the reason) only."""
+    folder = conversation_dir(run, job_id)
+    shutil.rmtree(tmp_dir(run, job_id), ignore_errors=True)
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True, exist_ok=True)
+    replace_atomic(folder / "error.txt", text if text.endswith("\n") else text + "\n")
+
+
+def read_meta(folder: Path) -> dict | str | None:
+    """A conversation's meta.json: the object, what is wrong with it, or None when there is none."""
+    try:
+        meta = json.loads((Path(folder) / "meta.json").read_bytes().decode("utf-8"))
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as e:
+        return f"meta.json is damaged ({e})"
+    return meta if isinstance(meta, dict) else "meta.json is not a JSON object"
+
+
+def read_error(folder: Path) -> str | None:
+    """The last line of a failed conversation's error.txt (the exception), or None."""
+    path = Path(folder) / "error.txt"
+    if not path.is_file():
+        return None
+    lines = path.read_text(errors="replace").strip().splitlines()
+    return lines[-1] if lines else "failed"
+
+
+def read_transcript(folder: Path) -> list[dict]:
+    """transcript.jsonl's turns (lines without every turn field are left out); raises
+    OSError or jsonlines.InvalidLineError on a damaged file."""
+    path = Path(folder) / "transcript.jsonl"
+    if not path.is_file():
+        return []
+    with jsonlines.open(path) as reader:
+        return [t for t in reader if isinstance(t, dict) and TURN_FIELDS <= set(t)]
