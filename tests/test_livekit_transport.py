@@ -8,6 +8,7 @@ A server that is not built, or a namespace that cannot be made, fails these test
 reason; they are never skipped.
 """
 
+import contextlib
 import json
 import os
 import re
@@ -65,9 +66,26 @@ def test_two_conversations_in_real_rooms_meet_the_contract(tmp_path):
     assert "livekit_api_secret" not in json.dumps(run) and run["flags"]["livekit_url"].startswith(("ws://", "wss://"))
 
 
+@contextlib.contextmanager
+def busy_machine():
+    """Every core busy at the lowest priority: the machine's CPU reads near 100 % while the
+    test's own processes hardly slow down."""
+    burners = [subprocess.Popen(["nice", "-n", "19", sys.executable, "-c", "while True: pass"])
+               for _ in range(os.cpu_count() or 1)]
+    try:
+        yield
+    finally:
+        for p in burners:
+            p.kill()
+            p.wait()
+
+
 def test_a_role_whose_agent_never_joins_is_dispatched_again(tmp_path):
+    """On a busy machine too: livekit-agents reports the machine's CPU as its load by default,
+    and livekit-server dispatches nothing to a worker above 70 %."""
     out = tmp_path / "run"
-    res = generate("ignore-first", out, "--count", "1", "--scenario", "billing-dispute", "--job-timeout", "240")
+    with busy_machine():
+        res = generate("ignore-first", out, "--count", "1", "--scenario", "billing-dispute", "--job-timeout", "240")
     assert res["exit"] == 0, res["stdout"] + res["stderr"]
     row = read_jsonl(out / "conversations.jsonl")[0]
     meta = json.loads((out / "conversations" / row["id"] / "meta.json").read_text())

@@ -233,6 +233,16 @@ def make_server(url: str, api_key: str, api_secret: str, *, idle_processes: int 
     process connected at once. `idle_processes` are kept prewarmed with the models loaded.
     """
     os.environ[WORKER_PID_ENV] = str(os.getpid())  # job processes inherit it (see prewarm)
+
+    def job_load(server: AgentServer) -> float:
+        """The load this worker reports: the share of its job processes in use, always under
+        livekit-server's target load (0.7), so the server spreads jobs over workers but never
+        refuses one. livekit-agents reports the machine's CPU instead, and above 70 % (two cores
+        busy with rooms, or with anything else) the server dispatched nothing to it: every new
+        room's agents "never joined" (seen in CI with the server logging "high cpu load")."""
+        busy = len(server.active_jobs)
+        return 0.5 * busy / (busy + idle_processes + 1)
+
     server = AgentServer(
         ws_url=url, api_key=api_key, api_secret=api_secret,
         job_executor_type=JobExecutorType.PROCESS,
@@ -240,6 +250,7 @@ def make_server(url: str, api_key: str, api_secret: str, *, idle_processes: int 
         setup_fnc=prewarm,
         initialize_process_timeout=120,  # loading models while other rooms run
         load_threshold=math.inf,  # the orchestrator limits concurrency, not the CPU monitor
+        load_fnc=job_load,
         port=0,
     )
     server.rtc_session(entry, agent_name=AGENT_NAME, on_request=request)
