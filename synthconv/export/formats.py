@@ -1,0 +1,166 @@
+"""The export formats, each written from the same conversations, splits and audio.
+
+- hf: two Hugging Face configurations as parquet with the audio inside and datasets' features
+  in the schema, `segments` (one row per turn: its slice of the speaker's track) and
+  `conversations` (one row per conversation: its role tracks and a mix), declared in the card's
+  `configs`, so `datasets.load_dataset(DIR, "segments")` needs no glue (and no torch: an
+  audiofolder would need torchcodec just to load);
+- nemo: ASR manifests (one line per turn, offset/duration into the speaker's track) per split and
+  language, and diarization manifests pointing at the mix, its RTTM and UEM;
+- rttm: one RTTM (SPEAKER lines, persona ids as speaker labels: names have spaces and
+  Devanagari) and one UEM per conversation.
+
+Every path written is relative to the file that names it, so the folder can be moved.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import jsonlines
+
+from .audio import conversation_audio, turn_slices
+from .source import Conversation
+
+FORMATS = ("hf", "nemo", "rttm")
+
+
+def _rel(path: Path, start: Path) -> str:
+    return Path(os.path.relpath(path, start)).as_posix()
+
+
+def segment_id(c: Conversation, turn: dict) -> str:
+    return f"{c.id}-{turn['turn']:03d}"
+
+
+def write_audio(out: Path, conversations: list[Conversation], splits: dict[str, str]) -> dict[str, dict[str, Path]]:
+    """audio/<split>/<id>/: role tracks and mix.wav (the hf parquet files embed copies)."""
+    return {c.id: conversation_audio(c, out / "audio" / splits[c.id] / c.id) for c in conversations}
+
+
+# column kinds: "string", "float64", "int32", "bool", "audio", ["kind"] (a list), {"field": kind} (a struct)
+SEGMENT_COLUMNS = {
+    "audio": "audio", "segment_id": "string", "conversation_id": "string", "turn": "int32", "role": "string",
+    "speaker": "string", "speaker_name": "string", "text": "string", "heard": "string", "start": "float64",
+    "end": "float64", "duration": "float64", "interrupted": "bool", "language": "string", "locale": "string",
+    "scenario": "string", "domain": "string",
+}
+CONVERSATION_COLUMNS = {
+    "id": "string", "tracks": ["audio"], "mix": "audio", "roles": ["string"], "speakers": ["string"],
+    "speaker_names": ["string"], "scenario": "string", "domain": "string", "language": "string",
+    "duration_s": "float64", "num_turns": "int32",
+    "turns": [{"role": "string", "speaker": "string", "text": "string", "start": "float64", "end": "float64"}],
+}
+
+
+def _arrow(kind):  # noqa: ANN001, ANN202 - a column kind as above
+    import pyarrow as pa
+
+    if isinstance(kind, list):
+        return pa.list_(_arrow(kind[0]))
+    if isinstance(kind, dict):
+        return pa.struct([(k, _arrow(v)) for k, v in kind.items()])
+    if kind == "audio":  # what datasets' Audio feature stores
+        return pa.struct([("bytes", pa.binary()), ("path", pa.string())])
+    return {"string": pa.string(), "float64": pa.float64(), "int32": pa.int32(), "bool": pa.bool_()}[kind]
+
+
+def _feature(kind) -> dict:  # noqa: ANN001 - datasets' serialized Features, so no glue (and no datasets) is needed
+    if isinstance(kind, list):
+        return {"feature": _feature(kind[0]), "_type": "List"}
+    if isinstance(kind, dict):
+        return {k: _feature(v) for k, v in kind.items()}
+    return {"_type": "Audio"} if kind == "audio" else {"dtype": kind, "_type": "Value"}
+
+
+def _write_parquet(path: Path, columns: dict, rows: list[dict]) -> None:
+    """A parquet file `datasets.load_dataset` reads with its features (Audio included) as declared."""
+    import json
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    schema = pa.schema([(name, _arrow(kind)) for name, kind in columns.items()]).with_metadata(
+        {"huggingface": json.dumps({"info": {"features": {n: _feature(k) for n, k in columns.items()}}})})
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(pa.Table.from_pylist(rows, schema=schema), path)
+
+
+def _audio(path: Path, name: str) -> dict:
+    return {"bytes": path.read_bytes(), "path": name}
+
+
+def write_hf(out: Path, conversations: list[Conversation], splits: dict[str, str],
+             audio: dict[str, dict[str, Path]]) -> None:
+    """data/{segments,conversations}/<split>.parquet with the audio inside (WAV bytes)."""
+    import tempfile
+
+    rows: dict[str, list[dict]] = {}
+    segments: dict[str, list[dict]] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for c in conversations:
+            split = splits[c.id]
+            roles = list(c.roles)
+            rows.setdefault(split, []).append({
+                "id": c.id, "tracks": [_audio(audio[c.id][r], f"{c.id}/{r}.wav") for r in roles],
+                "mix": _audio(audio[c.id]["mix"], f"{c.id}/mix.wav"), "roles": roles,
+                "speakers": [c.roles[r] for r in roles], "speaker_names": [c.speakers[r] for r in roles],
+                "scenario": c.scenario, "domain": c.domain, "language": c.language, "duration_s": c.duration_s,
+                "num_turns": len(c.turns),
+                "turns": [{"role": t["role"], "speaker": c.roles[t["role"]], "text": t["text"],
+                           "start": float(t["start"]), "end": float(t["end"])} for t in c.turns],
+            })
+            slices = turn_slices(c, Path(tmp) / c.id)
+            for t in c.turns:
+                sid = segment_id(c, t)
+                segments.setdefault(split, []).append({
+                    "audio": _audio(slices[t["turn"]], f"{sid}.wav"), "segment_id": sid, "conversation_id": c.id,
+                    "turn": t["turn"], "role": t["role"], "speaker": c.roles[t["role"]],
+                    "speaker_name": t["speaker"], "text": t["text"], "heard": t["heard"] or "",
+                    "start": float(t["start"]), "end": float(t["end"]),
+                    "duration": round(float(t["end"]) - float(t["start"]), 3),
+                    "interrupted": bool(t["interrupted"]), "language": c.language, "locale": c.locales[t["role"]],
+                    "scenario": c.scenario, "domain": c.domain})
+    for split, lines in rows.items():
+        _write_parquet(out / "data" / "conversations" / f"{split}.parquet", CONVERSATION_COLUMNS, lines)
+    for split, lines in segments.items():
+        _write_parquet(out / "data" / "segments" / f"{split}.parquet", SEGMENT_COLUMNS, lines)
+
+
+def write_rttm(out: Path, conversations: list[Conversation]) -> dict[str, tuple[Path, Path]]:
+    folder = out / "rttm"
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = {}
+    for c in conversations:
+        lines = [f"SPEAKER {c.id} 1 {float(t['start']):.3f} {float(t['end']) - float(t['start']):.3f} "
+                 f"<NA> <NA> {c.roles[t['role']]} <NA> <NA>\n" for t in c.turns]
+        (folder / f"{c.id}.rttm").write_text("".join(lines), encoding="utf-8")
+        (folder / f"{c.id}.uem").write_text(f"{c.id} 1 0.000 {c.duration_s:.3f}\n", encoding="utf-8")
+        paths[c.id] = (folder / f"{c.id}.rttm", folder / f"{c.id}.uem")
+    return paths
+
+
+def write_nemo(out: Path, conversations: list[Conversation], splits: dict[str, str],
+               audio: dict[str, dict[str, Path]], rttm: dict[str, tuple[Path, Path]]) -> None:
+    folder = out / "nemo"
+    folder.mkdir(parents=True, exist_ok=True)
+    asr: dict[tuple[str, str], list[dict]] = {}
+    diar: dict[str, list[dict]] = {}
+    for c in conversations:
+        split = splits[c.id]
+        for t in c.turns:
+            asr.setdefault((split, c.language), []).append({
+                "audio_filepath": _rel(audio[c.id][t["role"]], folder), "offset": float(t["start"]),
+                "duration": round(float(t["end"]) - float(t["start"]), 3), "text": t["text"],
+                "speaker": c.roles[t["role"]], "lang": c.language, "segment_id": segment_id(c, t)})
+        diar.setdefault(split, []).append({
+            "audio_filepath": _rel(audio[c.id]["mix"], folder), "offset": 0, "duration": c.duration_s,
+            "label": "infer", "text": "-", "num_speakers": len(c.roles),
+            "rttm_filepath": _rel(rttm[c.id][0], folder), "uem_filepath": _rel(rttm[c.id][1], folder)})
+    for (split, lang), lines in asr.items():
+        with jsonlines.open(folder / f"asr_{lang}_{split}.jsonl", "w") as w:
+            w.write_all(lines)
+    for split, lines in diar.items():
+        with jsonlines.open(folder / f"diarization_{split}.jsonl", "w") as w:
+            w.write_all(lines)

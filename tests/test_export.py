@@ -1,0 +1,172 @@
+"""`synthconv export`: every format loads with the library people use it with, offline, and says
+the same as the run (durations, segments, speakers, times), with splits that leak no speaker."""
+
+import io
+import json
+import os
+import shutil
+import subprocess
+import wave
+
+import pytest
+
+from conftest import cli, one_line_error, read_jsonl
+
+OFFLINE = {"HF_DATASETS_OFFLINE": "1", "HF_HUB_OFFLINE": "1"}
+
+
+@pytest.fixture(scope="module")
+def exported(offline_run, tmp_path_factory):
+    out = tmp_path_factory.mktemp("export") / "ds"
+    proc = cli("export", str(offline_run), "--out", str(out), "-f", "hf", "-f", "nemo", "-f", "rttm",
+               "--split", "34/33/33", "--split-by", "conversation")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return out
+
+
+def _transcripts(run) -> dict[str, list[dict]]:
+    rows = read_jsonl(run / "conversations.jsonl")
+    return {r["id"]: read_jsonl(run / "conversations" / r["id"] / "transcript.jsonl") for r in rows}
+
+
+def _wav_seconds(data: bytes) -> float:
+    with wave.open(io.BytesIO(data)) as w:
+        return w.getnframes() / w.getframerate()
+
+
+def test_hf_loads_offline_and_matches_the_run(offline_run, exported, monkeypatch):
+    for k, v in OFFLINE.items():
+        monkeypatch.setenv(k, v)
+    import datasets
+
+    transcripts = _transcripts(offline_run)
+    segments = datasets.load_dataset(str(exported), "segments", cache_dir=str(exported.parent / "cache"))
+    assert set(segments) == {"train", "dev", "test"}
+    rows = [r for split in segments.values() for r in split.cast_column("audio", datasets.Audio(decode=False))]
+    assert len(rows) == sum(len(t) for t in transcripts.values())
+    for r in rows:
+        turn = transcripts[r["conversation_id"]][r["turn"]]
+        assert (r["text"], r["role"], r["start"], r["end"]) == (turn["text"], turn["role"], turn["start"], turn["end"])
+        assert abs(_wav_seconds(r["audio"]["bytes"]) - (turn["end"] - turn["start"])) < 0.001
+    convs = datasets.load_dataset(str(exported), "conversations", cache_dir=str(exported.parent / "cache"))
+    for split in convs.values():
+        split = split.cast_column("mix", datasets.Audio(decode=False))
+        split = split.cast_column("tracks", datasets.List(datasets.Audio(decode=False)))
+        for c in split:
+            meta = json.loads((offline_run / "conversations" / c["id"] / "meta.json").read_text())
+            assert c["duration_s"] == meta["duration_s"] and c["num_turns"] == len(transcripts[c["id"]])
+            assert c["speakers"] == [meta["personas"][r]["id"] for r in c["roles"]]
+            for role, track in zip(c["roles"], c["tracks"]):
+                assert track["bytes"] == (offline_run / "conversations" / c["id"] / "tracks" / f"{role}.wav").read_bytes()
+            assert abs(_wav_seconds(c["mix"]["bytes"]) - meta["duration_s"]) < 0.001
+
+
+def test_rttm_and_uem_match_the_turns(offline_run, exported):
+    for cid, turns in _transcripts(offline_run).items():
+        meta = json.loads((offline_run / "conversations" / cid / "meta.json").read_text())
+        lines = (exported / "rttm" / f"{cid}.rttm").read_text().splitlines()
+        assert len(lines) == len(turns)
+        for line, t in zip(lines, turns):
+            kind, file_id, channel, start, dur, _, _, speaker, _, _ = line.split()
+            assert (kind, file_id, channel, speaker) == ("SPEAKER", cid, "1", meta["personas"][t["role"]]["id"])
+            assert abs(float(start) - t["start"]) < 0.0006 and abs(float(dur) - (t["end"] - t["start"])) < 0.0011
+        assert (exported / "rttm" / f"{cid}.uem").read_text().split() == [cid, "1", "0.000", f"{meta['duration_s']:.3f}"]
+
+
+def test_nemo_manifests_point_at_audio_that_holds_the_turn(offline_run, exported):
+    import numpy as np
+
+    from synthconv.runfolder import loud, read_wav
+
+    asr = sorted((exported / "nemo").glob("asr_en_*.jsonl"))
+    lines = [(m, line) for m in asr for line in read_jsonl(m)]
+    assert len(lines) == sum(len(t) for t in _transcripts(offline_run).values())
+    for manifest, line in lines:
+        pcm, rate = read_wav(manifest.parent / line["audio_filepath"])  # relative to the manifest
+        a, b = int(line["offset"] * rate), int((line["offset"] + line["duration"]) * rate)
+        assert b <= len(pcm) and loud(pcm[a:b]).mean() > 0.1  # the turn's speech is where it points
+    for manifest in (exported / "nemo").glob("diarization_*.jsonl"):
+        for line in read_jsonl(manifest):
+            for key in ("audio_filepath", "rttm_filepath", "uem_filepath"):
+                assert (manifest.parent / line[key]).is_file() and not os.path.isabs(line[key])
+            assert line["num_speakers"] == 2
+
+
+def test_checksums_verify_and_the_folder_moves(exported, tmp_path, monkeypatch):
+    moved = tmp_path / "elsewhere"
+    shutil.copytree(exported, moved, ignore=shutil.ignore_patterns("cache"))
+    check = subprocess.run(["sha256sum", "--quiet", "-c", "SHA256SUMS"], cwd=moved, capture_output=True, text=True)
+    assert check.returncode == 0, check.stdout + check.stderr
+    assert len((moved / "SHA256SUMS").read_text().splitlines()) == sum(
+        1 for p in moved.rglob("*") if p.is_file() and p.name != "SHA256SUMS")
+    for k, v in OFFLINE.items():
+        monkeypatch.setenv(k, v)
+    import datasets
+
+    assert datasets.load_dataset(str(moved), "segments", cache_dir=str(tmp_path / "cache"))["train"].num_rows > 0
+
+
+def test_the_card_describes_the_dataset(offline_run, exported):
+    import yaml
+
+    text = (exported / "README.md").read_text()
+    _, header, body = text.split("---\n", 2)
+    meta = yaml.safe_load(header)
+    assert meta["license"] == "other" and meta["language"] == ["en"]
+    assert {c["config_name"] for c in meta["configs"]} == {"segments", "conversations"}
+    assert "espeak-ng (GPL-3.0-or-later" in body and "Apache-2.0" in body
+    n = len(read_jsonl(offline_run / "conversations.jsonl"))
+    assert f"- {n} conversations" in body and "| train | 1 |" in body
+
+
+def _conversations(n: int, seed: int):
+    """n conversations in 10 communities of speakers that never meet (so persona splits are possible)."""
+    import random
+
+    from synthconv.export.source import Conversation
+
+    rng = random.Random(seed)
+    return [Conversation(id=f"s-{i:08x}", folder=None, scenario=f"sc{i % 20}", domain="d", language="en",
+                         roles={"agent": f"agent-{i % 10}-{rng.randrange(2)}", "customer": f"cust-{i % 10}-{rng.randrange(5)}"},
+                         speakers={}, locales={}, sample_rate=24000, duration_s=60.0, turns=[]) for i in range(n)]
+
+
+@pytest.mark.parametrize("by", ["persona", "scenario", "conversation"])
+def test_splits_keep_each_group_in_one_split_and_repeat(by):
+    from synthconv.export.splits import assign, parse_split
+
+    conversations = _conversations(120, seed=1)
+    shares = parse_split("80/10/10")
+    splits = assign(conversations, shares, by)
+    assert splits == assign(list(reversed(conversations)), shares, by)  # the same, whatever the order
+    key = {"persona": lambda c: c.roles.values(), "scenario": lambda c: [c.scenario], "conversation": lambda c: [c.id]}[by]
+    seen: dict[str, set[str]] = {}
+    for c in conversations:
+        for k in key(c):
+            seen.setdefault(k, set()).add(splits[c.id])
+    assert all(len(s) == 1 for s in seen.values())  # nothing leaks
+    counts = {s: list(splits.values()).count(s) for s in shares}
+    assert counts == {"train": 96, "dev": 12, "test": 12}  # 10 communities, 20 scenarios: the shares can be met
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["--split", "80/20"], "--split"), (["--split", "80/10/20"], "adds up to 110"),
+    (["-f", "lhotse"], "--format"), (["--split-by", "voice"], "--split-by"),
+])
+def test_bad_export_flags_are_one_line(offline_run, tmp_path, args, needle):
+    one_line_error(cli("export", str(offline_run), "--out", str(tmp_path / "x"), *args), needle)
+    assert not (tmp_path / "x").exists()
+
+
+def test_export_refuses_a_used_folder_and_a_non_run(offline_run, tmp_path):
+    (tmp_path / "used").mkdir()
+    (tmp_path / "used" / "f").write_text("")
+    one_line_error(cli("export", str(offline_run), "--out", str(tmp_path / "used")), "not an empty folder")
+    one_line_error(cli("export", str(tmp_path / "used"), "--out", str(tmp_path / "x")), "no run.json")
+
+
+def test_a_split_that_cannot_be_filled_is_said(offline_run, tmp_path):
+    """3 conversations cannot fill 3 splits by scenario and persona at once: the export says which."""
+    proc = cli("export", str(offline_run), "--out", str(tmp_path / "x"), "-f", "rttm", "--split", "90/5/5")
+    assert proc.returncode == 0, proc.stderr
+    assert "warning: --split:" in proc.stderr and "is empty" in proc.stderr
