@@ -24,7 +24,6 @@ from .progress import Progress, summary
 MAX_COUNT = 100_000  # a plan is held in memory and in run.json; far beyond any nightly run
 # the flags that make the plan: fixed once a run has started (--resume refuses them)
 PLAN_FLAGS = {"count", "seed", "engine", "transport", "scenario", "persona", "scenarios_dir", "personas_dir"}
-RUN_FLAGS = PLAN_FLAGS | {"concurrency", "job_timeout", "retries", "max_failure_rate"}  # recorded in run.json
 OPENAI_ENV = {"base_url": "OPENAI_BASE_URL", **{f"{part}_{what}": f"SYNTHCONV_OPENAI_{part.upper()}_{what.upper()}"
                                                  for part in ("llm", "stt", "tts", "realtime")
                                                  for what in ("base_url", "model")}}

@@ -15,8 +15,6 @@ import jsonlines
 from .conversation import read_meta
 from .guards import conversation_dir, replace_atomic
 
-STATUSES = ("ok", "failed", "pending")  # pending: planned, not finished (never written)
-
 
 @dataclass
 class ConversationResult:
