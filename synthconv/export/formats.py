@@ -16,6 +16,7 @@ Every path written is relative to the file that names it, so the folder can be m
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import jsonlines
@@ -74,17 +75,45 @@ def _feature(kind) -> dict:  # noqa: ANN001 - datasets' serialized Features, so 
     return {"_type": "Audio"} if kind == "audio" else {"dtype": kind, "_type": "Value"}
 
 
-def _write_parquet(path: Path, columns: dict, rows: list[dict]) -> None:
-    """A parquet file `datasets.load_dataset` reads with its features (Audio included) as declared."""
-    import json
+class _ParquetSink:
+    """A parquet file `datasets.load_dataset` reads with its features (Audio included) as
+    declared, written a row group at a time: rows carry audio, so holding a whole split in
+    memory took 9 GB for 200 conversations."""
 
-    import pyarrow as pa
-    import pyarrow.parquet as pq
+    def __init__(self, path: Path, columns: dict, flush_bytes: int = 64 << 20) -> None:
+        import json
 
-    schema = pa.schema([(name, _arrow(kind)) for name, kind in columns.items()]).with_metadata(
-        {"huggingface": json.dumps({"info": {"features": {n: _feature(k) for n, k in columns.items()}}})})
-    path.parent.mkdir(parents=True, exist_ok=True)
-    pq.write_table(pa.Table.from_pylist(rows, schema=schema), path)
+        import pyarrow as pa
+
+        self.path, self.flush_bytes = path, flush_bytes
+        self.schema = pa.schema([(name, _arrow(kind)) for name, kind in columns.items()]).with_metadata(
+            {"huggingface": json.dumps({"info": {"features": {n: _feature(k) for n, k in columns.items()}}})})
+        self.rows: list[dict] = []
+        self.size = 0
+        self.writer = None
+
+    def add(self, row: dict, size: int) -> None:
+        self.rows.append(row)
+        self.size += size
+        if self.size >= self.flush_bytes:
+            self.flush()
+
+    def flush(self) -> None:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        if not self.rows:
+            return
+        if self.writer is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.writer = pq.ParquetWriter(self.path, self.schema)
+        self.writer.write_table(pa.Table.from_pylist(self.rows, schema=self.schema))
+        self.rows, self.size = [], 0
+
+    def close(self) -> None:
+        self.flush()
+        if self.writer is not None:
+            self.writer.close()
 
 
 def _audio(path: Path, name: str) -> dict:
@@ -96,36 +125,43 @@ def write_hf(out: Path, conversations: list[Conversation], splits: dict[str, str
     """data/{segments,conversations}/<split>.parquet with the audio inside (WAV bytes)."""
     import tempfile
 
-    rows: dict[str, list[dict]] = {}
-    segments: dict[str, list[dict]] = {}
+    sinks: dict[tuple[str, str], _ParquetSink] = {}
+
+    def sink(config: str, split: str) -> _ParquetSink:
+        if (config, split) not in sinks:
+            columns = CONVERSATION_COLUMNS if config == "conversations" else SEGMENT_COLUMNS
+            sinks[config, split] = _ParquetSink(out / "data" / config / f"{split}.parquet", columns)
+        return sinks[config, split]
+
     with tempfile.TemporaryDirectory() as tmp:
         for c in conversations:
             split = splits[c.id]
             roles = list(c.roles)
-            rows.setdefault(split, []).append({
-                "id": c.id, "tracks": [_audio(audio[c.id][r], f"{c.id}/{r}.wav") for r in roles],
-                "mix": _audio(audio[c.id]["mix"], f"{c.id}/mix.wav"), "roles": roles,
+            files = [_audio(audio[c.id][r], f"{c.id}/{r}.wav") for r in roles]
+            mix = _audio(audio[c.id]["mix"], f"{c.id}/mix.wav")
+            sink("conversations", split).add({
+                "id": c.id, "tracks": files, "mix": mix, "roles": roles,
                 "speakers": [c.roles[r] for r in roles], "speaker_names": [c.speakers[r] for r in roles],
                 "scenario": c.scenario, "domain": c.domain, "language": c.language, "duration_s": c.duration_s,
                 "num_turns": len(c.turns),
                 "turns": [{"role": t["role"], "speaker": c.roles[t["role"]], "text": t["text"],
                            "start": float(t["start"]), "end": float(t["end"])} for t in c.turns],
-            })
+            }, sum(len(f["bytes"]) for f in files) + len(mix["bytes"]))
             slices = turn_slices(c, Path(tmp) / c.id)
             for t in c.turns:
                 sid = segment_id(c, t)
-                segments.setdefault(split, []).append({
-                    "audio": _audio(slices[t["turn"]], f"{sid}.wav"), "segment_id": sid, "conversation_id": c.id,
+                clip = _audio(slices[t["turn"]], f"{sid}.wav")
+                sink("segments", split).add({
+                    "audio": clip, "segment_id": sid, "conversation_id": c.id,
                     "turn": t["turn"], "role": t["role"], "speaker": c.roles[t["role"]],
                     "speaker_name": t["speaker"], "text": t["text"], "heard": t["heard"] or "",
                     "start": float(t["start"]), "end": float(t["end"]),
                     "duration": round(float(t["end"]) - float(t["start"]), 3),
                     "interrupted": bool(t["interrupted"]), "language": c.language, "locale": c.locales[t["role"]],
-                    "scenario": c.scenario, "domain": c.domain})
-    for split, lines in rows.items():
-        _write_parquet(out / "data" / "conversations" / f"{split}.parquet", CONVERSATION_COLUMNS, lines)
-    for split, lines in segments.items():
-        _write_parquet(out / "data" / "segments" / f"{split}.parquet", SEGMENT_COLUMNS, lines)
+                    "scenario": c.scenario, "domain": c.domain}, len(clip["bytes"]))
+            shutil.rmtree(Path(tmp) / c.id)
+    for s in sinks.values():
+        s.close()
 
 
 def write_rttm(out: Path, conversations: list[Conversation]) -> dict[str, tuple[Path, Path]]:
