@@ -8,7 +8,7 @@ import jsonlines
 import numpy as np
 
 from .runfolder import (TURN_FIELDS, ConversationResult, conversation_dir, loud, mp3_duration, read_error,
-                        read_index, read_meta, read_run_info, read_wav)
+                        read_index, read_lines, read_meta, read_run_info, read_wav)
 
 EDGE_S = 0.01  # timestamps are rounded to the millisecond; allow 10 ms at each edge
 
@@ -26,8 +26,8 @@ def validate_conversation(folder: Path, *, check_mp3: bool = True) -> list[str]:
     meta = meta if isinstance(meta, dict) else None
 
     turns: list[dict] = []
-    for n, t in _lines(folder / "transcript.jsonl"):
-        if t is None:
+    for n, t in read_lines(folder / "transcript.jsonl"):
+        if isinstance(t, jsonlines.InvalidLineError):
             problems.append(f"transcript.jsonl line {n}: not JSON")
             continue
         missing = TURN_FIELDS - set(t) if isinstance(t, dict) else TURN_FIELDS
@@ -88,22 +88,6 @@ def validate_conversation(folder: Path, *, check_mp3: bool = True) -> list[str]:
         except ValueError as e:
             problems.append(f"mix.mp3 does not decode: {e}")
     return problems
-
-
-def _lines(path: Path) -> list[tuple[int, object]]:
-    """A JSONL file's records by line number (None for a line that is not JSON)."""
-    if not path.is_file():
-        return []
-    out: list[tuple[int, object]] = []
-    with open(path, "rb") as f:
-        reader = jsonlines.Reader(f)
-        while True:
-            try:
-                out.append((len(out) + 1, reader.read()))
-            except EOFError:
-                return out
-            except jsonlines.InvalidLineError:
-                out.append((len(out) + 1, None))
 
 
 # --- whole runs ----------------------------------------------------------------------------

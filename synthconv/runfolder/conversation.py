@@ -72,6 +72,23 @@ def read_error(folder: Path) -> str | None:
     return lines[-1] if lines else "failed"
 
 
+def read_lines(path: Path) -> list[tuple[int, object]]:
+    """A JSONL file's records by line number; a line that is not JSON (or is null) comes back as
+    its jsonlines.InvalidLineError. A missing file has no lines."""
+    if not Path(path).is_file():
+        return []
+    out: list[tuple[int, object]] = []
+    with open(path, "rb") as f:
+        reader = jsonlines.Reader(f)
+        while True:
+            try:
+                out.append((len(out) + 1, reader.read(allow_none=False)))
+            except EOFError:
+                return out
+            except jsonlines.InvalidLineError as e:
+                out.append((len(out) + 1, e))
+
+
 def read_transcript(folder: Path) -> list[dict]:
     """transcript.jsonl's turns (lines without every turn field are left out); raises
     OSError or jsonlines.InvalidLineError on a damaged file."""

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import jsonlines
 
-from .conversation import read_meta
+from .conversation import read_lines, read_meta
 from .guards import conversation_dir, replace_atomic
 
 
@@ -73,26 +73,16 @@ def write_index(run: Path, jobs: list, results: dict[str, ConversationResult], *
 
 def read_index(run: Path) -> list[tuple[int, ConversationResult | str]]:
     """conversations.jsonl, line by line: each line's result, or what is wrong with that line."""
-    path = Path(run) / "conversations.jsonl"
-    if not path.is_file():
-        return []
     out: list[tuple[int, ConversationResult | str]] = []
-    with open(path, "rb") as f:
-        reader = jsonlines.Reader(f)
-        n = 0
-        while True:
-            n += 1
-            try:
-                d = reader.read(allow_none=False)
-            except EOFError:
-                return out
-            except jsonlines.InvalidLineError as e:
-                out.append((n, f"not a JSON line ({e.__cause__ or e})"))
-                continue
-            try:
-                out.append((n, ConversationResult.from_line(d)))
-            except (ValueError, TypeError) as e:
-                out.append((n, str(e)))
+    for n, d in read_lines(Path(run) / "conversations.jsonl"):
+        if isinstance(d, jsonlines.InvalidLineError):
+            out.append((n, f"not a JSON line ({d.__cause__ or d})"))
+            continue
+        try:
+            out.append((n, ConversationResult.from_line(d)))
+        except (ValueError, TypeError) as e:
+            out.append((n, str(e)))
+    return out
 
 
 def completed(run: Path, jobs: list) -> dict[str, ConversationResult]:
