@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 LIVEKIT_SERVER_VERSION := v1.13.5
 LIVEKIT_SERVER := tools/livekit-server-$(LIVEKIT_SERVER_VERSION)
 
-.PHONY: run test test-livekit bench bench-livekit install livekit-server clean
+.PHONY: run test test-livekit bench bench-turns bench-livekit install livekit-server clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,9 @@ test-livekit: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/generate.py --count 20
+
+bench-turns: $(STAMP)
+	$(BIN)/python bench/turn_taking.py --count 50
 
 bench-livekit: $(STAMP) $(LIVEKIT_SERVER)
 	$(BIN)/python bench/livekit_rooms.py --rooms 1 2 4 8

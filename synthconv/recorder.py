@@ -14,15 +14,33 @@ from .runfolder.audio import loud
 
 
 @dataclass
+class Word:
+    word: str  # without the punctuation around it
+    start: float  # seconds from conversation start
+    end: float
+
+    @staticmethod
+    def bare(token: str) -> str:
+        """A written token ("4471,") as a word ("4471")."""
+        return token.strip(".,;:!?\"'()—–-।")
+
+
+@dataclass
 class Turn:
+    """One line of transcript.jsonl: a turn, or a backchannel said during the peer's turn."""
+
     turn: int
     role: str
     speaker: str
-    text: str
+    text: str  # the words actually spoken (up to the cut when interrupted)
     start: float  # seconds from conversation start
     end: float
     interrupted: bool
     heard: str | None  # what the listener's STT made of it
+    kind: str = "turn"  # or "backchannel": "mm-hmm" at the peer's pause, not a turn to answer
+    intended: str | None = None  # the full planned line of an interrupted turn
+    words: list[Word] | None = None  # None: the speaking engine gives no word timing
+    disfluencies: list[dict] = field(default_factory=list)  # {type, index, text} (labels.py)
 
 
 @dataclass
@@ -40,7 +58,8 @@ class Recording:
 
     def problem(self, min_turns: int) -> str | None:
         """Why this is not a usable conversation, or None."""
-        roles = {t.role for t in self.turns}
+        turns = [t for t in self.turns if t.kind == "turn"]
+        roles = {t.role for t in turns}
         if len(roles) < 2:
             speech = ", ".join(f"{r} track {loud(p).sum() / self.sample_rate:.1f} s of speech"
                                for r, p in self.tracks.items())
@@ -48,6 +67,6 @@ class Recording:
         silent = [t.turn for t in self.turns if not t.text]
         if silent:
             return f"turns {silent} have no transcript"
-        if len(self.turns) < min_turns:
-            return f"{len(self.turns)} turns, fewer than the scenario's minimum {min_turns}"
+        if len(turns) < min_turns:
+            return f"{len(turns)} turns, fewer than the scenario's minimum {min_turns}"
         return None

@@ -53,9 +53,10 @@ def run_job(job: Job, library, engine, out_dir: Path, transport: str, job_timeou
             "transport": transport,
             "voices": {r: engine.voice(p) for r, p in personas.items()},
             "seed": job.seed,
+            **labels_of(rec),
         }
         write_conversation(out_dir, job.id, rec, meta)
-        return ConversationResult.for_job(job, "ok", duration_s=round(rec.duration, 3), turns=len(rec.turns))
+        return ConversationResult.for_job(job, "ok", duration_s=round(rec.duration, 3), turns=sum(t.kind == "turn" for t in rec.turns))
     except Exception as e:  # noqa: BLE001 - one job's failure must not stop the batch
         if isinstance(e, OSError) and e.errno in DISK_ERRORS:  # not the job's fault: the run stops
             return ConversationResult.for_job(job, "failed", disk=disk_problem(e))
@@ -67,6 +68,19 @@ def run_job(job: Job, library, engine, out_dir: Path, transport: str, job_timeou
                 raise
             result.disk = disk_problem(e2)
         return result
+
+
+def labels_of(rec) -> dict:  # noqa: ANN001 - a recorder.Recording
+    """meta.json's word-timing note and turn-taking `labels`, computed from the recording."""
+    from dataclasses import asdict
+
+    from .labels import turn_taking
+
+    timed = [t.words is not None for t in rec.turns if t.kind == "turn"]
+    return {
+        "word_timing": "engine" if all(timed) else ("partial" if any(timed) else None),
+        "labels": turn_taking([asdict(t) for t in rec.turns], rec.tracks, rec.sample_rate),
+    }
 
 
 def runner_main(conn, scenarios_dir: str, personas_dir: str, engine_name: str, parent: int) -> None:  # noqa: ANN001
@@ -95,5 +109,6 @@ def runner_main(conn, scenarios_dir: str, personas_dir: str, engine_name: str, p
         if make_engine_error:
             conn.send(ConversationResult.failed(job, make_engine_error))
             continue
-        options = {"engine": engine_name, "scenarios_dir": scenarios_dir, "personas_dir": personas_dir}
+        options = {"engine": engine_name, "scenarios_dir": scenarios_dir, "personas_dir": personas_dir,
+                   "turn_taking": msg.get("turn_taking", "natural")}
         conn.send(run_job(job, library, engine, Path(msg["out"]), msg["transport"], msg["job_timeout"], options))

@@ -43,6 +43,14 @@ class Turns(_Strict):
         return self
 
 
+class TurnTaking(_Strict):
+    """How this scenario's calls take turns under `--turn-taking natural` (transport/timing.py)."""
+
+    offset_mode: float | None = Field(None, ge=-0.5, le=1.5)  # seconds; None: the fitted 0.2 s
+    interruptions: float = Field(1.0, ge=0, le=5)  # scales the share of turns cut off
+    backchannels: float = Field(1.0, ge=0, le=5)  # scales how often the listener backchannels
+
+
 class Role(_Strict):
     label: str
     goal: str
@@ -67,6 +75,7 @@ class Scenario(_Strict):
     language: str
     first_speaker: Id
     turns: Turns = Turns()
+    turn_taking: TurnTaking = TurnTaking()
     roles: dict[Id, Role]  # the keys name the tracks: tracks/<role>.wav
     outcome: list[str] = Field(min_length=1)
     script: list[Beat] = Field(min_length=2)

@@ -36,6 +36,7 @@ class Settings:
     job_timeout: float
     retries: int
     max_failure_rate: float
+    turn_taking: str = "natural"
 
 
 @dataclass
@@ -141,7 +142,7 @@ def execute(
                     w.deadline = t + hard_limit
                     log(f"start {w.job.id} (attempt {w.attempt})")
                     w.conn.send({"job": w.job.to_dict(), "out": str(out), "transport": settings.transport,
-                                 "job_timeout": settings.job_timeout})
+                                 "job_timeout": settings.job_timeout, "turn_taking": settings.turn_taking})
             wait([w.conn for w in runners] + [w.proc.sentinel for w in runners], timeout=0.2)
             t = time.monotonic()
             for i, w in enumerate(runners):

@@ -21,14 +21,13 @@ def test_run_folder_contract(offline_run):
         assert r["status"] == "ok" and r["error"] is None
         folder = offline_run / "conversations" / r["id"]
         assert validate_conversation(folder) == []
-        turns = read_jsonl(folder / "transcript.jsonl")
+        lines = read_jsonl(folder / "transcript.jsonl")
+        turns = [t for t in lines if t["kind"] == "turn"]  # the rest are backchannels
         assert len(turns) >= 6 and r["turns"] == len(turns)
         assert {t["role"] for t in turns} == set(r["roles"])
         assert all(t["text"] and t["heard"] == t["text"] for t in turns[:-1])  # each side heard the other
-        starts = [t["start"] for t in turns]
-        assert starts == sorted(starts)
-        for a, b in zip(turns, turns[1:]):
-            assert 0.14 <= b["start"] - a["end"] <= 0.81  # the modeled gap between turns
+        starts = [t["start"] for t in lines]
+        assert starts == sorted(starts) and [t["turn"] for t in lines] == list(range(len(lines)))
         meta = json.loads((folder / "meta.json").read_text())
         assert meta["timing"] == "modeled" and meta["engine"] == "offline"
         assert set(meta["voices"]) == set(r["roles"])

@@ -23,7 +23,8 @@ from .progress import Progress, summary
 
 MAX_COUNT = 100_000  # a plan is held in memory and in run.json; far beyond any nightly run
 # the flags that make the plan: fixed once a run has started (--resume refuses them)
-PLAN_FLAGS = {"count", "seed", "engine", "transport", "scenario", "persona", "scenarios_dir", "personas_dir"}
+PLAN_FLAGS = {"count", "seed", "engine", "transport", "scenario", "persona", "scenarios_dir", "personas_dir",
+              "turn_taking"}
 OPENAI_ENV = {"base_url": "OPENAI_BASE_URL", **{f"{part}_{what}": f"SYNTHCONV_OPENAI_{part.upper()}_{what.upper()}"
                                                  for part in ("llm", "stt", "tts", "realtime")
                                                  for what in ("base_url", "model")}}
@@ -40,6 +41,9 @@ def generate(
     engine: str = typer.Option("offline", "--engine",
                                help="offline, openai-realtime, openai-pipeline, or module:Class."),
     transport: str = typer.Option("local", "--transport", help="local or livekit."),
+    turn_taking: str = typer.Option("natural", "--turn-taking",
+                                    help="natural (overlaps, backchannels, interruptions, disfluencies) or strict "
+                                         "(gaps of 0.15-0.8 s, nobody overlaps); local transport."),
     scenario: list[str] = typer.Option([], "--scenario", help="Only these scenario ids (repeatable)."),
     persona: list[str] = typer.Option([], "--persona", help="Prefer these persona ids (repeatable)."),
     job_timeout: float = typer.Option(300.0, "--job-timeout", help="Seconds one conversation may take."),
@@ -73,10 +77,11 @@ def generate(
     from ..runfolder import RunFolderError, RunLock, completed
     from ..supervisor import Settings, run
     from ..transport import TRANSPORTS
+    from ..transport.timing import TURN_TAKING
 
     values = {"count": count, "seed": seed, "concurrency": concurrency, "engine": engine, "transport": transport,
               "scenario": scenario, "persona": persona, "job_timeout": job_timeout, "retries": retries,
-              "max_failure_rate": max_failure_rate, "scenarios_dir": str(scenarios_dir),
+              "max_failure_rate": max_failure_rate, "turn_taking": turn_taking, "scenarios_dir": str(scenarios_dir),
               "personas_dir": str(personas_dir)}
     given = {k: v for k, v in values.items() if ctx.get_parameter_source(k) == ParameterSource.COMMANDLINE}
     if resume is not None:
@@ -94,6 +99,8 @@ def generate(
         fail(f"--max-failure-rate must be between 0 and 1 (got {flags['max_failure_rate']})")
     if not 0 < flags["job_timeout"] < math.inf:
         fail(f"--job-timeout must be a positive number of seconds (got {flags['job_timeout']})")
+    if flags["turn_taking"] not in TURN_TAKING:
+        fail(f"--turn-taking: unknown mode {flags['turn_taking']!r} (choose from {', '.join(TURN_TAKING)})")
     if flags["transport"] not in TRANSPORTS:
         fail(f"--transport: unknown transport {flags['transport']!r} (choose from {', '.join(TRANSPORTS)})")
     lib = _restrict(library(Path(flags["scenarios_dir"]), Path(flags["personas_dir"])),
@@ -136,7 +143,8 @@ def generate(
         local_worker = start_local_worker(out, flags["engine"], flags["concurrency"])
 
     settings = Settings(scenarios_dir=Path(flags["scenarios_dir"]), personas_dir=Path(flags["personas_dir"]),
-                        engine=flags["engine"], transport=flags["transport"], concurrency=flags["concurrency"],
+                        engine=flags["engine"], transport=flags["transport"], turn_taking=flags["turn_taking"],
+                        concurrency=flags["concurrency"],
                         job_timeout=flags["job_timeout"], retries=flags["retries"],
                         max_failure_rate=flags["max_failure_rate"])
     run_info = {"flags": flags, "seed": flags["seed"], "count": flags["count"]}
@@ -209,10 +217,10 @@ def _resumable(run_dir: Path, given: dict) -> tuple[dict, Path, dict]:
         info = read_run_info(run_dir)
     except RunFolderError as e:
         fail(f"--resume: {e}")
-    flags = info["flags"]
+    flags = {"turn_taking": "strict", **info["flags"]}  # runs before natural turn-taking were strict
     expected = {"count": int, "seed": int, "concurrency": int, "engine": str, "transport": str, "scenario": list,
                 "persona": list, "job_timeout": (int, float), "retries": int, "max_failure_rate": (int, float),
-                "scenarios_dir": str, "personas_dir": str}
+                "turn_taking": str, "scenarios_dir": str, "personas_dir": str}
     for name, kind in expected.items():
         if not isinstance(flags.get(name), kind) or isinstance(flags.get(name), bool):
             fail(f"--resume: {run_dir / 'run.json'}: field flags.{name}: missing or not a {getattr(kind, '__name__', 'number')}")

@@ -57,7 +57,7 @@ def _show_conversation(run: Path, view: dict, cid: str, validate: bool, as_json:
     import jsonlines
 
     from ..inspect import validate_conversation
-    from ..runfolder import read_transcript
+    from ..runfolder import read_meta, read_transcript
 
     row = next((r for r in view["conversations"] if r["id"] == cid), None)
     if row is None:
@@ -78,8 +78,14 @@ def _show_conversation(run: Path, view: dict, cid: str, validate: bool, as_json:
             console.print(f"error: {row['error']}", highlight=False, markup=False)
         for t in turns:
             mark = "" if t.get("heard") in (t["text"], None) else f"   (heard: {t['heard']})"
+            if t.get("interrupted"):
+                mark = f" —   (cut off; meant: {t.get('intended')}){mark}"
+            who = "  backchannel" if t.get("kind") == "backchannel" else ""
             console.print(f"\\[{t['start']:7.2f} → {t['end']:7.2f}] [bold]{escape(str(t['speaker']))}[/] "
-                          f"({escape(str(t['role']))}): {escape(str(t['text']) + mark)}", highlight=False)
+                          f"({escape(str(t['role']))}{who}): {escape(str(t['text']) + mark)}", highlight=False)
+        meta = read_meta(folder)
+        if isinstance(meta, dict) and isinstance(meta.get("labels"), dict):
+            console.print(_labels_line(meta["labels"]), highlight=False, markup=False)
         for p in problems:
             console.print(f"{cid}: {p}", highlight=False, markup=False)
     if problems:
@@ -100,5 +106,23 @@ def _print_summary(s: dict) -> None:
         for name, c in sorted(s[key].items()):
             table.add_row(name, str(c.get("ok", 0)), str(c.get("failed", 0)), str(c.get("pending", 0)))
         console.print(table)
+    if s.get("turn_taking"):
+        console.print(_labels_line(s["turn_taking"]), highlight=False, markup=False)
     for f in s["failures"]:
         console.print(f"failed {f['id']}: {f['error']}", highlight=False, markup=False)
+
+
+def _labels_line(labels: dict) -> str:
+    """Turn-taking figures in one line (a conversation's meta.json labels, or a run's)."""
+    fto = labels.get("floor_transfer_offset_s") or {}
+    parts = []
+    if fto:
+        parts.append(f"floor transfer p10/p50/p90 {fto['p10']:.2f}/{fto['p50']:.2f}/{fto['p90']:.2f} s, "
+                     f"mode {fto['mode']:.1f} s, {fto['overlapped']:.0%} of changes in overlap")
+    parts.append(f"overlap ratio {labels.get('overlap_ratio', 0):.3f}")
+    parts.append(f"{labels.get('backchannels_per_min') or 0:.1f} backchannels/min")
+    if "interrupted_turns" in labels:
+        parts.append(f"{labels['interrupted_turns']:.0%} of turns interrupted")
+    if labels.get("speaking_share"):
+        parts.append("speaking " + ", ".join(f"{r} {v:.0%}" for r, v in labels["speaking_share"].items()))
+    return "turn-taking: " + "; ".join(parts)

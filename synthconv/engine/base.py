@@ -50,6 +50,9 @@ class CallControl:
     listeners: list = field(default_factory=list)  # called with the ending role
     error: BaseException | None = None  # why an engine gave up (see fail)
     failure_listeners: list = field(default_factory=list)  # called with that error
+    # role -> the words it got out before its peer cut in (set by a transport that models
+    # interruptions; the role's next line repairs what was lost)
+    interrupted: dict[str, str] = field(default_factory=dict)
 
     def end_after_turn(self, role: str) -> None:
         """`role` is saying its last line; the call ends once it has been heard."""
@@ -83,6 +86,7 @@ class Speaker:
     call: CallControl
     # awaited before the first speaker opens the call (a room: until the peer listens)
     peer_ready: Callable[[], Awaitable[None]] | None = None
+    turn_taking: str = "natural"  # or "strict": no self-repairs or repetitions in the wording
 
 
 class Engine(ABC):

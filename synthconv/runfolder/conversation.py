@@ -34,7 +34,7 @@ def write_conversation(run: Path, job_id: str, rec, meta: dict) -> Path:  # noqa
             write_wav(paths[-1], pcm, rec.sample_rate)
         mix_mp3(paths, tmp / "mix.mp3")
         meta = {**meta, **rec.notes, "timing": rec.timing, "sample_rate": rec.sample_rate,
-                "duration_s": round(rec.duration, 3), "turns": len(rec.turns)}
+                "duration_s": round(rec.duration, 3), "turns": sum(t.kind == "turn" for t in rec.turns)}
         (tmp / "meta.json").write_text(json.dumps(meta, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         shutil.rmtree(final, ignore_errors=True)
         tmp.rename(final)

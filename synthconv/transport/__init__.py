@@ -12,11 +12,13 @@ TRANSPORTS = ("local", "livekit")
 
 async def converse(transport: str, job: Job, library: Library, engine: Engine, timeout: float,
                    options: dict | None = None) -> Recording:
-    """One conversation of `job`. `options`: engine spec and library folders (for remote agents)."""
+    """One conversation of `job`. `options`: engine spec and library folders (for remote agents),
+    and the turn-taking model of the local bridge (a room's timing is measured, not modeled)."""
     if transport == "local":
         from .local import converse as local_converse
 
-        return await local_converse(job, library, engine, timeout=timeout)
+        return await local_converse(job, library, engine, timeout=timeout,
+                                    turn_taking=(options or {}).get("turn_taking", "natural"))
     if transport == "livekit":
         from .livekit import converse as livekit_converse
 

@@ -1,216 +1,168 @@
 """The local transport: both AgentSessions in one process, joined by an in-process audio bridge.
 
 The bridge owns the conversation's one sample clock. When a speaker's segment is complete it is
-placed on that clock after a gap drawn from a seeded timing model, written into the speaker's
-track, and handed to the listener as audio frames (plus enough trailing silence for its VAD to
-close the turn) together with the words that were spoken, the way a LiveKit agent publishes a
-transcription next to its audio. Nothing waits for wall-clock playback, so a conversation runs
-as fast as the machine allows and compute latency never shows up as silence.
+placed on that clock at an offset drawn from a seeded turn-taking model (transport/timing.py:
+gaps and overlaps, interruptions, backchannels), written into the speaker's track, and handed to
+the listener as audio frames (plus enough trailing silence for its VAD to close the turn)
+together with the words that were spoken, the way a LiveKit agent publishes a transcription
+next to its audio. Nothing waits for wall-clock playback, so a conversation runs as fast as the
+machine allows and compute latency never shows up as silence.
+
+An interrupted segment really ends at its cut: the track stops there, the listener hears only
+what got out, and the speaker's session is told its playback was interrupted (its next line
+repairs). A backchannel is said with the listener's own TTS into the listener's track during a
+pause of the speaker's turn; like a LiveKit agent's uninterruptible speech, the speaker's
+session does not take it as a turn (it is not delivered to its input).
 """
 
 from __future__ import annotations
 
 import asyncio
-import math
-import random
-import time
-from collections import deque
 
 import numpy as np
-from livekit import rtc
-from livekit.agents.voice import io
+from livekit.agents import tts
 
 from ..engine.base import CallControl, Engine, Speaker, TranscriptChannel
 from ..job import Job
-from ..recorder import Recording, Turn
+from ..labels import disfluencies
+from ..recorder import Recording, Turn, Word
+from ..runfolder.audio import loud
 from ..scenario import Library, draw_facts
+from .local_io import SAMPLE_RATE, BridgeInput, BridgeOutput, BridgeText, resample
+from .timing import timing_model
 
-SAMPLE_RATE = 24000
-FRAME = SAMPLE_RATE // 10  # 100 ms: fewer, larger frames cost less per second of audio
-LISTEN_TAIL_S = 0.8  # silence after each utterance: > the VAD's 0.6 s end-of-speech silence
-
-
-class TimingModel:
-    """Seeded gaps between turns: mostly 0.2-0.5 s, never below 0.15 s nor above 0.8 s."""
-
-    def __init__(self, seed: int) -> None:
-        self._rng = random.Random(f"{seed}:timing")
-
-    def gap(self) -> float:
-        return min(0.8, max(0.15, self._rng.lognormvariate(-1.1, 0.4)))
-
-    def lead_in(self) -> float:
-        return self._rng.uniform(0.2, 0.5)
-
-    def tail(self) -> float:
-        return self._rng.uniform(0.4, 0.8)
-
-
-class _Input(io.AudioInput):
-    """What one role hears: the peer's audio frames, pushed as soon as the peer's segment ends."""
-
-    def __init__(self, role: str) -> None:
-        super().__init__(label=f"bridge-in:{role}")
-        self._frames: deque[rtc.AudioFrame] = deque()
-        self._arrived = asyncio.Event()
-        self._closed = False
-
-    def push(self, pcm: np.ndarray) -> None:
-        pcm = np.concatenate([pcm, np.zeros(int(LISTEN_TAIL_S * SAMPLE_RATE), np.int16)])
-        for i in range(0, len(pcm), FRAME):
-            chunk = pcm[i : i + FRAME]
-            if len(chunk) < FRAME:
-                chunk = np.pad(chunk, (0, FRAME - len(chunk)))
-            self._frames.append(rtc.AudioFrame(chunk.tobytes(), SAMPLE_RATE, 1, FRAME))
-        self._arrived.set()
-
-    def close(self) -> None:
-        self._closed = True
-        self._arrived.set()
-
-    async def __anext__(self) -> rtc.AudioFrame:
-        while not self._frames:
-            if self._closed:
-                raise StopAsyncIteration
-            self._arrived.clear()
-            await self._arrived.wait()
-        return self._frames.popleft()
-
-
-class _Text(io.TextOutput):
-    """Collects the words of each reply; one completed text per spoken segment."""
-
-    def __init__(self, role: str) -> None:
-        super().__init__(label=f"bridge-text:{role}", next_in_chain=None)
-        self._current: list[str] = []
-        self.done: asyncio.Queue[str] = asyncio.Queue()
-
-    async def capture_text(self, text: str) -> None:
-        self._current.append(text)
-
-    def flush(self) -> None:
-        text = "".join(self._current).strip()
-        self._current = []
-        if text:
-            self.done.put_nowait(text)
-
-
-class _Output(io.AudioOutput):
-    """A speaker's 'loudspeaker': collects a segment, then lets the bridge play it instantly."""
-
-    def __init__(self, bridge: Bridge, role: str) -> None:
-        # Any input rate: the whole segment is resampled at once in flush(), so its length in
-        # samples never depends on how the TTS happened to chunk its frames (determinism).
-        super().__init__(label=f"bridge-out:{role}", capabilities=io.AudioOutputCapabilities(pause=False))
-        self._bridge = bridge
-        self._role = role
-        self._segment: list[np.ndarray] = []
-        self._tasks: set[asyncio.Task] = set()
-
-    async def capture_frame(self, frame: rtc.AudioFrame) -> None:
-        await super().capture_frame(frame)
-        if not self._segment:
-            self.on_playback_started(created_at=time.time())
-        self._segment.append(np.frombuffer(frame.data, dtype=np.int16).copy())
-        self._rate = frame.sample_rate
-
-    def flush(self) -> None:
-        super().flush()
-        if not self._segment:
-            return
-        pcm, self._segment = _resample(np.concatenate(self._segment), self._rate), []
-        task = asyncio.create_task(self._play(pcm))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    async def _play(self, pcm: np.ndarray) -> None:
-        try:
-            await self._bridge.play(self._role, pcm)
-        finally:
-            self.on_playback_finished(playback_position=len(pcm) / SAMPLE_RATE, interrupted=False)
-
-    def clear_buffer(self) -> None:
-        if self._segment:
-            self._segment = []
-            self.on_playback_finished(playback_position=0.0, interrupted=True)
-
-
-def _resample(pcm: np.ndarray, rate: int, taps: int = 16) -> np.ndarray:
-    """Polyphase windowed-sinc resampling to SAMPLE_RATE in numpy.
-
-    livekit's AudioResampler output differs by a couple of LSB from one call to the next on the
-    same input; this one is a pure function, so a seed's tracks repeat sample for sample.
-    """
-    if rate == SAMPLE_RATE or len(pcm) == 0:
-        return pcm
-    g = math.gcd(SAMPLE_RATE, rate)
-    up, down = SAMPLE_RATE // g, rate // g
-    cutoff = min(1.0, up / down) * 0.95  # stay below the lower of the two Nyquist frequencies
-    # one kernel per output phase: output j sits at input position j*down/up
-    dist = np.arange(up)[:, None] / up + (taps - 1) - np.arange(2 * taps)[None, :]
-    table = cutoff * np.sinc(cutoff * dist) * (0.5 + 0.5 * np.cos(np.pi * np.clip(dist / taps, -1, 1)))
-    n_out = len(pcm) * up // down
-    j = np.arange(n_out, dtype=np.int64)
-    first = (j * down) // up - taps + 1 + taps  # + taps: the padding below
-    x = np.pad(pcm.astype(np.float32), (taps, taps + 1))
-    gathered = x[first[:, None] + np.arange(2 * taps)[None, :]]
-    out = np.einsum("ij,ij->i", gathered, table[(j * down) % up].astype(np.float32))
-    return np.clip(np.round(out), -32768, 32767).astype(np.int16)
+FADE = SAMPLE_RATE // 100  # 10 ms fade where an interrupted segment is cut
+MIN_PAUSE_S = 0.12  # a pause between words where a listener may backchannel
 
 
 class Bridge:
     """One conversation's shared clock, tracks and routing between the two roles."""
 
-    def __init__(self, job: Job, library: Library) -> None:
+    def __init__(self, job: Job, library: Library, turn_taking: str = "natural") -> None:
         self.job = job
         self.scenario = library.scenarios[job.scenario]
         self.personas = {r: library.personas[p] for r, p in job.roles.items()}
         self.roles = self.scenario.role_keys
-        self.timing = TimingModel(job.seed)
+        self.timing = timing_model(turn_taking, job.seed, self.scenario, self.personas)
         self.call = CallControl()
         self.heard = {r: TranscriptChannel() for r in self.roles}
-        self.inputs = {r: _Input(r) for r in self.roles}
-        self.outputs = {r: _Output(self, r) for r in self.roles}
-        self.texts = {r: _Text(r) for r in self.roles}
+        self.inputs = {r: BridgeInput(r) for r in self.roles}
+        self.outputs = {r: BridgeOutput(self.play, r) for r in self.roles}
+        self.texts = {r: BridgeText(r) for r in self.roles}
+        self.tts: dict[str, tts.TTS | None] = {r: None for r in self.roles}  # for backchannels
+        self._said: dict[tuple[str, str], tuple[np.ndarray, list[Word] | None]] = {}
         self._segments: dict[str, list[tuple[int, np.ndarray]]] = {r: [] for r in self.roles}
+        self._free = {r: 0 for r in self.roles}  # samples: where each role's own audio ends
+        self._barge_in: dict[str, int] = {}  # role -> sample where it cuts in on its peer
         self.turns: list[Turn] = []
-        self._cursor = 0  # samples: where the last placed audio ends
+        self._last: tuple[str, int, int] | None = None  # the last turn: role, start, end samples
         self.finished = asyncio.Event()
         self._final_heard = asyncio.Event()
 
     def peer(self, role: str) -> str:
         return self.roles[1] if role == self.roles[0] else self.roles[0]
 
-    async def play(self, role: str, pcm: np.ndarray) -> None:
-        """Place a finished segment on the clock and deliver it, with its words, to the peer."""
+    def _start(self, role: str) -> int:
+        """Where `role`'s next turn starts on the clock (samples)."""
+        if self._last is None:
+            return int(self.timing.lead_in() * SAMPLE_RATE)
+        last_role, last_start, last_end = self._last
+        if role in self._barge_in:
+            start = self._barge_in.pop(role)
+        elif last_role == role:  # a second turn in a row: a pause, never an overlap with itself
+            start = last_end + int(max(0.2, self.timing.offset(role, 0.0)) * SAMPLE_RATE)
+        else:
+            start = last_end + int(self.timing.offset(role, (last_end - last_start) / SAMPLE_RATE) * SAMPLE_RATE)
+        # nobody talks over their own audio, and a reply starts after the turn it answers does
+        return max(start, self._free[role] + FADE, last_start + SAMPLE_RATE // 2)
+
+    async def play(self, role: str, pcm: np.ndarray) -> tuple[float, bool]:
+        """Place a finished segment on the clock and deliver it, with its words, to the peer.
+
+        Returns how much of it was played (seconds) and whether the peer cut it off."""
         try:
-            text = await asyncio.wait_for(self.texts[role].done.get(), timeout=5.0)
+            text, words = await asyncio.wait_for(self.texts[role].done.get(), timeout=5.0)
         except asyncio.TimeoutError:
-            text = ""
+            text, words = "", None
         if self.call.ended:
-            return  # spoken after the call ended: never recorded, never heard
-        gap = self.timing.lead_in() if not self.turns else self.timing.gap()
-        start = self._cursor + int(gap * SAMPLE_RATE)
-        self._segments[role].append((start, pcm))
-        self._cursor = start + len(pcm)
-        self.turns.append(
-            Turn(
-                turn=len(self.turns),
-                role=role,
-                speaker=self.personas[role].name,
-                text=text,
-                start=round(start / SAMPLE_RATE, 3),
-                end=round(self._cursor / SAMPLE_RATE, 3),
-                interrupted=False,
-                heard=None,
-            )
-        )
+            return 0.0, False  # spoken after the call ended: never recorded, never heard
+        speech = np.flatnonzero(loud(pcm))  # a turn is its speech: from the first loud sample to the last
+        if len(speech):
+            pcm, lead = pcm[speech[0] : speech[-1] + 1], speech[0] / SAMPLE_RATE
+            if words:
+                words = [Word(w.word, max(0.0, w.start - lead), min(w.end - lead, len(pcm) / SAMPLE_RATE))
+                         for w in words]
         peer = self.peer(role)
+        n_turns = sum(t.kind == "turn" for t in self.turns)
+        final = self.call.ending_role == role or n_turns + 1 >= self.scenario.turns.max + 2
+        start = self._start(role)
+        intended = None
+        # never cut off a greeting (a role's first turn) or a goodbye
+        opening = not any(t.role == role and t.kind == "turn" for t in self.turns)
+        cut = None if (final or opening or not words) else self.timing.cut(role, [(w.start, w.end) for w in words])
+        if cut is not None:
+            pcm = pcm[: int(cut.stop * SAMPLE_RATE)].copy()
+            pcm[-FADE:] = (pcm[-FADE:] * np.linspace(1, 0, len(pcm[-FADE:]))).astype(np.int16)
+            pcm = pcm[: np.flatnonzero(loud(pcm))[-1] + 1]  # the fade's quiet end is not speech
+            words = [Word(w.word, w.start, min(w.end, cut.stop)) for w in words[: cut.words]]
+            intended, text = text, " ".join(w.word for w in words).rstrip(",;:")
+            self._barge_in[peer] = start + int(cut.onset * SAMPLE_RATE)
+            self.call.interrupted[role] = text
+        self._segments[role].append((start, pcm))
+        end = start + len(pcm)
+        self._free[role], self._last = end, (role, start, end)
+        at = start / SAMPLE_RATE
+        self.turns.append(Turn(
+            turn=len(self.turns), role=role, speaker=self.personas[role].name, text=text,
+            start=round(at, 3), end=round(end / SAMPLE_RATE, 3), interrupted=cut is not None,
+            heard=None, intended=intended,
+            words=[Word(Word.bare(w.word), round(at + w.start, 3), round(at + w.end, 3)) for w in words]
+            if words else None,
+            disfluencies=disfluencies(text, self.scenario.language),
+        ))
+        if words and self.tts[peer] is not None and not final:
+            await self._backchannel(peer, start, words, cut.onset if cut else len(pcm) / SAMPLE_RATE)
         self.heard[peer].put(text)
         self.inputs[peer].push(pcm)
-        if self.call.ending_role == role or len(self.turns) >= self.scenario.turns.max + 2:
+        if final:
             self.call.end_after_turn(role)
             asyncio.get_running_loop().call_soon(self._finish_after_heard)
+        return len(pcm) / SAMPLE_RATE, cut is not None
+
+    async def _backchannel(self, listener: str, start: int, words: list[Word], until: float) -> None:
+        """The listener's backchannels at the pauses of a segment that starts at `start`."""
+        pauses = [(a.end, b.start) for a, b in zip(words, words[1:])
+                  if b.start - a.end >= MIN_PAUSE_S and a.end >= 1.0 and b.start <= until - 0.5]
+        for offset, token in self.timing.backchannels(self.peer(listener), pauses):
+            pcm, spans = await self._say(listener, token)
+            at = max(start + int(offset * SAMPLE_RATE), self._free[listener] + FADE)
+            if not len(pcm) or at + len(pcm) > start + int(until * SAMPLE_RATE):
+                continue  # it would run past the pause into the speaker's cut or its end
+            self._segments[listener].append((at, pcm))
+            self._free[listener] = at + len(pcm)
+            t = at / SAMPLE_RATE
+            self.turns.append(Turn(
+                turn=len(self.turns), role=listener, speaker=self.personas[listener].name, text=token,
+                start=round(t, 3), end=round((at + len(pcm)) / SAMPLE_RATE, 3), interrupted=False,
+                heard=None, kind="backchannel",
+                words=[Word(w.word, round(t + w.start, 3), round(t + w.end, 3)) for w in spans] if spans else None,
+            ))
+
+    async def _say(self, role: str, text: str) -> tuple[np.ndarray, list[Word] | None]:
+        """`text` in `role`'s voice from its own TTS (cached: a token sounds the same each time)."""
+        if (role, text) not in self._said:
+            frames, words = [], []
+            async with self.tts[role].synthesize(text) as stream:
+                async for ev in stream:
+                    frames.append(np.frombuffer(ev.frame.data, dtype=np.int16))
+                    rate = ev.frame.sample_rate
+            pcm = resample(np.concatenate(frames), rate) if frames else np.zeros(0, np.int16)
+            where = np.flatnonzero(loud(pcm))
+            if len(where):
+                pcm = pcm[where[0]: where[-1] + 1]
+                words = [Word(text, 0.0, round(len(pcm) / SAMPLE_RATE, 3))]
+            self._said[role, text] = pcm, words or None
+        return self._said[role, text]
 
     def _finish_after_heard(self) -> None:
         async def wait() -> None:
@@ -227,26 +179,34 @@ class Bridge:
         """The listener's STT produced a final transcript: attach it to the peer's last turn."""
         speaker = self.peer(listener)
         for turn in reversed(self.turns):
-            if turn.role == speaker:
+            if turn.role == speaker and turn.kind == "turn":
                 turn.heard = transcript if turn.heard is None else f"{turn.heard} {transcript}"
-                if self.call.ending_role == speaker and turn is self.turns[-1]:
+                if self.call.ending_role == speaker and turn is self._last_turn():
                     self._final_heard.set()
                 break
 
+    def _last_turn(self) -> Turn | None:
+        return next((t for t in reversed(self.turns) if t.kind == "turn"), None)
+
     def recording(self) -> Recording:
-        length = self._cursor + int(self.timing.tail() * SAMPLE_RATE)
+        length = max(self._free.values()) + int(self.timing.tail() * SAMPLE_RATE)
         tracks = {}
         for role in self.roles:
             track = np.zeros(length, dtype=np.int16)
             for start, pcm in self._segments[role]:
                 track[start : start + len(pcm)] = pcm
             tracks[role] = track
-        return Recording(sample_rate=SAMPLE_RATE, tracks=tracks, turns=self.turns, timing="modeled")
+        turns = sorted(self.turns, key=lambda t: (t.start, t.turn))
+        for i, t in enumerate(turns):
+            t.turn = i
+        return Recording(sample_rate=SAMPLE_RATE, tracks=tracks, turns=turns, timing="modeled",
+                         notes={"turn_taking": "natural" if self.timing.natural else "strict"})
 
 
-async def converse(job: Job, library: Library, engine: Engine, timeout: float = 300.0) -> Recording:
+async def converse(job: Job, library: Library, engine: Engine, timeout: float = 300.0,
+                   turn_taking: str = "natural") -> Recording:
     """Run one conversation of `job` on the local bridge and return its recording."""
-    bridge = Bridge(job, library)
+    bridge = Bridge(job, library, turn_taking)
     bridge.call.failure_listeners.append(lambda _error: bridge.finished.set())
     facts = draw_facts(bridge.scenario, job.seed)
     sessions: list[tuple] = []
@@ -261,8 +221,10 @@ async def converse(job: Job, library: Library, engine: Engine, timeout: float = 
                 facts=facts[role],
                 heard=bridge.heard[role],
                 call=bridge.call,
+                turn_taking=turn_taking,
             )
             session, agent = engine.build(speaker)
+            bridge.tts[role] = session.tts if bridge.timing.natural else None
             session.input.audio = bridge.inputs[role]
             session.output.audio = bridge.outputs[role]
             session.output.transcription = bridge.texts[role]
@@ -280,7 +242,7 @@ async def converse(job: Job, library: Library, engine: Engine, timeout: float = 
             await asyncio.wait_for(bridge.finished.wait(), timeout=timeout)
         except asyncio.TimeoutError:
             raise TimeoutError(f"conversation did not end within {timeout:g} s "
-                               f"({len(bridge.turns)} turns)") from None
+                               f"({sum(t.kind == 'turn' for t in bridge.turns)} turns)") from None
         if bridge.call.error is not None:
             raise bridge.call.error
     finally:

@@ -21,7 +21,7 @@ import numpy as np
 from synthconv.engine.offline.tts import Espeak
 from synthconv.runfolder.audio import ffmpeg_exe
 from synthconv.scenario import OfflineVoice
-from synthconv.transport.local import _resample
+from synthconv.transport.local_io import resample as _resample
 
 RATE = 24000
 BLOCK = RATE // 50  # 20 ms envelope blocks

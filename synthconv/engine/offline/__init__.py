@@ -38,8 +38,10 @@ class OfflineEngine(Engine):
                 facts=speaker.facts,
                 seed=speaker.job.seed,
                 call=speaker.call,
+                disfluent=speaker.turn_taking == "natural",
             ),
             tts=EspeakTTS(speaker.persona.voice.offline),
+            use_tts_aligned_transcript=True,  # espeak's word timings become the turn's words
             **session_options(),
         )
         return session, RoleAgent.for_speaker(speaker)

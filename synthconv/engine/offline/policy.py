@@ -3,8 +3,10 @@
 It plays its role's beats of the scenario script (opening → problem → verification →
 resolution → closing) from the chat context the session hands it: how often it has spoken,
 and what it heard. It picks wording with a seeded RNG, fills in the role's facts, echoes IDs
-and the peer's name it heard, and colours the line with the persona's style. It ends the call
-on the script's last beat, or early with its closing line when the turn limit is near.
+and the peer's name it heard, and colours the line with the persona's style: fillers, and under
+natural turn-taking repetitions ("I I think") and self-repairs ("my account, I mean my account
+number"). It ends the call on the script's last beat, or early with its closing line when the
+turn limit is near. A line the peer cut off is said again, with a repair ("As I was saying,").
 """
 
 from __future__ import annotations
@@ -31,6 +33,13 @@ THANKS = {
     "hi": ["धन्यवाद।", "शुक्रिया।", "जी, धन्यवाद।"],
 }
 CURT = {"en": ["Look,", "Right.", "Fine."], "hi": ["सुनिए,", "ठीक है।"]}
+REPAIR = {  # said before a line the peer cut off, which then comes again
+    "en": ["Sorry, as I was saying,", "As I was saying,", "Let me just finish,", "Like I said,"],
+    "hi": ["जैसा मैं कह रहा था,", "मैं बस यह कह रहा था कि"],
+}
+SELF_REPAIR = {"en": "I mean", "hi": "मेरा मतलब"}  # labels.REPAIR_MARKERS finds them again
+# chance per line of a repetition and of a self-repair, by the persona's `fillers` style
+DISFLUENT = {"none": (0.0, 0.0), "some": (0.12, 0.05), "many": (0.25, 0.12)}
 MOOD = {
     "en": {
         "frustrated": ["Honestly, this is really frustrating.", "I've already lost enough time on this."],
@@ -88,8 +97,11 @@ class DialoguePolicy(OfflinePlugin, llm.LLM):
         facts: dict[str, str],
         seed: int,
         call: CallControl,
+        disfluent: bool = True,
     ) -> None:
         super().__init__()
+        self.disfluent = disfluent
+        self._repairs = 0  # lines said again after the peer cut them off
         self.scenario = scenario
         self.role = role
         self.persona = persona
@@ -124,7 +136,8 @@ class DialoguePolicy(OfflinePlugin, llm.LLM):
             if m.role == "user":
                 last_heard = (m.text_content or "") + " " + last_heard
         turns_so_far = len(said) + len(heard)
-        own = len(said)
+        own = len(said) - self._repairs
+        cut_off = self.call.interrupted.pop(self.role, None)
 
         at_limit = turns_so_far + 1 >= self.scenario.turns.max
         if own >= len(self.beats) or at_limit:
@@ -132,6 +145,11 @@ class DialoguePolicy(OfflinePlugin, llm.LLM):
         else:
             beat = self.beats[own]
             final = beat is self.scenario.script[-1]
+        if cut_off is not None and not final and own > 0:
+            beat, self._repairs = self.beats[min(own, len(self.beats)) - 1], self._repairs + 1
+            rng = random.Random(f"{self.seed}:{self.role}:{own}:repair")
+            line = self.render(beat, rng, peer=peer_name(heard), echo=echo_token(last_heard), first=False)
+            return f"{rng.choice(REPAIR[self.lang])} {_lower_first(line)}"
         if final:
             self.call.end_after_turn(self.role)
 
@@ -180,7 +198,31 @@ class DialoguePolicy(OfflinePlugin, llm.LLM):
         if rng.random() < p_filler:
             filler = rng.choice(FILLERS[self.lang])
             text = f"{filler} {_lower_first(text)}"
+        if self.disfluent:
+            text = self.disfluency(text, random.Random(f"{rng.random()}:disfluency"))
         return text
+
+    def disfluency(self, text: str, rng: random.Random) -> str:
+        """Maybe a repetition ("I I need") and maybe a self-repair ("my account, I mean my
+        account number") near the start of the line, as the persona's `fillers` style says."""
+        p_repeat, p_repair = DISFLUENT[self.persona.style.fillers]
+        words = text.split()
+        plain = [i for i, w in enumerate(words[:6]) if _plain(w)]
+        if plain and rng.random() < p_repeat:
+            i = rng.choice(plain)
+            words.insert(i + 1, words[i])
+        plain = [i for i in range(1, min(len(words) - 2, 8)) if _plain(words[i]) and _plain(words[i - 1])]
+        if plain and rng.random() < p_repair:
+            i = rng.choice(plain)  # words[i-1:i+1] are said, retracted and said again
+            again = _lower_first(words[i - 1]) if i == 1 else words[i - 1]
+            words[i + 1 : i + 1] = [SELF_REPAIR[self.lang], again, words[i]]
+            words[i] += ","
+        return " ".join(words)
+
+
+def _plain(word: str) -> bool:
+    """A word without digits or punctuation: safe to repeat (never an ID, never a sentence end)."""
+    return not any(c.isdigit() or c in ",.?!।;:$%-'\"" for c in word)
 
 
 def _lower_first(text: str) -> str:

@@ -4,21 +4,29 @@ The `Espeak` wrapper is a per-process singleton with one lock: the library is no
 one call at a time loads it afresh (for determinism, see `Espeak`), sets the voice, rate and
 pitch it needs, synthesizes and unloads it again. It is fast (several hundred times real time,
 about 15 ms to load), so synthesis runs inline rather than in a thread.
+
+espeak-ng reports where each word starts in the audio while it synthesizes; the TTS hands those
+timings to livekit-agents as `TimedString`s (its TTS-aligned transcript), so every word of a
+turn gets the speaking engine's own timing. It is a streaming TTS only so that the framework
+does not wrap it in its sentence-by-sentence StreamAdapter, which drops word timings: the
+stream collects a reply's text and speaks it whole.
 """
 
 from __future__ import annotations
 
 import contextlib
 import ctypes
+import re
 import threading
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import _ctypes
 import uuid
 
 import numpy as np
 from livekit.agents import APIConnectOptions, tts
-from livekit.agents.types import DEFAULT_API_CONNECT_OPTIONS
+from livekit.agents.types import DEFAULT_API_CONNECT_OPTIONS, TimedString
 
 from ...scenario import OfflineVoice
 from .plugin import OfflinePlugin
@@ -30,6 +38,52 @@ _RATE, _PITCH, _RANGE = 1, 3, 4
 _CALLBACK = ctypes.CFUNCTYPE(
     ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctypes.c_int, ctypes.c_void_p
 )
+_EVENT_END_OF_LIST, _EVENT_WORD = 0, 1
+SILENT = 64  # as runfolder.audio.SILENT: word spans are trimmed to samples above it
+
+
+class _Event(ctypes.Structure):
+    """espeak_EVENT from speak_lib.h (audio_position in ms from the start of the utterance)."""
+
+    _fields_ = [("type", ctypes.c_int), ("unique_identifier", ctypes.c_uint),
+                ("text_position", ctypes.c_int), ("length", ctypes.c_int),
+                ("audio_position", ctypes.c_int), ("sample", ctypes.c_int),
+                ("user_data", ctypes.c_void_p), ("id", ctypes.c_char * 8)]
+
+
+@dataclass(frozen=True)
+class Word:
+    word: str  # as written, punctuation included ("4471,")
+    start: float  # seconds from the start of the utterance's audio
+    end: float
+
+
+def word_spans(text: str, starts: list[tuple[int, int]], pcm: np.ndarray, rate: int) -> list[Word]:
+    """The written words of `text` with their spans in `pcm`.
+
+    `starts` are espeak's word events: (1-based character position, sample where it starts).
+    espeak reports a number such as 4471 as several spoken words, all inside one written token,
+    so events are grouped by the whitespace token they fall in; a token lasts until the next
+    token starts and is then trimmed to its loud samples (its pause belongs to no word).
+    """
+    tokens = [(m.start(), m.end()) for m in re.finditer(r"\S+", text)]
+    first: dict[int, int] = {}
+    for pos, sample in starts:
+        for i, (a, b) in enumerate(tokens):
+            if a <= pos - 1 < b:
+                first.setdefault(i, sample)
+                break
+    order = sorted(first.items(), key=lambda kv: kv[1])
+    loud = np.abs(pcm.astype(np.int32)) > SILENT
+    words = []
+    for k, (i, a) in enumerate(order):
+        b = order[k + 1][1] if k + 1 < len(order) else len(pcm)
+        where = np.flatnonzero(loud[a:b])
+        if not len(where):
+            continue
+        words.append(Word(text[tokens[i][0]:tokens[i][1]], float(round((a + where[0]) / rate, 3)),
+                          float(round((a + where[-1] + 1) / rate, 3))))
+    return words
 
 
 class Espeak:
@@ -51,6 +105,7 @@ class Espeak:
         self._path = espeakng_loader.get_library_path()
         self._data = espeakng_loader.get_data_path().encode()
         self._chunks: list[np.ndarray] = []
+        self._words: list[tuple[int, int]] = []  # (character position, sample) per word event
         self._callback = _CALLBACK(self._on_audio)  # keep a reference: C holds the pointer
         with self._lock, self._open() as lib:
             self.sample_rate = lib.espeak_Initialize(_AUDIO_OUTPUT_SYNCHRONOUS, 0, self._data, 0)
@@ -78,9 +133,15 @@ class Espeak:
             del lib
             _ctypes.dlclose(handle)
 
-    def _on_audio(self, wav, n: int, _events) -> int:  # noqa: ANN001 - ctypes callback
+    def _on_audio(self, wav, n: int, events) -> int:  # noqa: ANN001 - ctypes callback
         if n > 0:
             self._chunks.append(np.ctypeslib.as_array(wav, shape=(n,)).copy())
+        ev = ctypes.cast(events, ctypes.POINTER(_Event))
+        i = 0
+        while ev and ev[i].type != _EVENT_END_OF_LIST:
+            if ev[i].type == _EVENT_WORD:
+                self._words.append((ev[i].text_position, ev[i].audio_position * self.sample_rate // 1000))
+            i += 1
         return 0
 
     def has_voice(self, name: str) -> bool:
@@ -89,6 +150,10 @@ class Espeak:
 
     def synthesize(self, text: str, voice: OfflineVoice) -> np.ndarray:
         """Return int16 mono samples at `sample_rate` for `text`."""
+        return self.speak(text, voice)[0]
+
+    def speak(self, text: str, voice: OfflineVoice) -> tuple[np.ndarray, list[Word]]:
+        """int16 mono samples at `sample_rate` for `text`, and its words' spans in them."""
         data = text.encode("utf-8")
         with self._lock, self._open() as lib:
             if lib.espeak_SetVoiceByName(voice.voice.encode()) != 0:
@@ -96,11 +161,13 @@ class Espeak:
             lib.espeak_SetParameter(_RATE, voice.rate, 0)
             lib.espeak_SetParameter(_PITCH, voice.pitch, 0)
             lib.espeak_SetParameter(_RANGE, voice.range, 0)
-            self._chunks = []
+            self._chunks, self._words = [], []
             lib.espeak_Synth(data, len(data) + 1, 0, _POS_CHARACTER, 0, _CHARS_UTF8, None, None)
             lib.espeak_Synchronize()
-            chunks, self._chunks = self._chunks, []
-        return np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.int16)
+            chunks, starts = self._chunks, self._words
+            self._chunks, self._words = [], []
+        pcm = np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.int16)
+        return pcm, word_spans(text, starts, pcm, self.sample_rate)
 
 
 class EspeakTTS(OfflinePlugin, tts.TTS):
@@ -111,7 +178,7 @@ class EspeakTTS(OfflinePlugin, tts.TTS):
     def __init__(self, voice: OfflineVoice) -> None:
         self._espeak = Espeak.get()
         super().__init__(
-            capabilities=tts.TTSCapabilities(streaming=False),
+            capabilities=tts.TTSCapabilities(streaming=True, aligned_transcript=True),
             sample_rate=self._espeak.sample_rate,
             num_channels=1,
         )
@@ -122,16 +189,58 @@ class EspeakTTS(OfflinePlugin, tts.TTS):
     ) -> tts.ChunkedStream:
         return _EspeakStream(tts=self, input_text=text, conn_options=conn_options)
 
+    def stream(self, *, conn_options: APIConnectOptions = DEFAULT_API_CONNECT_OPTIONS) -> tts.SynthesizeStream:
+        return _EspeakSynthesizeStream(tts=self, conn_options=conn_options)
+
 
 class _EspeakStream(tts.ChunkedStream):
     async def _run(self, output_emitter: tts.AudioEmitter) -> None:
         engine: EspeakTTS = self._tts  # type: ignore[assignment]
-        pcm = engine._espeak.synthesize(self.input_text, engine.voice)
+        pcm, words = engine._espeak.speak(self.input_text, engine.voice)
         output_emitter.initialize(
             request_id=uuid.uuid4().hex[:12],
             sample_rate=engine._espeak.sample_rate,
             num_channels=1,
             mime_type="audio/pcm",
         )
+        # the words, spaced as livekit joins transcript deltas, before the audio they time
+        output_emitter.push_timed_transcript(
+            [TimedString(f"{w.word} ", start_time=w.start, end_time=w.end) for w in words])
         output_emitter.push(pcm.tobytes())
         output_emitter.flush()
+
+
+class _EspeakSynthesizeStream(tts.SynthesizeStream):
+    """A reply's text as it streams in, spoken whole at each flush with its word timings."""
+
+    async def _run(self, output_emitter: tts.AudioEmitter) -> None:
+        engine: EspeakTTS = self._tts  # type: ignore[assignment]
+        output_emitter.initialize(
+            request_id=uuid.uuid4().hex[:12],
+            sample_rate=engine._espeak.sample_rate,
+            num_channels=1,
+            mime_type="audio/pcm",
+            stream=True,
+        )
+        output_emitter.start_segment(segment_id=uuid.uuid4().hex[:12])
+        text, spoken = [], 0.0  # seconds already spoken in this segment
+
+        def speak() -> None:
+            nonlocal spoken
+            line = "".join(text).strip()
+            text.clear()
+            if not line:
+                return
+            pcm, words = engine._espeak.speak(line, engine.voice)
+            output_emitter.push_timed_transcript(
+                [TimedString(f"{w.word} ", start_time=spoken + w.start, end_time=spoken + w.end) for w in words])
+            output_emitter.push(pcm.tobytes())
+            output_emitter.flush()
+            spoken += len(pcm) / engine._espeak.sample_rate
+
+        async for data in self._input_ch:
+            if isinstance(data, self._FlushSentinel):
+                speak()
+            else:
+                text.append(data)
+        speak()

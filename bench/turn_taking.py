@@ -1,0 +1,89 @@
+"""Benchmark: how conversations take turns, `--turn-taking natural` against `strict`, same seed.
+
+Generates the same plan in both modes (or reads runs given with --run) and prints, over all
+conversations: floor-transfer offsets (percentiles, mode, share in overlap), overlap ratio,
+backchannels and interruptions per minute, share of turns interrupted, disfluencies per turn,
+and speed (times real time). The figures are labels.turn_taking's, recomputed from each
+conversation's transcript and tracks (as `inspect` does), not read from meta.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from synthconv.labels import modal_offset, turn_taking
+from synthconv.runfolder import read_transcript, read_wav
+
+
+def figures(run: Path) -> dict:
+    offsets, turns, interrupted, backchannels, disfl, minutes, overlap = [], 0, 0, 0, 0, 0.0, []
+    for conv in sorted((run / "conversations").iterdir()):
+        if not (conv / "meta.json").is_file():
+            continue
+        lines = read_transcript(conv)
+        tracks = {p.stem: read_wav(p)[0] for p in (conv / "tracks").glob("*.wav")}
+        rate = read_wav(next((conv / "tracks").glob("*.wav")))[1]
+        real = [t for t in lines if t.get("kind", "turn") == "turn"]
+        offsets += [b["start"] - a["end"] for a, b in zip(real, real[1:]) if a["role"] != b["role"]]
+        turns += len(real)
+        interrupted += sum(bool(t["interrupted"]) for t in real)
+        backchannels += sum(t.get("kind") == "backchannel" for t in lines)
+        disfl += sum(len(t.get("disfluencies") or []) for t in real)
+        minutes += max(len(p) for p in tracks.values()) / rate / 60
+        overlap.append(turn_taking(lines, tracks, rate)["overlap_ratio"])
+    o = np.asarray(offsets)
+    return {
+        "conversations": len(overlap), "speaker changes": len(o),
+        "FTO p10/p50/p90 s": " / ".join(f"{v:.2f}" for v in np.percentile(o, [10, 50, 90])),
+        "FTO mode s (100 ms bins)": modal_offset(list(o)),
+        "changes in overlap": f"{(o < 0).mean():.1%}",
+        "overlap ratio (mean)": f"{np.mean(overlap):.3f}",
+        "backchannels / min": f"{backchannels / minutes:.2f}",
+        "interruptions / min": f"{interrupted / minutes:.2f}",
+        "turns interrupted": f"{interrupted / turns:.1%}",
+        "disfluencies / turn": f"{disfl / turns:.2f}",
+    }
+
+
+def generate(out: Path, mode: str, count: int, seed: int, concurrency: int) -> float:
+    cmd = [sys.executable, "-m", "synthconv.cli", "generate", "--count", str(count), "--seed", str(seed),
+           "--concurrency", str(concurrency), "--turn-taking", mode, "--out", str(out)]
+    t0 = time.monotonic()
+    subprocess.run(cmd, check=False, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wall = time.monotonic() - t0
+    rows = [json.loads(line) for line in (out / "conversations.jsonl").read_text().splitlines()]
+    return sum(r["duration_s"] or 0 for r in rows) / wall
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--count", type=int, default=50)
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--concurrency", type=int, default=2)
+    ap.add_argument("--run", type=Path, nargs="*", help="measure these runs instead of generating")
+    args = ap.parse_args()
+    if args.run:
+        for run in args.run:
+            print(run, json.dumps(figures(run), indent=1, ensure_ascii=False))
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        table = {}
+        for mode in ("strict", "natural"):
+            speed = generate(Path(tmp) / mode, mode, args.count, args.seed, args.concurrency)
+            table[mode] = {**figures(Path(tmp) / mode), "x real time": f"{speed:.1f}"}
+    print(f"synthconv generate --count {args.count} --seed {args.seed} (offline engine, local transport)")
+    print(f"{'':>26} {'strict':>18} {'natural':>18}")
+    for key in table["natural"]:
+        print(f"{key:>26} {table['strict'][key]!s:>18} {table['natural'][key]!s:>18}")
+
+
+if __name__ == "__main__":
+    main()

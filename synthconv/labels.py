@@ -1,0 +1,107 @@
+"""Labels computed from what was recorded: disfluencies in a turn's words, and a conversation's
+turn-taking figures from its turns and tracks.
+
+Both read only the transcript and the audio, never the engine's intentions, so they label any
+engine's conversations (an OpenAI voice saying "um" too) and `inspect` recomputes them from a run
+folder exactly as the runner wrote them into meta.json.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+
+FILLER_WORDS = {
+    "en": {"um", "uh", "er", "erm", "hmm", "well", "so", "okay", "right"},
+    "hi": {"अं", "उम्म", "हम्म", "मतलब", "देखिए", "अच्छा", "जी"},
+}
+# words after which the speaker corrects what came before: "on Tuesday, I mean Wednesday"
+REPAIR_MARKERS = {"en": ("i mean", "or rather"), "hi": ("मेरा मतलब",)}
+
+
+def _tokens(text: str) -> list[str]:
+    return text.split()
+
+
+def _bare(token: str) -> str:
+    return token.lower().strip(",.?!।;:\"'()—–")
+
+
+def disfluencies(text: str, language: str) -> list[dict]:
+    """Fillers, repetitions ("I I think") and self-repairs ("Tuesday, I mean Wednesday") in
+    `text`, each as {type, index, text}: `index` is the whitespace-separated word it starts at.
+
+    Fillers count only where they stand apart: a leading "so" or "well" followed by a comma,
+    or "um"/"uh" anywhere (a "so" inside a sentence is just a word)."""
+    lang = language if language in FILLER_WORDS else "en"
+    tokens = _tokens(text)
+    found = []
+    for i, tok in enumerate(tokens):
+        bare = _bare(tok)
+        hesitation = bare in ("um", "uh", "er", "erm", "hmm", "अं", "उम्म", "हम्म")
+        set_off = bare in FILLER_WORDS[lang] and tok.endswith(",") and (i == 0 or tokens[i - 1].endswith((",", ".", "?", "!")))
+        if hesitation or set_off:
+            found.append({"type": "filler", "index": i, "text": tok.strip(",.")})
+        elif i and bare and bare == tokens[i - 1].lower() and not bare.isdigit():
+            found.append({"type": "repetition", "index": i - 1, "text": f"{tokens[i - 1]} {tok}"})
+    lowered = " ".join(tokens).lower()
+    for marker in REPAIR_MARKERS[lang]:
+        for m in re.finditer(rf"(?:^|[,—–-]\s*|\s){re.escape(marker)}\b", lowered):
+            index = len(lowered[: m.end()].split()) - len(marker.split())
+            if index > 0 and not any(d["type"] == "repair" and d["index"] == index for d in found):
+                found.append({"type": "repair", "index": index, "text": marker})
+    return sorted(found, key=lambda d: d["index"])
+
+
+def speaking(pcm: np.ndarray, rate: int, bridge_s: float = 0.25, silent: int = 64) -> np.ndarray:
+    """Per 10 ms frame, whether the track is speaking: loud frames with pauses shorter than
+    `bridge_s` filled in (the gaps between a speaker's words are still their turn)."""
+    hop = rate // 100
+    n = len(pcm) // hop
+    frames = np.abs(pcm[: n * hop].astype(np.int32)).reshape(n, hop).max(axis=1) > silent
+    idx = np.flatnonzero(frames)
+    if len(idx) > 1:
+        gaps = np.flatnonzero((np.diff(idx) > 1) & (np.diff(idx) <= bridge_s * 100))
+        for g in gaps:
+            frames[idx[g] : idx[g + 1]] = True
+    return frames
+
+
+def turn_taking(turns: list[dict], tracks: dict[str, np.ndarray], rate: int) -> dict:
+    """The conversation's turn-taking figures (meta.json `labels`), from its turns and tracks.
+
+    - floor-transfer offsets: next turn's start minus the previous turn's end at each change of
+      speaker (negative: the next speaker started in overlap); backchannels are not turns.
+    - overlap_ratio: the share of time anyone speaks during which both do, from the tracks.
+    """
+    real = [t for t in turns if t.get("kind", "turn") == "turn"]
+    offsets = [round(b["start"] - a["end"], 3) for a, b in zip(real, real[1:]) if a["role"] != b["role"]]
+    duration_min = max(len(p) for p in tracks.values()) / rate / 60 if tracks else 0
+    active = {r: speaking(p, rate) for r, p in tracks.items()}
+    anyone = np.logical_or.reduce(list(active.values())) if active else np.zeros(0, bool)
+    both = np.logical_and.reduce(list(active.values())) if len(active) > 1 else np.zeros_like(anyone)
+    talk = {r: float(a.sum()) for r, a in active.items()}
+    total = sum(talk.values())
+    fto = None
+    if offsets:
+        p10, p50, p90 = (round(float(v), 3) for v in np.percentile(offsets, [10, 50, 90]))
+        fto = {"n": len(offsets), "p10": p10, "p50": p50, "p90": p90, "mode": modal_offset(offsets),
+               "overlapped": round(sum(o < 0 for o in offsets) / len(offsets), 3)}
+    per_min = (lambda n: round(n / duration_min, 2)) if duration_min else (lambda n: None)
+    return {
+        "floor_transfer_offset_s": fto,
+        "overlap_ratio": round(float(both.sum() / anyone.sum()), 3) if anyone.any() else 0.0,
+        "backchannels_per_min": per_min(sum(t.get("kind") == "backchannel" for t in turns)),
+        "interruptions_per_min": per_min(sum(bool(t.get("interrupted")) for t in real)),
+        "interrupted_turns": round(sum(bool(t.get("interrupted")) for t in real) / len(real), 3) if real else 0.0,
+        "speaking_share": {r: round(v / total, 3) if total else 0.0 for r, v in talk.items()},
+        "disfluencies_per_turn": round(sum(len(t.get("disfluencies") or []) for t in real) / len(real), 3) if real else 0.0,
+    }
+
+
+def modal_offset(offsets: list[float], bin_s: float = 0.1) -> float:
+    """The centre of the most populated `bin_s`-wide bin (bins centred on multiples of it)."""
+    bins = np.round(np.asarray(offsets) / bin_s).astype(int)
+    values, counts = np.unique(bins, return_counts=True)
+    return round(float(values[np.argmax(counts)] * bin_s), 3)

@@ -1,0 +1,147 @@
+"""When each side speaks on the local bridge: seeded models of turn-taking.
+
+`strict` is a chess clock (every gap 0.15-0.8 s, nobody overlaps, nobody is cut off). `natural`
+is fitted to published measurements of conversation, telephone English among them:
+
+- Floor-transfer offsets (next speaker's start minus current speaker's end) have their mode
+  near +200 ms (Stivers et al. 2009, PNAS 106:10587, ten languages, English mean 236 ms;
+  Levinson & Torreira 2015, Front. Psychol. 6:731) and a wide spread into negative values:
+  a large share of speaker changes happen in overlap (Heldner & Edlund 2010, J. Phonetics
+  38:555, about 40 % in Dutch, Swedish and English map-task and telephone dialogue). We draw
+  from a two-piece normal with mode 0.15 s, spread 0.25 s below and 0.3 s above it, so about a
+  quarter of speaker changes start in overlap before interruptions add theirs. Measured on 16
+  offline conversations (`bench/turn_taking.py`): modal offset 0.2 s (100 ms bins), p10/p50/p90
+  -0.20/0.21/0.56 s, 26 % of changes in overlap.
+- The speaker who is overlapped by an interruption drops out within one or two syllables
+  (Schegloff 2000, Lang. Soc. 29:1): 0.15-0.45 s after the interrupter's onset.
+- Listeners backchannel ("mm-hmm", "right") at the speaker's pauses, around a few times a
+  minute in telephone conversation (Ward & Tsukahara 2000, J. Pragmatics 32:1177).
+
+A persona's style shifts the model (hurried speakers come in early and interrupt more,
+hesitant ones leave longer gaps); a scenario's `turn_taking` block scales it.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+from ..scenario import Persona, Scenario
+
+BACKCHANNELS = {
+    "en": ["mm-hmm", "right", "okay", "yeah", "uh-huh", "sure"],
+    "hi": ["हाँ", "अच्छा", "जी", "हम्म"],
+}
+
+
+def tempo(persona: Persona) -> str:
+    """"hurried", "hesitant" or "even": how a persona's style shows in its timing."""
+    style = persona.style
+    if style.pace == "fast" or style.mood in ("hurried", "frustrated"):
+        return "hurried"
+    if style.pace == "slow" or style.mood in ("tired", "anxious"):
+        return "hesitant"
+    return "even"
+
+
+MODE_SHIFT = {"hurried": -0.05, "even": 0.0, "hesitant": 0.15}
+INTERRUPT_SCALE = {"hurried": 1.8, "even": 1.0, "hesitant": 0.4}
+
+
+@dataclass(frozen=True)
+class Cut:
+    """An interruption of a segment: the interrupter starts at `onset`, the speaker stops at
+    `stop` (both seconds into the segment), having said its first `words` words."""
+
+    onset: float
+    stop: float
+    words: int
+
+
+class StrictTiming:
+    """Today's chess clock: gaps of 0.15-0.8 s, no overlap, no backchannels, no interruptions."""
+
+    natural = False
+
+    def __init__(self, seed: int, scenario: Scenario, personas: dict[str, Persona]) -> None:
+        self._rng = random.Random(f"{seed}:timing")
+
+    def lead_in(self) -> float:
+        return self._rng.uniform(0.2, 0.5)
+
+    def tail(self) -> float:
+        return self._rng.uniform(0.4, 0.8)
+
+    def offset(self, role: str, previous_s: float) -> float:
+        """Seconds from the end of the previous turn (`previous_s` long) to `role`'s start."""
+        return min(0.8, max(0.15, self._rng.lognormvariate(-1.1, 0.4)))
+
+    def cut(self, role: str, words: list[tuple[float, float]]) -> Cut | None:
+        """Whether the peer cuts off `role`'s segment with these word spans, and where."""
+        return None
+
+    def backchannels(self, role: str, pauses: list[tuple[float, float]]) -> list[tuple[float, str]]:
+        """(seconds into the segment, token) the listener says during `role`'s pauses."""
+        return []
+
+
+class NaturalTiming(StrictTiming):
+    natural = True
+    MODE, BELOW, ABOVE = 0.15, 0.25, 0.3
+    INTERRUPTIONS = 0.15  # chance that a long enough turn is cut off, before persona scaling
+    BACKCHANNEL = 0.35  # chance of a backchannel at a pause of a long turn
+
+    def __init__(self, seed: int, scenario: Scenario, personas: dict[str, Persona]) -> None:
+        super().__init__(seed, scenario, personas)
+        self._tt = random.Random(f"{seed}:turn-taking")
+        self._tempo = {r: tempo(p) for r, p in personas.items()}
+        self._peer = {r: next(o for o in personas if o != r) for r in personas}
+        self._tokens = BACKCHANNELS.get(scenario.language, BACKCHANNELS["en"])
+        tune = scenario.turn_taking
+        self._mode = tune.offset_mode if tune.offset_mode is not None else self.MODE
+        self._interruptions = self.INTERRUPTIONS * tune.interruptions
+        self._backchannel = min(1.0, self.BACKCHANNEL * tune.backchannels)
+
+    def offset(self, role: str, previous_s: float) -> float:
+        mode = self._mode + MODE_SHIFT[self._tempo[role]]
+        if self._tt.random() < self.BELOW / (self.BELOW + self.ABOVE):
+            x = mode - abs(self._tt.gauss(0, self.BELOW))
+        else:
+            x = mode + abs(self._tt.gauss(0, self.ABOVE))
+        # an overlap never starts before the middle of the turn it overlaps
+        return min(2.0, max(x, -1.0, -0.5 * previous_s))
+
+    def cut(self, role: str, words: list[tuple[float, float]]) -> Cut | None:
+        chance = self._interruptions * INTERRUPT_SCALE[self._tempo[self._peer[role]]]
+        if len(words) < 8 or words[-1][1] < 2.5 or self._tt.random() >= chance:
+            return None
+        # the peer comes in at a word that starts a stretch of speech (no pause of 50 ms or more)
+        # long enough for the speaker to be heard going on before it stops
+        run_end = [w[1] for w in words]
+        for k in range(len(words) - 2, -1, -1):
+            if words[k + 1][0] - words[k][1] < 0.05:
+                run_end[k] = run_end[k + 1]
+        middle = range(int(len(words) * 0.4), int(len(words) * 0.75) + 1)
+        starts = [k for k in middle if run_end[k] - words[k][0] >= 0.3]
+        if not starts:
+            return None
+        k = self._tt.choice(starts)
+        onset = words[k][0]
+        stop = min(run_end[k], onset + self._tt.uniform(0.15, 0.45))
+        return Cut(onset=onset, stop=stop, words=sum(1 for a, _ in words if a < stop))
+
+    def backchannels(self, role: str, pauses: list[tuple[float, float]]) -> list[tuple[float, str]]:
+        out = []
+        for a, b in pauses:
+            if self._tt.random() < self._backchannel:
+                out.append((a + self._tt.uniform(0.05, 0.25) * (b - a), self._tt.choice(self._tokens)))
+        return out
+
+
+def timing_model(mode: str, seed: int, scenario: Scenario, personas: dict[str, Persona]) -> StrictTiming:
+    if mode not in TURN_TAKING:
+        raise ValueError(f"--turn-taking: unknown mode {mode!r} (choose from {', '.join(TURN_TAKING)})")
+    return TURN_TAKING[mode](seed, scenario, personas)
+
+
+TURN_TAKING = {"natural": NaturalTiming, "strict": StrictTiming}
