@@ -80,6 +80,8 @@ def validate_conversation(folder: Path, *, check_mp3: bool = True) -> list[str]:
             at = np.flatnonzero(stray)[0] / rate
             problems.append(f"tracks/{role}.wav: speech at {at:.3f} s outside every {role} turn")
 
+    if meta and "impaired" in meta:
+        problems += _impaired_problems(folder, meta["impaired"], list(tracks), duration)
     if check_mp3 and (folder / "mix.mp3").is_file():
         try:
             mp3 = mp3_duration(folder / "mix.mp3")
@@ -88,6 +90,24 @@ def validate_conversation(folder: Path, *, check_mp3: bool = True) -> list[str]:
         except ValueError as e:
             problems.append(f"mix.mp3 does not decode: {e}")
     return problems
+
+
+def _impaired_problems(folder: Path, record: object, roles: list[str], duration: float) -> list[str]:
+    """impaired/ must hold what meta.json's `impaired` says: a track per role at its sample rate,
+    as long as the clean ones, and the mix."""
+    if not isinstance(record, dict) or not isinstance(record.get("sample_rate"), int):
+        return ["meta.json impaired: not an object with a sample_rate"]
+    found = [] if (folder / "impaired" / "mix.mp3").is_file() else ["missing impaired/mix.mp3"]
+    for role in roles:
+        try:
+            pcm, rate = read_wav(folder / "impaired" / f"{role}.wav")
+        except Exception as e:  # noqa: BLE001 - a missing or damaged file is a finding
+            found.append(f"impaired/{role}.wav unreadable: {e}")
+            continue
+        if rate != record["sample_rate"] or abs(len(pcm) / rate - duration) > 0.01:
+            found.append(f"impaired/{role}.wav: {len(pcm) / rate:.3f} s at {rate} Hz, expected {duration:.3f} s "
+                         f"at {record['sample_rate']} Hz")
+    return found
 
 
 # --- whole runs ----------------------------------------------------------------------------

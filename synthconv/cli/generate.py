@@ -23,7 +23,7 @@ from .progress import Progress, summary
 
 MAX_COUNT = 100_000  # a plan is held in memory and in run.json; far beyond any nightly run
 # the flags that make the plan: fixed once a run has started (--resume refuses them)
-PLAN_FLAGS = {"count", "seed", "engine", "transport", "scenario", "persona", "scenarios_dir", "personas_dir"}
+PLAN_FLAGS = {"count", "seed", "engine", "transport", "scenario", "persona", "scenarios_dir", "personas_dir", "impair"}
 OPENAI_ENV = {"base_url": "OPENAI_BASE_URL", **{f"{part}_{what}": f"SYNTHCONV_OPENAI_{part.upper()}_{what.upper()}"
                                                  for part in ("llm", "stt", "tts", "realtime")
                                                  for what in ("base_url", "model")}}
@@ -66,6 +66,8 @@ def generate(
     tts_model: Optional[str] = typer.Option(None, "--tts-model", help="TTS of openai-pipeline (default gpt-4o-mini-tts)."),
     realtime_model: Optional[str] = typer.Option(None, "--realtime-model", help="Model of openai-realtime (default gpt-realtime)."),
     yes: bool = typer.Option(False, "--yes", "-y", help="Start a large paid run without asking (see the estimate)."),
+    impair: list[str] = typer.Option([], "--impair", help="Also write impaired copies: phone, noise:snr=DB, "
+                                     "loss:RATE (repeatable, combinable; see `synthconv impair`)."),
 ) -> None:
     """Plan COUNT scenario x persona jobs and generate a conversation for each."""
     from ..engine import EngineError, make_engine
@@ -77,7 +79,7 @@ def generate(
     values = {"count": count, "seed": seed, "concurrency": concurrency, "engine": engine, "transport": transport,
               "scenario": scenario, "persona": persona, "job_timeout": job_timeout, "retries": retries,
               "max_failure_rate": max_failure_rate, "scenarios_dir": str(scenarios_dir),
-              "personas_dir": str(personas_dir)}
+              "personas_dir": str(personas_dir), "impair": impair}
     given = {k: v for k, v in values.items() if ctx.get_parameter_source(k) == ParameterSource.COMMANDLINE}
     if resume is not None:
         if out is not None:
@@ -94,6 +96,12 @@ def generate(
         fail(f"--max-failure-rate must be between 0 and 1 (got {flags['max_failure_rate']})")
     if not 0 < flags["job_timeout"] < math.inf:
         fail(f"--job-timeout must be a positive number of seconds (got {flags['job_timeout']})")
+    from ..impair import parse as parse_impair
+
+    try:
+        flags["impair"] = [i.spec() for i in parse_impair(flags.get("impair") or [])]
+    except ValueError as e:
+        fail(str(e))
     if flags["transport"] not in TRANSPORTS:
         fail(f"--transport: unknown transport {flags['transport']!r} (choose from {', '.join(TRANSPORTS)})")
     lib = _restrict(library(Path(flags["scenarios_dir"]), Path(flags["personas_dir"])),
@@ -138,7 +146,7 @@ def generate(
     settings = Settings(scenarios_dir=Path(flags["scenarios_dir"]), personas_dir=Path(flags["personas_dir"]),
                         engine=flags["engine"], transport=flags["transport"], concurrency=flags["concurrency"],
                         job_timeout=flags["job_timeout"], retries=flags["retries"],
-                        max_failure_rate=flags["max_failure_rate"])
+                        max_failure_rate=flags["max_failure_rate"], impair=flags["impair"])
     run_info = {"flags": flags, "seed": flags["seed"], "count": flags["count"]}
     progress = Progress(len(jobs), already=already)
     t0 = time.monotonic()

@@ -25,6 +25,15 @@ def _hours(seconds: float) -> str:
     return f"{seconds / 3600:.2f} h"
 
 
+def _audio_line(conversations: list[Conversation]) -> str:
+    specs = sorted({" + ".join(c.meta["impaired"]["spec"]) for c in conversations if c.audio == "impaired"})
+    if not specs:
+        return "- audio: clean (the tracks as generated; no impairment)"
+    return (f"- audio: impaired ({'; '.join(specs)}: noise at the speaker's end, then the phone channel, then "
+            "packet loss with concealment; each conversation's meta.json in the run says exactly what was applied, "
+            "and the clean tracks stay in the run)")
+
+
 def write_card(out: Path, run: Path, info: dict, conversations: list[Conversation], splits: dict[str, str],
                formats: list[str], split_by: str, shares: dict[str, float]) -> None:
     names = sorted(set(splits.values()), key=["train", "dev", "test"].index)
@@ -57,6 +66,7 @@ def write_card(out: Path, run: Path, info: dict, conversations: list[Conversatio
         f"- languages: {', '.join(meta['language'])}; scenarios: {len({c.scenario for c in conversations})}; "
         f"domains: {', '.join(sorted({c.domain for c in conversations}))}",
         f"- sample rate: {', '.join(str(r) for r in sorted({c.sample_rate for c in conversations}))} Hz, 16-bit mono WAV",
+        _audio_line(conversations),
         "", "## Splits", "",
         f"Assigned by `{split_by}` with target shares "
         + "/".join(f"{round(v * 100)}" for v in shares.values())

@@ -10,6 +10,7 @@ import json
 import shutil
 from dataclasses import asdict
 from pathlib import Path
+from typing import Callable
 
 import jsonlines
 
@@ -19,9 +20,11 @@ from .guards import conversation_dir, replace_atomic, tmp_dir
 TURN_FIELDS = {"turn", "role", "speaker", "text", "start", "end", "interrupted", "heard"}
 
 
-def write_conversation(run: Path, job_id: str, rec, meta: dict) -> Path:  # noqa: ANN001 - a recorder.Recording
+def write_conversation(run: Path, job_id: str, rec, meta: dict,  # noqa: ANN001 - a recorder.Recording
+                       finish: Callable[[Path], dict] | None = None) -> Path:
     """Write transcript, tracks, mix and meta of a finished conversation; it appears under its
-    id only when complete (an earlier attempt's folder is replaced)."""
+    id only when complete (an earlier attempt's folder is replaced). `finish(folder)` adds files
+    made from the tracks (the impaired copies) before then, and returns what meta.json adds."""
     final, tmp = conversation_dir(run, job_id), tmp_dir(run, job_id)
     shutil.rmtree(tmp, ignore_errors=True)
     try:
@@ -35,6 +38,8 @@ def write_conversation(run: Path, job_id: str, rec, meta: dict) -> Path:  # noqa
         mix_mp3(paths, tmp / "mix.mp3")
         meta = {**meta, **rec.notes, "timing": rec.timing, "sample_rate": rec.sample_rate,
                 "duration_s": round(rec.duration, 3), "turns": len(rec.turns)}
+        if finish is not None:
+            meta.update(finish(tmp))
         (tmp / "meta.json").write_text(json.dumps(meta, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         shutil.rmtree(final, ignore_errors=True)
         tmp.rename(final)
