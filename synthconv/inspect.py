@@ -82,13 +82,14 @@ def validate_conversation(folder: Path, *, check_mp3: bool = True) -> list[str]:
 
     if meta and "impaired" in meta:
         problems += _impaired_problems(folder, meta["impaired"], list(tracks), duration)
-    if check_mp3 and (folder / "mix.mp3").is_file():
-        try:
-            mp3 = mp3_duration(folder / "mix.mp3")
-            if abs(mp3 - duration) > 0.15:
-                problems.append(f"mix.mp3 lasts {mp3:.2f} s, tracks {duration:.2f} s")
-        except ValueError as e:
-            problems.append(f"mix.mp3 does not decode: {e}")
+    for name in ("mix.mp3", "mix_stereo.mp3"):  # the stereo mix is there since format 1.2
+        if check_mp3 and (folder / name).is_file():
+            try:
+                mp3 = mp3_duration(folder / name)
+                if abs(mp3 - duration) > 0.15:
+                    problems.append(f"{name} lasts {mp3:.2f} s, tracks {duration:.2f} s")
+            except ValueError as e:
+                problems.append(f"{name} does not decode: {e}")
     return problems
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 from .errors import transient
 from .job import Job
 from .runfolder import DISK_ERRORS, ConversationResult, disk_problem, write_conversation, write_error
+from .scenario import draw_facts
 
 
 def die_with_parent() -> None:
@@ -53,6 +54,7 @@ def run_job(job: Job, library, engine, out_dir: Path, transport: str, job_timeou
             "transport": transport,
             "voices": {r: engine.voice(p) for r, p in personas.items()},
             "seed": job.seed,
+            "facts": draw_facts(scenario, job.seed),  # what each role knew: amounts, ids, dates
         }
         finish = None
         if impair:  # checked by generate; the impaired copies are part of the complete folder

@@ -147,7 +147,8 @@ def generate(
                         engine=flags["engine"], transport=flags["transport"], concurrency=flags["concurrency"],
                         job_timeout=flags["job_timeout"], retries=flags["retries"],
                         max_failure_rate=flags["max_failure_rate"], impair=flags["impair"])
-    run_info = {"flags": flags, "seed": flags["seed"], "count": flags["count"]}
+    run_info = {"flags": _recorded(flags, out), "seed": flags["seed"], "count": flags["count"],
+                "machine_local": list(LIBRARY_FLAGS)}
     progress = Progress(len(jobs), already=already)
     t0 = time.monotonic()
     progress.start()
@@ -194,6 +195,16 @@ def _restrict(lib: Library, scenarios: list[str], personas: list[str]) -> Librar
     return Library(scenarios=chosen, personas=lib.personas)
 
 
+LIBRARY_FLAGS = ("scenarios_dir", "personas_dir")  # folders on the machine that made the run
+
+
+def _recorded(flags: dict, out: Path) -> dict:
+    """The flags as run.json keeps them: no absolute paths. `out` is the run itself ("."), the
+    library folders are relative to the run (run.json's `machine_local` names them)."""
+    rel = {k: Path(os.path.relpath(Path(flags[k]).resolve(), Path(out).resolve())).as_posix() for k in LIBRARY_FLAGS}
+    return {**flags, "out": ".", **rel}
+
+
 def _check_out(out: Path) -> None:
     if out.exists() and not out.is_dir():
         fail(f"--out: {out} is a file, not a folder")
@@ -224,6 +235,8 @@ def _resumable(run_dir: Path, given: dict) -> tuple[dict, Path, dict]:
     for name, kind in expected.items():
         if not isinstance(flags.get(name), kind) or isinstance(flags.get(name), bool):
             fail(f"--resume: {run_dir / 'run.json'}: field flags.{name}: missing or not a {getattr(kind, '__name__', 'number')}")
+    if "machine_local" in info:  # since 1.2 the library folders are recorded relative to the run
+        flags = {**flags, **{k: str(run_dir / flags[k]) for k in LIBRARY_FLAGS}}
     clash = sorted(PLAN_FLAGS & set(given))
     if clash:
         fail(f"--resume: the plan comes from {run_dir / 'run.json'}; drop --{clash[0].replace('_', '-')}")

@@ -78,7 +78,7 @@ def write_card(out: Path, run: Path, info: dict, conversations: list[Conversatio
         "", "## Files", "",
         *(["- `data/segments/<split>.parquet`: one row per turn (`audio` the WAV slice of the speaker's "
            "track; `segment_id`, `conversation_id`, `turn`, `role`, `speaker` (persona id), `speaker_name`, "
-           "`text`, `heard` (what the other agent's recognizer made of it, empty if nothing), `start`, `end`, "
+           "`text`, `spoken` (the text in spoken form: numbers, amounts, times and ids in words), `heard` (what the other agent's recognizer made of it, empty if nothing), `start`, `end`, "
            "`duration`, `interrupted`, `language`, `locale`, `scenario`, `domain`). "
            "`datasets.load_dataset(DIR, \"segments\")`.",
            "- `data/conversations/<split>.parquet`: one row per conversation (`tracks` one WAV per role in "
@@ -89,7 +89,7 @@ def write_card(out: Path, run: Path, info: dict, conversations: list[Conversatio
         *(["- `audio/<split>/<conversation>/<role>.wav`, `mix.wav`: the tracks and a mono mix, for NeMo."]
           if "nemo" in formats else []),
         *(["- `nemo/asr_<lang>_<split>.jsonl`: NeMo ASR manifests (`audio_filepath` relative to the manifest, "
-           "`offset`, `duration`, `text`, `speaker`); `nemo/diarization_<split>.jsonl`: NeMo diarization "
+           "`offset`, `duration`, `text`, `spoken`, `speaker`, `segment_id`); `nemo/diarization_<split>.jsonl`: NeMo diarization "
            "input (mix, RTTM, UEM)."] if "nemo" in formats else []),
         *(["- `rttm/<conversation>.rttm` / `.uem`: reference speaker turns (persona ids as speaker labels) "
            "and the scored region."] if "rttm" in formats or "nemo" in formats else []),
