@@ -11,10 +11,9 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
 import zlib
 from pathlib import Path
-from typing import Callable
-
 import numpy as np
 
 from ..runfolder import (RunFolderError, RunLock, conversation_dir, mix_mp3, read_index, read_meta, read_run_info,
@@ -68,6 +67,10 @@ def _impair_one(folder: Path, chain: list[Impairment]) -> str:
     shutil.rmtree(aside, ignore_errors=True)
     try:
         record = impair_tracks({r: folder / "tracks" / f"{r}.wav" for r in roles}, aside, chain, int(meta["seed"]))
+    except (KeyError, TypeError, ValueError, OSError, RuntimeError, subprocess.CalledProcessError) as e:
+        shutil.rmtree(aside, ignore_errors=True)  # the earlier copies and their record stay as they were
+        return f"{folder.name}: {type(e).__name__}: {e}"
+    try:
         if "impaired" in meta:
             del meta["impaired"]
             replace_atomic(folder / "meta.json", _dumps(meta))
@@ -83,8 +86,7 @@ def _dumps(meta: dict) -> str:
     return json.dumps(meta, indent=2, ensure_ascii=False) + "\n"
 
 
-def impair_run(run: Path, chain: list[Impairment], workers: int = 1,
-               on_done: Callable[[str, str], None] = lambda cid, problem: None) -> dict[str, str]:
+def impair_run(run: Path, chain: list[Impairment], workers: int = 1) -> dict[str, str]:
     """Impair every complete conversation of a finished run (under its lock: no generate may be
     writing it), `workers` at a time; conversation id -> problem ("" when impaired)."""
     from concurrent.futures import ProcessPoolExecutor
@@ -98,7 +100,6 @@ def impair_run(run: Path, chain: list[Impairment], workers: int = 1,
         futures = {cid: pool.submit(_impair_one, conversation_dir(run, cid), chain) for cid in ids}
         for cid, fut in futures.items():
             out[cid] = fut.result()
-            on_done(cid, out[cid])
     return out
 
 
