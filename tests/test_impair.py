@@ -127,7 +127,7 @@ def test_loss_drops_the_stated_share_and_conceals_it(impaired):
     assert abs(lost_total / frames_total - 0.03) < 0.01, lost_total / frames_total
 
 
-def test_impair_again_replaces_the_earlier_copies(impaired, tmp_path):
+def test_impair_again_replaces_the_earlier_copies_and_skips_a_broken_one(impaired, tmp_path):
     run = tmp_path / "run"
     shutil.copytree(impaired("phone"), run)
     assert cli("impair", str(run), "--impair", "loss:0.05", "-j", "1").returncode == 0
@@ -135,6 +135,11 @@ def test_impair_again_replaces_the_earlier_copies(impaired, tmp_path):
         assert meta["impaired"]["spec"] == ["loss:0.05"] and rate == 24000
     assert not list(run.glob("conversations/*/.impaired.tmp"))
     assert cli("inspect", str(run), "--validate").returncode == 0
+    broken = sorted(run.glob("conversations/*/tracks/*.wav"))[0]
+    broken.unlink()
+    proc = cli("impair", str(run), "--impair", "phone", "-j", "1")
+    assert proc.returncode == 1 and f"skipped {broken.parent.parent.name}: tracks missing" in proc.stderr
+    assert "impaired 2 conversations" in proc.stdout
 
 
 def test_bad_spellings_name_the_flag(impaired, tmp_path):

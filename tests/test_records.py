@@ -87,3 +87,12 @@ def test_stereo_mix_has_one_role_per_channel_in_role_order(offline_run):
 ])
 def test_spoken_form(text, language, spoken):
     assert spoken_form(text, language) == spoken
+
+
+def test_a_language_num2words_lacks_keeps_its_text():
+    from synthconv.runfolder.conversation import turn_record
+
+    meta = {"id": "x-0123abcd", "personas": {"caller": {"id": "p-raj", "language": "hi", "locale": "hi-IN"}}}
+    turn = {"turn": 7, "role": "caller", "text": "मेरा बिल ₹499 है"}
+    assert turn_record(turn, meta) == {**turn, "segment_id": "x-0123abcd-0007", "persona_id": "p-raj",
+                                       "language": "hi", "locale": "hi-IN", "spoken": "मेरा बिल ₹499 है"}
