@@ -6,11 +6,10 @@ conversations, near-duplicate conversations. Plain functions over texts, so any 
 from __future__ import annotations
 
 import re
-from itertools import combinations
 
 WORD = re.compile(r"\w+(?:['’]\w+)*")
 NEAR_DUPLICATE = 0.8  # Jaccard similarity of word 3-gram sets above which two conversations are near-duplicates
-MAX_PAIRWISE = 2000  # conversations; beyond that the pairwise comparison is not made (not measured)
+MAX_PAIRWISE = 3000  # conversations; beyond that the pair matrix (n x n) is not made (not measured)
 
 
 def words(text: str) -> list[str]:
@@ -47,12 +46,23 @@ def near_duplicates(conversations: dict[str, list[str]],
     similar first; None when there are too many conversations to compare pairwise."""
     if len(conversations) > MAX_PAIRWISE:
         return None
-    shingles = {cid: {g for t in texts for g in ngrams(words(t), 3)} for cid, texts in conversations.items()}
-    pairs = []
-    for a, b in combinations(shingles, 2):
-        union = len(shingles[a] | shingles[b])
-        if union and (sim := len(shingles[a] & shingles[b]) / union) >= threshold:
-            pairs.append((a, b, round(sim, 3)))
+    import numpy as np
+    from scipy import sparse
+
+    ids = list(conversations)
+    vocab: dict[tuple[str, ...], int] = {}
+    rows, cols = [], []
+    for i, cid in enumerate(ids):
+        for g in {g for t in conversations[cid] for g in ngrams(words(t), 3)}:
+            rows.append(i)
+            cols.append(vocab.setdefault(g, len(vocab)))
+    m = sparse.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(len(ids), max(1, len(vocab))))
+    inter = (m @ m.T).toarray()  # shared 3-grams of every pair at once
+    size = np.diag(inter)
+    union = size[:, None] + size[None, :] - inter
+    sim = np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
+    pairs = [(ids[a], ids[b], round(float(sim[a, b]), 3))
+             for a, b in zip(*np.nonzero(np.triu(sim >= threshold, k=1)))]
     return sorted(pairs, key=lambda p: -p[2])
 
 
