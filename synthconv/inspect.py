@@ -7,6 +7,7 @@ from pathlib import Path
 import jsonlines
 import numpy as np
 
+from . import labels
 from .runfolder import (TURN_FIELDS, ConversationResult, conversation_dir, loud, mp3_duration, read_error,
                         read_index, read_lines, read_meta, read_run_info, read_wav)
 
@@ -80,50 +81,36 @@ def validate_conversation(folder: Path, *, check_mp3: bool = True) -> list[str]:
             at = np.flatnonzero(stray)[0] / rate
             problems.append(f"tracks/{role}.wav: speech at {at:.3f} s outside every {role} turn")
 
-    problems += _turn_taking_problems(turns, tracks, rate)
-    if check_mp3 and (folder / "mix.mp3").is_file():
+    problems += labels.problems(turns, tracks, rate, EDGE_S)
+    if meta and "impaired" in meta:
+        problems += _impaired_problems(folder, meta["impaired"], list(tracks), duration)
+    for name in ("mix.mp3", "mix_stereo.mp3"):  # the stereo mix is there since format 1.2
+        if check_mp3 and (folder / name).is_file():
+            try:
+                mp3 = mp3_duration(folder / name)
+                if abs(mp3 - duration) > 0.15:
+                    problems.append(f"{name} lasts {mp3:.2f} s, tracks {duration:.2f} s")
+            except ValueError as e:
+                problems.append(f"{name} does not decode: {e}")
+    return problems
+
+
+def _impaired_problems(folder: Path, record: object, roles: list[str], duration: float) -> list[str]:
+    """impaired/ must hold what meta.json's `impaired` says: a track per role at its sample rate,
+    as long as the clean ones, and the mix."""
+    if not isinstance(record, dict) or not isinstance(record.get("sample_rate"), int):
+        return ["meta.json impaired: not an object with a sample_rate"]
+    found = [] if (folder / "impaired" / "mix.mp3").is_file() else ["missing impaired/mix.mp3"]
+    for role in roles:
         try:
-            mp3 = mp3_duration(folder / "mix.mp3")
-            if abs(mp3 - duration) > 0.15:
-                problems.append(f"mix.mp3 lasts {mp3:.2f} s, tracks {duration:.2f} s")
-        except ValueError as e:
-            problems.append(f"mix.mp3 does not decode: {e}")
-    return problems
-
-
-def _turn_taking_problems(lines: list[dict], tracks: dict[str, np.ndarray], rate: int) -> list[str]:
-    """Words, backchannels, overlaps and interruptions against the audio (FORMAT.md 1.2)."""
-    problems = []
-
-    def speech(role: str, a: float, b: float) -> bool:
-        pcm = tracks.get(role)
-        return pcm is not None and bool(loud(pcm[max(0, int(a * rate)) : max(0, int(b * rate))]).any())
-
-    turns = [t for t in lines if t.get("kind", "turn") == "turn"]
-    for t in lines:
-        name = f"turn {t['turn']} ({t['role']})"
-        for w in t.get("words") or []:
-            if w["start"] < t["start"] - EDGE_S or w["end"] > t["end"] + EDGE_S or w["end"] < w["start"]:
-                problems.append(f"{name}: word {w['word']!r} [{w['start']}, {w['end']}] outside its turn")
-            elif not speech(t["role"], w["start"], w["end"]):
-                problems.append(f"{name}: no speech under word {w['word']!r} [{w['start']}, {w['end']}]")
-        if t.get("kind") == "backchannel" and not any(
-                u["role"] != t["role"] and u["start"] - EDGE_S <= t["start"] and t["end"] <= u["end"] + EDGE_S
-                for u in turns):
-            problems.append(f"{name}: backchannel [{t['start']}, {t['end']}] not inside a turn of its peer")
-        if t.get("interrupted") and t.get("intended") is not None:
-            said, meant = t["text"].split(), t["intended"].split()
-            if len(said) > len(meant) or [w.strip(",.;:") for w in said] != [w.strip(",.;:") for w in meant[:len(said)]]:
-                problems.append(f"{name}: interrupted text is not the start of its intended line")
-            later = [u["start"] for u in lines if u["role"] == t["role"] and u["start"] > t["start"]]
-            if speech(t["role"], t["end"] + EDGE_S, min([t["end"] + 0.3, *later])):
-                problems.append(f"{name}: its track goes on after the cut at {t['end']}")
-    for a, b in zip(turns, turns[1:]):
-        if a["role"] != b["role"] and b["start"] < a["end"] - EDGE_S:
-            lo, hi = b["start"] - EDGE_S, a["end"] + EDGE_S
-            if not (speech(a["role"], lo, hi) and speech(b["role"], lo, hi)):
-                problems.append(f"turns {a['turn']} and {b['turn']}: overlap [{lo}, {hi}] is not speech in both tracks")
-    return problems
+            pcm, rate = read_wav(folder / "impaired" / f"{role}.wav")
+        except Exception as e:  # noqa: BLE001 - a missing or damaged file is a finding
+            found.append(f"impaired/{role}.wav unreadable: {e}")
+            continue
+        if rate != record["sample_rate"] or abs(len(pcm) / rate - duration) > 0.01:
+            found.append(f"impaired/{role}.wav: {len(pcm) / rate:.3f} s at {rate} Hz, expected {duration:.3f} s "
+                         f"at {record['sample_rate']} Hz")
+    return found
 
 
 # --- whole runs ----------------------------------------------------------------------------
@@ -191,41 +178,7 @@ def summarize(view: dict) -> dict:
         "duration_s": {"total": round(total, 3), "mean": round(total / len(ok), 3) if ok else None},
         "turns": {"total": turns, "mean": round(turns / len(ok), 2) if ok else None},
         "failures": [{"id": r["id"], "error": r["error"]} for r in rows if r["status"] == "failed"],
-        "turn_taking": turn_taking_summary(Path(view["run"]), [r["id"] for r in ok]),
-    }
-
-
-def turn_taking_summary(run: Path, ids: list[str]) -> dict | None:
-    """The run's turn-taking figures over its complete conversations: offsets pooled from the
-    transcripts, the rest from each meta.json's `labels` (None for runs written before 1.2)."""
-    from .labels import modal_offset
-
-    offsets, overlap, minutes, backchannels, interrupted, turns = [], [], 0.0, 0, 0, 0
-    for cid in ids:
-        folder = run / "conversations" / cid
-        meta = read_meta(folder)
-        if not isinstance(meta, dict) or not isinstance(meta.get("labels"), dict):
-            continue
-        try:
-            lines = [t for _, t in read_lines(folder / "transcript.jsonl") if isinstance(t, dict)]
-        except OSError:
-            continue
-        real = [t for t in lines if t.get("kind", "turn") == "turn"]
-        offsets += [b["start"] - a["end"] for a, b in zip(real, real[1:]) if a["role"] != b["role"]]
-        overlap.append(meta["labels"].get("overlap_ratio") or 0.0)
-        minutes += (meta.get("duration_s") or 0) / 60
-        backchannels += sum(t.get("kind") == "backchannel" for t in lines)
-        interrupted += sum(bool(t.get("interrupted")) for t in real)
-        turns += len(real)
-    if not offsets or not minutes:
-        return None
-    p10, p50, p90 = (round(float(v), 3) for v in np.percentile(offsets, [10, 50, 90]))
-    return {
-        "floor_transfer_offset_s": {"p10": p10, "p50": p50, "p90": p90, "mode": modal_offset(offsets),
-                                    "overlapped": round(sum(o < 0 for o in offsets) / len(offsets), 3)},
-        "overlap_ratio": round(float(np.mean(overlap)), 3),
-        "backchannels_per_min": round(backchannels / minutes, 2),
-        "interrupted_turns": round(interrupted / turns, 3),
+        "turn_taking": labels.run_figures(Path(view["run"]), [r["id"] for r in ok]),
     }
 
 

@@ -9,8 +9,11 @@ folder exactly as the runner wrote them into meta.json.
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import numpy as np
+
+from .runfolder.audio import loud
 
 FILLER_WORDS = {
     "en": {"um", "uh", "er", "erm", "hmm", "well", "so", "okay", "right"},
@@ -105,3 +108,73 @@ def modal_offset(offsets: list[float], bin_s: float = 0.1) -> float:
     bins = np.round(np.asarray(offsets) / bin_s).astype(int)
     values, counts = np.unique(bins, return_counts=True)
     return round(float(values[np.argmax(counts)] * bin_s), 3)
+
+
+def run_figures(run: Path, ids: list[str]) -> dict | None:
+    """The run's turn-taking figures over its complete conversations: offsets pooled from the
+    transcripts, the rest from each meta.json's `labels` (None for runs written before 1.2)."""
+    from .runfolder import read_lines, read_meta
+
+    offsets, overlap, minutes, backchannels, interrupted, turns = [], [], 0.0, 0, 0, 0
+    for cid in ids:
+        folder = run / "conversations" / cid
+        meta = read_meta(folder)
+        if not isinstance(meta, dict) or not isinstance(meta.get("labels"), dict):
+            continue
+        try:
+            lines = [t for _, t in read_lines(folder / "transcript.jsonl") if isinstance(t, dict)]
+        except OSError:
+            continue
+        real = [t for t in lines if t.get("kind", "turn") == "turn"]
+        offsets += [b["start"] - a["end"] for a, b in zip(real, real[1:]) if a["role"] != b["role"]]
+        overlap.append(meta["labels"].get("overlap_ratio") or 0.0)
+        minutes += (meta.get("duration_s") or 0) / 60
+        backchannels += sum(t.get("kind") == "backchannel" for t in lines)
+        interrupted += sum(bool(t.get("interrupted")) for t in real)
+        turns += len(real)
+    if not offsets or not minutes:
+        return None
+    p10, p50, p90 = (round(float(v), 3) for v in np.percentile(offsets, [10, 50, 90]))
+    return {
+        "floor_transfer_offset_s": {"p10": p10, "p50": p50, "p90": p90, "mode": modal_offset(offsets),
+                                    "overlapped": round(sum(o < 0 for o in offsets) / len(offsets), 3)},
+        "overlap_ratio": round(float(np.mean(overlap)), 3),
+        "backchannels_per_min": round(backchannels / minutes, 2),
+        "interrupted_turns": round(interrupted / turns, 3),
+    }
+
+
+def problems(lines: list[dict], tracks: dict[str, np.ndarray], rate: int, edge: float) -> list[str]:
+    """Words, backchannels, overlaps and interruptions against the audio (`inspect --validate`,
+    FORMAT.md 1.2); timestamps may be off by `edge` at each edge."""
+    problems = []
+
+    def speech(role: str, a: float, b: float) -> bool:
+        pcm = tracks.get(role)
+        return pcm is not None and bool(loud(pcm[max(0, int(a * rate)) : max(0, int(b * rate))]).any())
+
+    turns = [t for t in lines if t.get("kind", "turn") == "turn"]
+    for t in lines:
+        name = f"turn {t['turn']} ({t['role']})"
+        for w in t.get("words") or []:
+            if w["start"] < t["start"] - edge or w["end"] > t["end"] + edge or w["end"] < w["start"]:
+                problems.append(f"{name}: word {w['word']!r} [{w['start']}, {w['end']}] outside its turn")
+            elif not speech(t["role"], w["start"], w["end"]):
+                problems.append(f"{name}: no speech under word {w['word']!r} [{w['start']}, {w['end']}]")
+        if t.get("kind") == "backchannel" and not any(
+                u["role"] != t["role"] and u["start"] - edge <= t["start"] and t["end"] <= u["end"] + edge
+                for u in turns):
+            problems.append(f"{name}: backchannel [{t['start']}, {t['end']}] not inside a turn of its peer")
+        if t.get("interrupted") and t.get("intended") is not None:
+            said, meant = t["text"].split(), t["intended"].split()
+            if len(said) > len(meant) or [w.strip(",.;:") for w in said] != [w.strip(",.;:") for w in meant[:len(said)]]:
+                problems.append(f"{name}: interrupted text is not the start of its intended line")
+            later = [u["start"] for u in lines if u["role"] == t["role"] and u["start"] > t["start"]]
+            if speech(t["role"], t["end"] + edge, min([t["end"] + 0.3, *later])):
+                problems.append(f"{name}: its track goes on after the cut at {t['end']}")
+    for a, b in zip(turns, turns[1:]):
+        if a["role"] != b["role"] and b["start"] < a["end"] - edge:
+            lo, hi = b["start"] - edge, a["end"] + edge
+            if not (speech(a["role"], lo, hi) and speech(b["role"], lo, hi)):
+                problems.append(f"turns {a['turn']} and {b['turn']}: overlap [{lo}, {hi}] is not speech in both tracks")
+    return problems

@@ -17,6 +17,7 @@ from pathlib import Path
 from .errors import transient
 from .job import Job
 from .runfolder import DISK_ERRORS, ConversationResult, disk_problem, write_conversation, write_error
+from .scenario import draw_facts
 
 
 def die_with_parent() -> None:
@@ -34,7 +35,7 @@ def die_with_parent() -> None:
 
 
 def run_job(job: Job, library, engine, out_dir: Path, transport: str, job_timeout: float,  # noqa: ANN001
-            options: dict | None = None) -> ConversationResult:
+            options: dict | None = None, impair: list[str] | None = None) -> ConversationResult:
     """Run one job and write its folder; a failure comes back as a result, never raised."""
     from .transport import converse
 
@@ -54,9 +55,17 @@ def run_job(job: Job, library, engine, out_dir: Path, transport: str, job_timeou
             "voices": {r: engine.voice(p) for r, p in personas.items()},
             "seed": job.seed,
             **labels_of(rec),
+            "facts": draw_facts(scenario, job.seed),  # what each role knew: amounts, ids, dates
         }
-        write_conversation(out_dir, job.id, rec, meta)
-        return ConversationResult.for_job(job, "ok", duration_s=round(rec.duration, 3), turns=sum(t.kind == "turn" for t in rec.turns))
+        finish = None
+        if impair:  # checked by generate; the impaired copies are part of the complete folder
+            from .impair import impair_folder, parse
+
+            chain = parse(impair)
+            finish = lambda folder: {"impaired": impair_folder(folder, chain, job.seed, list(job.roles))}  # noqa: E731
+        write_conversation(out_dir, job.id, rec, meta, finish)
+        return ConversationResult.for_job(job, "ok", duration_s=round(rec.duration, 3),
+                                          turns=sum(t.kind == "turn" for t in rec.turns))
     except Exception as e:  # noqa: BLE001 - one job's failure must not stop the batch
         if isinstance(e, OSError) and e.errno in DISK_ERRORS:  # not the job's fault: the run stops
             return ConversationResult.for_job(job, "failed", disk=disk_problem(e))
@@ -111,4 +120,5 @@ def runner_main(conn, scenarios_dir: str, personas_dir: str, engine_name: str, p
             continue
         options = {"engine": engine_name, "scenarios_dir": scenarios_dir, "personas_dir": personas_dir,
                    "turn_taking": msg.get("turn_taking", "natural")}
-        conn.send(run_job(job, library, engine, Path(msg["out"]), msg["transport"], msg["job_timeout"], options))
+        conn.send(run_job(job, library, engine, Path(msg["out"]), msg["transport"], msg["job_timeout"], options,
+                          msg.get("impair")))

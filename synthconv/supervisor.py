@@ -15,7 +15,7 @@ import signal
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from multiprocessing import get_context
 from multiprocessing.connection import wait
 from pathlib import Path
@@ -37,6 +37,7 @@ class Settings:
     retries: int
     max_failure_rate: float
     turn_taking: str = "natural"
+    impair: list[str] = field(default_factory=list)  # --impair specs, applied as each conversation is written
 
 
 @dataclass
@@ -142,7 +143,8 @@ def execute(
                     w.deadline = t + hard_limit
                     log(f"start {w.job.id} (attempt {w.attempt})")
                     w.conn.send({"job": w.job.to_dict(), "out": str(out), "transport": settings.transport,
-                                 "job_timeout": settings.job_timeout, "turn_taking": settings.turn_taking})
+                                 "job_timeout": settings.job_timeout, "turn_taking": settings.turn_taking,
+                                 "impair": settings.impair})
             wait([w.conn for w in runners] + [w.proc.sentinel for w in runners], timeout=0.2)
             t = time.monotonic()
             for i, w in enumerate(runners):

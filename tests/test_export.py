@@ -47,6 +47,7 @@ def test_hf_loads_offline_and_matches_the_run(offline_run, exported, monkeypatch
     for r in rows:
         turn = transcripts[r["conversation_id"]][r["turn"]]
         assert (r["text"], r["role"], r["start"], r["end"]) == (turn["text"], turn["role"], turn["start"], turn["end"])
+        assert (r["segment_id"], r["spoken"]) == (turn["segment_id"], turn["spoken"])
         assert abs(_wav_seconds(r["audio"]["bytes"]) - (turn["end"] - turn["start"])) < 0.001
     convs = datasets.load_dataset(str(exported), "conversations", cache_dir=str(exported.parent / "cache"))
     for split in convs.values():

@@ -18,6 +18,7 @@ def export(
     split: str = typer.Option("80/10/10", "--split", help="train/dev/test shares in percent."),
     split_by: str = typer.Option("persona", "--split-by",
                                  help="persona (no speaker in two splits), scenario, or conversation."),
+    audio: str = typer.Option("clean", "--audio", help="clean (tracks/) or impaired (impaired/, see `synthconv impair`)."),
 ) -> None:
     """Export a run's complete conversations for datasets, NeMo or pyannote, with a dataset card."""
     from ..errors import RunFolderError
@@ -25,7 +26,7 @@ def export(
 
     t0 = time.monotonic()
     try:
-        summary = run_export(run, out, list(dict.fromkeys(format)), split=split, split_by=split_by)
+        summary = run_export(run, out, list(dict.fromkeys(format)), split=split, split_by=split_by, audio=audio)
     except (ValueError, RunFolderError) as e:
         fail(str(e))
     except OSError as e:

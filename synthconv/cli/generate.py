@@ -24,7 +24,7 @@ from .progress import Progress, summary
 MAX_COUNT = 100_000  # a plan is held in memory and in run.json; far beyond any nightly run
 # the flags that make the plan: fixed once a run has started (--resume refuses them)
 PLAN_FLAGS = {"count", "seed", "engine", "transport", "scenario", "persona", "scenarios_dir", "personas_dir",
-              "turn_taking"}
+              "turn_taking", "impair"}
 OPENAI_ENV = {"base_url": "OPENAI_BASE_URL", **{f"{part}_{what}": f"SYNTHCONV_OPENAI_{part.upper()}_{what.upper()}"
                                                  for part in ("llm", "stt", "tts", "realtime")
                                                  for what in ("base_url", "model")}}
@@ -41,9 +41,8 @@ def generate(
     engine: str = typer.Option("offline", "--engine",
                                help="offline, openai-realtime, openai-pipeline, or module:Class."),
     transport: str = typer.Option("local", "--transport", help="local or livekit."),
-    turn_taking: str = typer.Option("natural", "--turn-taking",
-                                    help="natural (overlaps, backchannels, interruptions, disfluencies) or strict "
-                                         "(gaps of 0.15-0.8 s, nobody overlaps); local transport."),
+    turn_taking: str = typer.Option("natural", "--turn-taking", help="natural (overlaps, backchannels, "
+                                    "interruptions, disfluencies) or strict (gaps of 0.15-0.8 s); local transport."),
     scenario: list[str] = typer.Option([], "--scenario", help="Only these scenario ids (repeatable)."),
     persona: list[str] = typer.Option([], "--persona", help="Prefer these persona ids (repeatable)."),
     job_timeout: float = typer.Option(300.0, "--job-timeout", help="Seconds one conversation may take."),
@@ -70,6 +69,8 @@ def generate(
     tts_model: Optional[str] = typer.Option(None, "--tts-model", help="TTS of openai-pipeline (default gpt-4o-mini-tts)."),
     realtime_model: Optional[str] = typer.Option(None, "--realtime-model", help="Model of openai-realtime (default gpt-realtime)."),
     yes: bool = typer.Option(False, "--yes", "-y", help="Start a large paid run without asking (see the estimate)."),
+    impair: list[str] = typer.Option([], "--impair", help="Also write impaired copies: phone, noise:snr=DB, "
+                                     "loss:RATE (repeatable, combinable; see `synthconv impair`)."),
 ) -> None:
     """Plan COUNT scenario x persona jobs and generate a conversation for each."""
     from ..engine import EngineError, make_engine
@@ -82,7 +83,7 @@ def generate(
     values = {"count": count, "seed": seed, "concurrency": concurrency, "engine": engine, "transport": transport,
               "scenario": scenario, "persona": persona, "job_timeout": job_timeout, "retries": retries,
               "max_failure_rate": max_failure_rate, "turn_taking": turn_taking, "scenarios_dir": str(scenarios_dir),
-              "personas_dir": str(personas_dir)}
+              "personas_dir": str(personas_dir), "impair": impair}
     given = {k: v for k, v in values.items() if ctx.get_parameter_source(k) == ParameterSource.COMMANDLINE}
     if resume is not None:
         if out is not None:
@@ -101,6 +102,12 @@ def generate(
         fail(f"--job-timeout must be a positive number of seconds (got {flags['job_timeout']})")
     if flags["turn_taking"] not in TURN_TAKING:
         fail(f"--turn-taking: unknown mode {flags['turn_taking']!r} (choose from {', '.join(TURN_TAKING)})")
+    from ..impair import parse as parse_impair
+
+    try:
+        flags["impair"] = [i.spec() for i in parse_impair(flags.get("impair") or [])]
+    except ValueError as e:
+        fail(str(e))
     if flags["transport"] not in TRANSPORTS:
         fail(f"--transport: unknown transport {flags['transport']!r} (choose from {', '.join(TRANSPORTS)})")
     lib = _restrict(library(Path(flags["scenarios_dir"]), Path(flags["personas_dir"])),
@@ -146,8 +153,9 @@ def generate(
                         engine=flags["engine"], transport=flags["transport"], turn_taking=flags["turn_taking"],
                         concurrency=flags["concurrency"],
                         job_timeout=flags["job_timeout"], retries=flags["retries"],
-                        max_failure_rate=flags["max_failure_rate"])
-    run_info = {"flags": flags, "seed": flags["seed"], "count": flags["count"]}
+                        max_failure_rate=flags["max_failure_rate"], impair=flags["impair"])
+    run_info = {"flags": _recorded(flags, out), "seed": flags["seed"], "count": flags["count"],
+                "machine_local": list(LIBRARY_FLAGS)}
     progress = Progress(len(jobs), already=already)
     t0 = time.monotonic()
     progress.start()
@@ -194,6 +202,16 @@ def _restrict(lib: Library, scenarios: list[str], personas: list[str]) -> Librar
     return Library(scenarios=chosen, personas=lib.personas)
 
 
+LIBRARY_FLAGS = ("scenarios_dir", "personas_dir")  # folders on the machine that made the run
+
+
+def _recorded(flags: dict, out: Path) -> dict:
+    """The flags as run.json keeps them: no absolute paths. `out` is the run itself ("."), the
+    library folders are relative to the run (run.json's `machine_local` names them)."""
+    rel = {k: Path(os.path.relpath(Path(flags[k]).resolve(), Path(out).resolve())).as_posix() for k in LIBRARY_FLAGS}
+    return {**flags, "out": ".", **rel}
+
+
 def _check_out(out: Path) -> None:
     if out.exists() and not out.is_dir():
         fail(f"--out: {out} is a file, not a folder")
@@ -224,6 +242,8 @@ def _resumable(run_dir: Path, given: dict) -> tuple[dict, Path, dict]:
     for name, kind in expected.items():
         if not isinstance(flags.get(name), kind) or isinstance(flags.get(name), bool):
             fail(f"--resume: {run_dir / 'run.json'}: field flags.{name}: missing or not a {getattr(kind, '__name__', 'number')}")
+    if "machine_local" in info:  # since 1.2 the library folders are recorded relative to the run
+        flags = {**flags, **{k: str(run_dir / flags[k]) for k in LIBRARY_FLAGS}}
     clash = sorted(PLAN_FLAGS & set(given))
     if clash:
         fail(f"--resume: the plan comes from {run_dir / 'run.json'}; drop --{clash[0].replace('_', '-')}")

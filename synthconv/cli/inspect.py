@@ -19,6 +19,7 @@ def inspect(
     conversation: Optional[str] = typer.Argument(None, help="One conversation id: print its timed transcript."),
     validate: bool = typer.Option(False, "--validate", help="Check every conversation against docs/FORMAT.md."),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+    report: Optional[Path] = typer.Option(None, "--report", help="Write PNG plots and report.md into this folder."),
 ) -> None:
     """Summarize a run (complete, running or interrupted), validate it, or show one conversation."""
     from ..errors import RunFolderError
@@ -35,6 +36,9 @@ def inspect(
         _show_conversation(run, view, conversation, validate, as_json)
         return
     summary = summarize(view)
+    from ..report import figures
+
+    summary["figures"] = figures(view)["headline"]
     problems = validate_run(view) if validate else {}
     if validate:
         summary["problems"] = problems
@@ -42,6 +46,7 @@ def inspect(
         print(json.dumps(summary, indent=2, ensure_ascii=False))
     else:
         _print_summary(summary)
+        _print_figures(summary["figures"])
         if validate:
             for cid, found in problems.items():
                 for p in found:
@@ -49,8 +54,38 @@ def inspect(
             checked = summary["by_status"].get("ok", 0)
             console.print(f"validated {checked} conversations: "
                           + (f"{len(problems)} with problems" if problems else "all valid"), highlight=False)
+    if report is not None:
+        _write_report(view, report, quiet=as_json)
     if problems:
         raise typer.Exit(1)
+
+
+def _write_report(view: dict, out: Path, quiet: bool) -> None:
+    from ..report import write_report
+
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        fail("--report needs matplotlib: pip install 'synthconv[report]'")
+    if out.exists() and not out.is_dir():
+        fail(f"--report: {out} is a file, not a folder")
+    try:
+        path = write_report(view, out)
+    except OSError as e:
+        fail(f"--report: cannot write to {out} ({e.strerror})")
+    if not quiet:
+        console.print(f"report: {path}", highlight=False, markup=False)
+
+
+def _print_figures(f: dict) -> None:
+    if not f["conversations"]:
+        return
+    console.print(f"words {f['words']} (mean {f['mean_words_per_turn']} per turn); gaps between turns: median "
+                  f"{f['median_gap_s']} s, {f['overlap_share']:.1%} overlapping", highlight=False, markup=False)
+    near = "not measured" if f["near_duplicate_pairs"] is None else f["near_duplicate_pairs"]
+    console.print(f"diversity: distinct 2-grams {f['distinct_2']}, 3-grams {f['distinct_3']}; "
+                  f"{f['repeated_utterance_share']:.1%} of utterances repeated verbatim across conversations; "
+                  f"near-duplicate conversation pairs {near}", highlight=False, markup=False)
 
 
 def _show_conversation(run: Path, view: dict, cid: str, validate: bool, as_json: bool) -> None:

@@ -46,6 +46,7 @@ class CallControl:
     """Shared by both speakers and the transport: who asked to end the call, and whether it ended."""
 
     ending_role: str | None = None
+    ending_reason: str | None = None  # "goodbye", "turn limit" (closing early), "bridge limit"
     ended: bool = False
     listeners: list = field(default_factory=list)  # called with the ending role
     error: BaseException | None = None  # why an engine gave up (see fail)
@@ -54,10 +55,10 @@ class CallControl:
     # interruptions; the role's next line repairs what was lost)
     interrupted: dict[str, str] = field(default_factory=dict)
 
-    def end_after_turn(self, role: str) -> None:
+    def end_after_turn(self, role: str, reason: str = "goodbye") -> None:
         """`role` is saying its last line; the call ends once it has been heard."""
         if self.ending_role is None:
-            self.ending_role = role
+            self.ending_role, self.ending_reason = role, reason
             for listener in self.listeners:
                 listener(role)
 

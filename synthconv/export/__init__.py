@@ -13,7 +13,7 @@ from pathlib import Path
 from ..errors import RunFolderError
 from .card import write_card, write_checksums
 from .formats import FORMATS, write_audio, write_hf, write_nemo, write_rttm
-from .source import complete_conversations
+from .source import AUDIO, complete_conversations
 from .splits import SPLIT_BY, assign, parse_split
 
 
@@ -25,7 +25,8 @@ class ExportSummary:
     warnings: list[str]
 
 
-def export(run: Path, out: Path, formats: list[str], split: str = "80/10/10", split_by: str = "persona") -> ExportSummary:
+def export(run: Path, out: Path, formats: list[str], split: str = "80/10/10", split_by: str = "persona",
+           audio: str = "clean") -> ExportSummary:
     """Write `formats` of the run's complete conversations into the new or empty folder `out`."""
     unknown = [f for f in formats if f not in FORMATS]
     if unknown or not formats:
@@ -38,7 +39,9 @@ def export(run: Path, out: Path, formats: list[str], split: str = "80/10/10", sp
     shares = parse_split(split)
     if split_by not in SPLIT_BY:
         raise ValueError(f"--split-by: choose from {', '.join(SPLIT_BY)} (got {split_by!r})")
-    info, conversations = complete_conversations(run)
+    if audio not in AUDIO:
+        raise ValueError(f"--audio: choose from {', '.join(AUDIO)} (got {audio!r})")
+    info, conversations = complete_conversations(run, audio)
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise RunFolderError(f"--out: {out} is not an empty folder; choose a new one")
     out.mkdir(parents=True, exist_ok=True)

@@ -25,6 +25,15 @@ def _hours(seconds: float) -> str:
     return f"{seconds / 3600:.2f} h"
 
 
+def _audio_line(conversations: list[Conversation]) -> str:
+    specs = sorted({" + ".join(c.meta["impaired"]["spec"]) for c in conversations if c.audio == "impaired"})
+    if not specs:
+        return "- audio: clean (the tracks as generated; no impairment)"
+    return (f"- audio: impaired ({'; '.join(specs)}: noise at the speaker's end, then the phone channel, then "
+            "packet loss with concealment; each conversation's meta.json in the run says exactly what was applied, "
+            "and the clean tracks stay in the run)")
+
+
 def write_card(out: Path, run: Path, info: dict, conversations: list[Conversation], splits: dict[str, str],
                formats: list[str], split_by: str, shares: dict[str, float]) -> None:
     names = sorted(set(splits.values()), key=["train", "dev", "test"].index)
@@ -57,6 +66,7 @@ def write_card(out: Path, run: Path, info: dict, conversations: list[Conversatio
         f"- languages: {', '.join(meta['language'])}; scenarios: {len({c.scenario for c in conversations})}; "
         f"domains: {', '.join(sorted({c.domain for c in conversations}))}",
         f"- sample rate: {', '.join(str(r) for r in sorted({c.sample_rate for c in conversations}))} Hz, 16-bit mono WAV",
+        _audio_line(conversations),
         "", "## Splits", "",
         f"Assigned by `{split_by}` with target shares "
         + "/".join(f"{round(v * 100)}" for v in shares.values())
@@ -68,7 +78,7 @@ def write_card(out: Path, run: Path, info: dict, conversations: list[Conversatio
         "", "## Files", "",
         *(["- `data/segments/<split>.parquet`: one row per turn (`audio` the WAV slice of the speaker's "
            "track; `segment_id`, `conversation_id`, `turn`, `role`, `speaker` (persona id), `speaker_name`, "
-           "`text`, `heard` (what the other agent's recognizer made of it, empty if nothing), `start`, `end`, "
+           "`text`, `spoken` (the text in spoken form: numbers, amounts, times and ids in words), `heard` (what the other agent's recognizer made of it, empty if nothing), `start`, `end`, "
            "`duration`, `interrupted`, `language`, `locale`, `scenario`, `domain`). "
            "`datasets.load_dataset(DIR, \"segments\")`.",
            "- `data/conversations/<split>.parquet`: one row per conversation (`tracks` one WAV per role in "
@@ -79,7 +89,7 @@ def write_card(out: Path, run: Path, info: dict, conversations: list[Conversatio
         *(["- `audio/<split>/<conversation>/<role>.wav`, `mix.wav`: the tracks and a mono mix, for NeMo."]
           if "nemo" in formats else []),
         *(["- `nemo/asr_<lang>_<split>.jsonl`: NeMo ASR manifests (`audio_filepath` relative to the manifest, "
-           "`offset`, `duration`, `text`, `speaker`); `nemo/diarization_<split>.jsonl`: NeMo diarization "
+           "`offset`, `duration`, `text`, `spoken`, `speaker`, `segment_id`); `nemo/diarization_<split>.jsonl`: NeMo diarization "
            "input (mix, RTTM, UEM)."] if "nemo" in formats else []),
         *(["- `rttm/<conversation>.rttm` / `.uem`: reference speaker turns (persona ids as speaker labels) "
            "and the scored region."] if "rttm" in formats or "nemo" in formats else []),

@@ -32,7 +32,8 @@ def _rel(path: Path, start: Path) -> str:
 
 
 def segment_id(c: Conversation, turn: dict) -> str:
-    return f"{c.id}-{turn['turn']:03d}"
+    """The transcript's own id (format 1.2), or the same form for older runs."""
+    return turn.get("segment_id") or f"{c.id}-{turn['turn']:04d}"
 
 
 def write_audio(out: Path, conversations: list[Conversation], splits: dict[str, str]) -> dict[str, dict[str, Path]]:
@@ -43,7 +44,7 @@ def write_audio(out: Path, conversations: list[Conversation], splits: dict[str, 
 # column kinds: "string", "float64", "int32", "bool", "audio", ["kind"] (a list), {"field": kind} (a struct)
 SEGMENT_COLUMNS = {
     "audio": "audio", "segment_id": "string", "conversation_id": "string", "turn": "int32", "role": "string",
-    "speaker": "string", "speaker_name": "string", "text": "string", "heard": "string", "start": "float64",
+    "speaker": "string", "speaker_name": "string", "text": "string", "spoken": "string", "heard": "string", "start": "float64",
     "end": "float64", "duration": "float64", "interrupted": "bool", "language": "string", "locale": "string",
     "scenario": "string", "domain": "string",
 }
@@ -154,7 +155,8 @@ def write_hf(out: Path, conversations: list[Conversation], splits: dict[str, str
                 sink("segments", split).add({
                     "audio": clip, "segment_id": sid, "conversation_id": c.id,
                     "turn": t["turn"], "role": t["role"], "speaker": c.roles[t["role"]],
-                    "speaker_name": t["speaker"], "text": t["text"], "heard": t["heard"] or "",
+                    "speaker_name": t["speaker"], "text": t["text"], "spoken": t.get("spoken") or t["text"],
+                    "heard": t["heard"] or "",
                     "start": float(t["start"]), "end": float(t["end"]),
                     "duration": round(float(t["end"]) - float(t["start"]), 3),
                     "interrupted": bool(t["interrupted"]), "language": c.language, "locale": c.locales[t["role"]],
@@ -189,7 +191,7 @@ def write_nemo(out: Path, conversations: list[Conversation], splits: dict[str, s
             asr.setdefault((split, c.language), []).append({
                 "audio_filepath": _rel(audio[c.id][t["role"]], folder), "offset": float(t["start"]),
                 "duration": round(float(t["end"]) - float(t["start"]), 3), "text": t["text"],
-                "speaker": c.roles[t["role"]], "lang": c.language, "segment_id": segment_id(c, t)})
+                "spoken": t.get("spoken") or t["text"], "speaker": c.roles[t["role"]], "lang": c.language, "segment_id": segment_id(c, t)})
         diar.setdefault(split, []).append({
             "audio_filepath": _rel(audio[c.id]["mix"], folder), "offset": 0, "duration": c.duration_s,
             "label": "infer", "text": "-", "num_speakers": len(c.roles),

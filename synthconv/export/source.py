@@ -23,14 +23,19 @@ class Conversation:
     duration_s: float
     turns: list[dict]
     meta: dict = field(repr=False, default_factory=dict)
+    audio: str = "clean"  # or "impaired": impaired/<role>.wav at meta.impaired.sample_rate
 
     def track(self, role: str) -> Path:
-        return self.folder / "tracks" / f"{role}.wav"
+        return self.folder / ("tracks" if self.audio == "clean" else "impaired") / f"{role}.wav"
 
 
-def complete_conversations(run: Path) -> tuple[dict, list[Conversation]]:
+AUDIO = ("clean", "impaired")
+
+
+def complete_conversations(run: Path, audio: str = "clean") -> tuple[dict, list[Conversation]]:
     """run.json and every conversation the index lists as ok, in plan order; a listed
-    conversation whose folder is incomplete or damaged is an error naming it."""
+    conversation whose folder is incomplete or damaged is an error naming it, and so is one
+    without impaired audio when `audio` is "impaired"."""
     info = read_run_info(run)
     ok = {r.id for _, r in read_index(run) if not isinstance(r, str) and r.ok}
     out = []
@@ -48,9 +53,15 @@ def complete_conversations(run: Path) -> tuple[dict, list[Conversation]]:
                 language=meta["scenario"]["language"], roles={r: p["id"] for r, p in personas.items()},
                 speakers={r: p["name"] for r, p in personas.items()},
                 locales={r: p.get("locale", meta["scenario"]["language"]) for r, p in personas.items()},
-                sample_rate=meta["sample_rate"], duration_s=meta["duration_s"], turns=read_transcript(folder),
-                meta=meta))
-        except (KeyError, TypeError, OSError, ValueError) as e:
+                sample_rate=meta["impaired"]["sample_rate"] if audio == "impaired" else meta["sample_rate"],
+                duration_s=meta["duration_s"], turns=read_transcript(folder), meta=meta, audio=audio))
+        except KeyError as e:
+            if audio == "impaired" and "impaired" not in meta:
+                raise RunFolderError(f"--audio impaired: {job['id']} has no impaired audio; "
+                                     f"run `synthconv impair {run} --impair ...` first") from None
+            raise RunFolderError(f"{folder}: cannot be exported (KeyError: {e}); "
+                                 f"see `synthconv inspect {run} --validate`") from None
+        except (TypeError, OSError, ValueError) as e:
             raise RunFolderError(f"{folder}: cannot be exported ({type(e).__name__}: {e}); "
                                  f"see `synthconv inspect {run} --validate`") from None
     if not out:

@@ -4,10 +4,11 @@
 - run.py: run.json and run.log;
 - index.py: conversations.jsonl and its `ConversationResult` lines;
 - conversation.py: one conversation's folder, complete or failed;
-- audio.py: its WAV tracks and MP3 mix, and what counts as silence.
+- audio.py: its WAV tracks and MP3 mixes (mono, stereo), and what counts as silence;
+- spoken.py: a turn's text in spoken form (the transcript's `spoken`).
 """
 
-from .audio import SILENT, loud, mix_mp3, mp3_duration, read_wav, write_wav
+from .audio import SILENT, loud, mix_mp3, mp3_duration, read_wav, stereo_mp3, write_wav
 from .conversation import (TURN_FIELDS, read_error, read_lines, read_meta, read_transcript, write_conversation,
                            write_error)
 from .guards import (DISK_ERRORS, JOB_ID, NAME, RunLock, check_job, conversation_dir, disk_problem, finite,
@@ -18,6 +19,6 @@ from ..errors import RunFolderError
 
 __all__ = ["DISK_ERRORS", "JOB_ID", "NAME", "SILENT", "TURN_FIELDS", "ConversationResult", "RunFolderError", "RunLock",
            "RunLog", "check_job", "completed", "conversation_dir", "disk_problem", "finite", "loud", "mix_mp3",
-           "mp3_duration", "now", "read_error", "read_index", "read_lines", "read_meta", "read_run_info", "read_transcript",
+           "mp3_duration", "now", "stereo_mp3", "read_error", "read_index", "read_lines", "read_meta", "read_run_info", "read_transcript",
            "read_wav", "replace_atomic", "tmp_dir", "versions", "write_conversation", "write_error", "write_index",
            "write_run_info", "write_wav"]

@@ -1,6 +1,6 @@
 """One conversation's folder: written whole under a temporary name, then renamed into place.
 
-RUN/conversations/<id>/ holds transcript.jsonl, tracks/<role>.wav, mix.mp3 and meta.json when the
+RUN/conversations/<id>/ holds transcript.jsonl, tracks/<role>.wav, mix.mp3, mix_stereo.mp3 and meta.json when the
 conversation is complete, or only error.txt when it failed (docs/FORMAT.md).
 """
 
@@ -10,37 +10,56 @@ import json
 import shutil
 from dataclasses import asdict
 from pathlib import Path
+from typing import Callable
 
 import jsonlines
 
-from .audio import mix_mp3, write_wav
+from .audio import mix_mp3, stereo_mp3, write_wav
 from .guards import conversation_dir, replace_atomic, tmp_dir
+from .spoken import spoken_form
 
 TURN_FIELDS = {"turn", "role", "speaker", "text", "start", "end", "interrupted", "heard"}
 
 
-def write_conversation(run: Path, job_id: str, rec, meta: dict) -> Path:  # noqa: ANN001 - a recorder.Recording
+def write_conversation(run: Path, job_id: str, rec, meta: dict,  # noqa: ANN001 - a recorder.Recording
+                       finish: Callable[[Path], dict] | None = None) -> Path:
     """Write transcript, tracks, mix and meta of a finished conversation; it appears under its
-    id only when complete (an earlier attempt's folder is replaced)."""
+    id only when complete (an earlier attempt's folder is replaced). `finish(folder)` adds files
+    made from the tracks (the impaired copies) before then, and returns what meta.json adds."""
     final, tmp = conversation_dir(run, job_id), tmp_dir(run, job_id)
     shutil.rmtree(tmp, ignore_errors=True)
     try:
         (tmp / "tracks").mkdir(parents=True)
         with jsonlines.open(tmp / "transcript.jsonl", "w") as w:
-            w.write_all(asdict(t) for t in rec.turns)
+            w.write_all(turn_record(asdict(t), meta) for t in rec.turns)
         paths = []
         for role, pcm in rec.tracks.items():
             paths.append(tmp / "tracks" / f"{role}.wav")
             write_wav(paths[-1], pcm, rec.sample_rate)
         mix_mp3(paths, tmp / "mix.mp3")
+        stereo_mp3(paths, tmp / "mix_stereo.mp3")
         meta = {**meta, **rec.notes, "timing": rec.timing, "sample_rate": rec.sample_rate,
                 "duration_s": round(rec.duration, 3), "turns": sum(t.kind == "turn" for t in rec.turns)}
+        if finish is not None:
+            meta.update(finish(tmp))
         (tmp / "meta.json").write_text(json.dumps(meta, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         shutil.rmtree(final, ignore_errors=True)
         tmp.rename(final)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return final
+
+
+def turn_record(turn: dict, meta: dict) -> dict:
+    """A transcript line that says whose it is without meta.json: `segment_id`
+    (<conversation id>-<turn:04d>), `persona_id`, `language`, `locale`, and `spoken`, the text as
+    said (numbers, amounts, times and ids in words; unchanged where num2words lacks the language)."""
+    persona = (meta.get("personas") or {}).get(turn["role"]) or {}
+    language = persona.get("language") or (meta.get("scenario") or {}).get("language")
+    extra = {"segment_id": f"{meta['id']}-{turn['turn']:04d}" if meta.get("id") else None,
+             "persona_id": persona.get("id"), "language": language, "locale": persona.get("locale")}
+    spoken = spoken_form(turn["text"], language) if language and turn.get("text") else None
+    return {**turn, **extra, "spoken": turn.get("text") if spoken is None else spoken}
 
 
 def write_error(run: Path, job_id: str, text: str) -> None:

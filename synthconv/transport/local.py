@@ -125,7 +125,7 @@ class Bridge:
         self.heard[peer].put(text)
         self.inputs[peer].push(pcm)
         if final:
-            self.call.end_after_turn(role)
+            self.call.end_after_turn(role, "bridge limit")  # no-op when the role said goodbye itself
             asyncio.get_running_loop().call_soon(self._finish_after_heard)
         return len(pcm) / SAMPLE_RATE, cut is not None
 
@@ -200,7 +200,8 @@ class Bridge:
         for i, t in enumerate(turns):
             t.turn = i
         return Recording(sample_rate=SAMPLE_RATE, tracks=tracks, turns=turns, timing="modeled",
-                         notes={"turn_taking": "natural" if self.timing.natural else "strict"})
+                         notes={"turn_taking": "natural" if self.timing.natural else "strict",
+                                "ending": {"by": self.call.ending_role, "reason": self.call.ending_reason}})
 
 
 async def converse(job: Job, library: Library, engine: Engine, timeout: float = 300.0,

@@ -151,7 +151,7 @@ class DialoguePolicy(OfflinePlugin, llm.LLM):
             line = self.render(beat, rng, peer=peer_name(heard), echo=echo_token(last_heard), first=False)
             return f"{rng.choice(REPAIR[self.lang])} {_lower_first(line)}"
         if final:
-            self.call.end_after_turn(self.role)
+            self.call.end_after_turn(self.role, "turn limit" if at_limit and own < len(self.beats) - 1 else "goodbye")
 
         rng = random.Random(f"{self.seed}:{self.role}:{own}")
         return self.render(beat, rng, peer=peer_name(heard), echo=echo_token(last_heard), first=own == 0)
