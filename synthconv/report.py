@@ -1,7 +1,7 @@
 """Dataset statistics of a run, and `inspect --report DIR`: PNG plots and a Markdown report.
 
 The figures come from the transcripts of the complete conversations: durations, turns, words,
-the gaps between turns (next start minus previous end; negative is overlap), counts per scenario
+the gaps at each change of speaker (next turn's start minus previous end; negative is overlap), counts per scenario
 and persona, and diversity (diversity.py). Plots use matplotlib's Agg backend (no display).
 """
 
@@ -26,7 +26,7 @@ def figures(view: dict) -> dict:
     personas: dict[str, int] = {}
     for r in ok:
         try:
-            turns = read_transcript(conversation_dir(run, r["id"]))
+            turns = [t for t in read_transcript(conversation_dir(run, r["id"])) if t.get("kind", "turn") == "turn"]
         except Exception:  # noqa: BLE001 - damage is inspect --validate's to report
             unreadable += 1
             continue
@@ -35,7 +35,8 @@ def figures(view: dict) -> dict:
         turn_counts.append(len(turns))
         turn_words += [len(words(str(t["text"]))) for t in turns]
         turns = sorted(turns, key=lambda t: t["start"])
-        gaps += [round(float(b["start"]) - float(a["end"]), 3) for a, b in zip(turns, turns[1:])]
+        gaps += [round(float(b["start"]) - float(a["end"]), 3) for a, b in zip(turns, turns[1:])
+                 if a["role"] != b["role"]]  # floor transfers; backchannels are not turns
         scenarios[r["scenario"]] = scenarios.get(r["scenario"], 0) + 1
         for p in r["roles"].values():
             personas[p] = personas.get(p, 0) + 1
