@@ -48,6 +48,7 @@ def test_hf_loads_offline_and_matches_the_run(offline_run, exported, monkeypatch
         turn = transcripts[r["conversation_id"]][r["turn"]]
         assert (r["text"], r["role"], r["start"], r["end"]) == (turn["text"], turn["role"], turn["start"], turn["end"])
         assert (r["segment_id"], r["spoken"]) == (turn["segment_id"], turn["spoken"])
+        assert (r["kind"], r["words"], r["disfluencies"]) == (turn["kind"], turn["words"], turn["disfluencies"])
         assert abs(_wav_seconds(r["audio"]["bytes"]) - (turn["end"] - turn["start"])) < 0.001
     convs = datasets.load_dataset(str(exported), "conversations", cache_dir=str(exported.parent / "cache"))
     for split in convs.values():
@@ -55,7 +56,7 @@ def test_hf_loads_offline_and_matches_the_run(offline_run, exported, monkeypatch
         split = split.cast_column("tracks", datasets.List(datasets.Audio(decode=False)))
         for c in split:
             meta = json.loads((offline_run / "conversations" / c["id"] / "meta.json").read_text())
-            assert c["duration_s"] == meta["duration_s"] and c["num_turns"] == len(transcripts[c["id"]])
+            assert c["duration_s"] == meta["duration_s"] and c["num_turns"] == sum(t["kind"] == "turn" for t in transcripts[c["id"]])
             assert c["speakers"] == [meta["personas"][r]["id"] for r in c["roles"]]
             for role, track in zip(c["roles"], c["tracks"]):
                 assert track["bytes"] == (offline_run / "conversations" / c["id"] / "tracks" / f"{role}.wav").read_bytes()

@@ -79,7 +79,9 @@ def write_card(out: Path, run: Path, info: dict, conversations: list[Conversatio
         *(["- `data/segments/<split>.parquet`: one row per turn (`audio` the WAV slice of the speaker's "
            "track; `segment_id`, `conversation_id`, `turn`, `role`, `speaker` (persona id), `speaker_name`, "
            "`text`, `spoken` (the text in spoken form: numbers, amounts, times and ids in words), `heard` (what the other agent's recognizer made of it, empty if nothing), `start`, `end`, "
-           "`duration`, `interrupted`, `language`, `locale`, `scenario`, `domain`). "
+           "`duration`, `interrupted`, `language`, `locale`, `scenario`, `domain`, `kind` (`turn` or "
+           "`backchannel`), `intended` (an interrupted turn's whole line), `words` (word timestamps), "
+           "`disfluencies`). "
            "`datasets.load_dataset(DIR, \"segments\")`.",
            "- `data/conversations/<split>.parquet`: one row per conversation (`tracks` one WAV per role in "
            "`roles` order, `mix` a mono WAV of both, `speakers`, `turns` with times). "

@@ -46,13 +46,16 @@ SEGMENT_COLUMNS = {
     "audio": "audio", "segment_id": "string", "conversation_id": "string", "turn": "int32", "role": "string",
     "speaker": "string", "speaker_name": "string", "text": "string", "spoken": "string", "heard": "string", "start": "float64",
     "end": "float64", "duration": "float64", "interrupted": "bool", "language": "string", "locale": "string",
-    "scenario": "string", "domain": "string",
+    "scenario": "string", "domain": "string", "kind": "string", "intended": "string",
+    "words": [{"word": "string", "start": "float64", "end": "float64"}],
+    "disfluencies": [{"type": "string", "index": "int32", "text": "string"}],
 }
 CONVERSATION_COLUMNS = {
     "id": "string", "tracks": ["audio"], "mix": "audio", "roles": ["string"], "speakers": ["string"],
     "speaker_names": ["string"], "scenario": "string", "domain": "string", "language": "string",
     "duration_s": "float64", "num_turns": "int32",
-    "turns": [{"role": "string", "speaker": "string", "text": "string", "start": "float64", "end": "float64"}],
+    "turns": [{"role": "string", "speaker": "string", "text": "string", "start": "float64", "end": "float64",
+               "kind": "string", "interrupted": "bool"}],
 }
 
 
@@ -144,9 +147,10 @@ def write_hf(out: Path, conversations: list[Conversation], splits: dict[str, str
                 "id": c.id, "tracks": files, "mix": mix, "roles": roles,
                 "speakers": [c.roles[r] for r in roles], "speaker_names": [c.speakers[r] for r in roles],
                 "scenario": c.scenario, "domain": c.domain, "language": c.language, "duration_s": c.duration_s,
-                "num_turns": len(c.turns),
+                "num_turns": sum(t.get("kind", "turn") == "turn" for t in c.turns),
                 "turns": [{"role": t["role"], "speaker": c.roles[t["role"]], "text": t["text"],
-                           "start": float(t["start"]), "end": float(t["end"])} for t in c.turns],
+                           "start": float(t["start"]), "end": float(t["end"]), "kind": t.get("kind", "turn"),
+                           "interrupted": bool(t["interrupted"])} for t in c.turns],
             }, sum(len(f["bytes"]) for f in files) + len(mix["bytes"]))
             slices = turn_slices(c, Path(tmp) / c.id)
             for t in c.turns:
@@ -160,7 +164,9 @@ def write_hf(out: Path, conversations: list[Conversation], splits: dict[str, str
                     "start": float(t["start"]), "end": float(t["end"]),
                     "duration": round(float(t["end"]) - float(t["start"]), 3),
                     "interrupted": bool(t["interrupted"]), "language": c.language, "locale": c.locales[t["role"]],
-                    "scenario": c.scenario, "domain": c.domain}, len(clip["bytes"]))
+                    "scenario": c.scenario, "domain": c.domain, "kind": t.get("kind", "turn"),
+                    "intended": t.get("intended") or "", "words": t.get("words") or [],
+                    "disfluencies": t.get("disfluencies") or []}, len(clip["bytes"]))
             shutil.rmtree(Path(tmp) / c.id)
     for s in sinks.values():
         s.close()
