@@ -1,8 +1,8 @@
-"""The command line, one module per command: generate, worker, inspect, export, scenarios and personas."""
+"""The command line, one module per command: generate, worker, inspect, export, serve, scenarios and personas."""
 
 from __future__ import annotations
 
-from . import export, generate, inspect, library, worker  # noqa: F401 - each registers its command on `app`
+from . import export, generate, inspect, library, serve, worker  # noqa: F401 - each registers its command on `app`
 from .common import app
 
 
