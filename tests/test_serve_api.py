@@ -51,6 +51,8 @@ def test_one_conversation_and_its_problems(runs, client):
     assert c["transcript"] == read_jsonl(folder / "transcript.jsonl")
     assert c["meta"] == json.loads((folder / "meta.json").read_text())
     assert set(c["audio"]["tracks"]) == set(c["roles"])
+    quick = client.get(f"/api/v1/runs/seed7/conversations/{cid}", params={"validate": "false"}).json()
+    assert quick["problems"] is None and quick["transcript"] == c["transcript"]
     for url in [c["audio"]["mix"], *c["audio"]["tracks"].values()]:
         assert client.get(url).status_code == 200
 
@@ -60,6 +62,7 @@ def test_one_conversation_and_its_problems(runs, client):
     (runs / "damaged" / "conversations" / cid / "tracks" / f"{role}.wav").unlink()
     damaged = client.get(f"/api/v1/runs/damaged/conversations/{cid}").json()
     assert f"missing tracks/{role}.wav" in damaged["problems"]
+    assert client.get(f"/api/v1/runs/damaged/conversations/{cid}?validate=false").json()["problems"] is None
     assert role not in damaged["audio"]["tracks"]
     assert client.get(f"/api/v1/runs/damaged/conversations/{cid}/tracks/{role}.wav").status_code == 404
     shutil.rmtree(runs / "damaged")
@@ -103,7 +106,8 @@ def test_token_guards_every_api_call(runs):
         assert guarded.get(url).status_code == 401, url
         assert guarded.get(url, headers={"Authorization": "Bearer wrong"}).status_code == 401, url
         assert guarded.get(url, headers={"Authorization": f"Bearer {token}"}).status_code == 200, url
-    assert guarded.get(urls[0], cookies={"synthconv_token": token}).status_code == 200
+    guarded.cookies.set("synthconv_token", token)  # what the page sends, with <audio> requests too
+    assert all(guarded.get(url).status_code == 200 for url in urls)
     # without a token only loopback names are answered (no DNS rebinding onto a local server)
     open_ = TestClient(create_app(runs), base_url="http://attacker.example")
     assert open_.get("/api/v1/runs").status_code == 400

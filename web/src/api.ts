@@ -33,6 +33,6 @@ export interface Turn {
   interrupted: boolean; heard: string | null;
 }
 export interface Conversation extends ConversationRow {
-  meta: Record<string, any> | null; transcript: Turn[]; problems: string[];
+  meta: Record<string, any> | null; transcript: Turn[]; problems: string[] | null;
   audio: { mix: string | null; tracks: Record<string, string> };
 }
