@@ -97,23 +97,54 @@ def test_ids_cannot_leave_the_runs_folder(runs, client, offline_run):
 def test_token_guards_every_api_call(runs):
     token = "t" * 24
     guarded = TestClient(create_app(runs, token), base_url="http://192.0.2.10:8000")  # off loopback
-    paths = [p for p in guarded.app.openapi()["paths"] if p.startswith("/api/v1")]  # every documented call
-    assert len(paths) == 6
+    calls = [(method.upper(), p) for p, ops in guarded.app.openapi()["paths"].items() if p.startswith("/api/v1")
+             for method in ops]  # every documented call
+    assert len(calls) == 9
     first = read_jsonl(runs / "seed7" / "conversations.jsonl")[0]
     role = sorted(first["roles"])[0]
-    urls = [p.replace("{run}", "seed7").replace("{cid}", first["id"]).replace("{role}", role) for p in paths]
-    for url in urls:
-        assert guarded.get(url).status_code == 401, url
-        assert guarded.get(url, headers={"Authorization": "Bearer wrong"}).status_code == 401, url
-        assert guarded.get(url, headers={"Authorization": f"Bearer {token}"}).status_code == 200, url
+    calls = [(m, p.replace("{run}", "seed7").replace("{cid}", first["id"]).replace("{role}", role)) for m, p in calls]
+    body = {"json": {"scenario": first["scenario"]}}
+    for method, url in calls:
+        assert guarded.request(method, url, **body).status_code == 401, url
+        assert guarded.request(method, url, headers={"Authorization": "Bearer wrong"}, **body).status_code == 401, url
+        ok = guarded.request(method, url, headers={"Authorization": f"Bearer {token}"}, **body)
+        # the conversation calls need LiveKit, which this server was not given
+        assert ok.status_code == (503 if "/api/v1/conversations" in url else 200), (url, ok.text)
     guarded.cookies.set("synthconv_token", token)  # what the page sends, with <audio> requests too
-    assert all(guarded.get(url).status_code == 200 for url in urls)
+    assert all(guarded.request(m, url, **body).status_code in (200, 503) for m, url in calls)
     # without a token only loopback names are answered (no DNS rebinding onto a local server)
     open_ = TestClient(create_app(runs), base_url="http://attacker.example")
     assert open_.get("/api/v1/runs").status_code == 400
 
 
+def test_observer_token_is_hidden_subscribe_only_and_short_lived(runs):
+    from livekit import api
+
+    from synthconv.scenario import DEFAULT_PERSONAS, DEFAULT_SCENARIOS, load_library
+    from synthconv.serve.live import Conversations, LiveKit
+
+    secret = "s3cret-never-in-a-response-0123456789"
+    lk = LiveKit("ws://127.0.0.1:9", "key-k", secret)
+    live = Conversations(runs, load_library(DEFAULT_SCENARIOS, DEFAULT_PERSONAS), lk, DEFAULT_SCENARIOS,
+                         DEFAULT_PERSONAS)
+    client = TestClient(create_app(runs, live=live), base_url=LOOPBACK)
+    claims = api.TokenVerifier("key-k", secret).verify(lk.observer_token("synthconv-live-x"))
+    v = claims.video
+    assert (v.room_join, v.room, v.hidden, v.can_subscribe) == (True, "synthconv-live-x", True, True)
+    assert (v.can_publish, v.can_publish_data, v.can_update_own_metadata) == (False, False, False)
+    # bad requests are refused before anything starts, naming the field
+    for body, field in [({"scenario": "nope"}, "scenario"), ({"scenario": "outage", "engine": "gpt"}, "engine"),
+                        ({"scenario": "outage", "personas": {"pilot": "x"}}, "personas"),
+                        ({"scenario": "outage", "personas": {"agent": "cust-tom-becker"}}, "personas.agent")]:
+        r = client.post("/api/v1/conversations", json=body)
+        assert r.status_code == 422 and r.json()["detail"].startswith(field + ":"), r.text
+        assert secret not in r.text
+    assert live.started == {} and not any(p.name.startswith("live-") for p in runs.iterdir())
+    assert client.get("/api/v1/conversations/live-x/status").status_code == 404
+
+
 def test_serve_refuses_bad_flags(tmp_path):
+    one_line_error(cli("serve", "--runs", str(tmp_path), "--livekit-url", "ws://127.0.0.1:9"), "--livekit-api-key")
     one_line_error(cli("serve", "--runs", str(tmp_path / "missing")), "--runs")
     one_line_error(cli("serve", "--runs", str(tmp_path), "--host", "0.0.0.0"), "--api-token")
     one_line_error(cli("serve", "--runs", str(tmp_path), "--host", "0.0.0.0", "--api-token", "short"), "--api-token")

@@ -17,11 +17,13 @@ import jsonlines
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
 from fastapi.responses import FileResponse, PlainTextResponse
 from fastapi.staticfiles import StaticFiles
+from pydantic import BaseModel, Field
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from ..errors import RunFolderError
 from ..inspect import read_run, summarize, validate_conversation
 from ..runfolder import NAME, conversation_dir, read_meta, read_transcript
+from .live import TOKEN_TTL, Conversations, Refused
 
 STATIC = Path(__file__).parent / "static"
 RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")  # folder names such as 20261130-001200
@@ -33,8 +35,19 @@ def pages_built() -> bool:
     return (STATIC / "index.html").is_file()
 
 
-def create_app(runs: Path, token: str | None = None) -> FastAPI:
-    """The API and pages over `runs`, a folder of run folders; `token` guards every API call."""
+class NewConversation(BaseModel):
+    scenario: str = Field(description="A scenario id (see `synthconv scenarios`)")
+    personas: dict[str, str] = Field(default_factory=dict, description="Optionally a persona id per role")
+    engine: str = Field("offline", description="offline, openai-realtime or openai-pipeline")
+
+
+NO_LIVEKIT = ("this server has no LiveKit: start it with --livekit-url, --livekit-api-key and --livekit-api-secret "
+              "(or LIVEKIT_URL, LIVEKIT_API_KEY, LIVEKIT_API_SECRET)")
+
+
+def create_app(runs: Path, token: str | None = None, live: Conversations | None = None) -> FastAPI:
+    """The API and pages over `runs`, a folder of run folders; `token` guards every API call;
+    `live` starts conversations in LiveKit rooms (without it, POST /conversations answers 503)."""
     runs = Path(runs)
     app = FastAPI(title="synthconv", version="1", docs_url="/api/docs", redoc_url=None,
                   openapi_url="/api/openapi.json",
@@ -141,6 +154,38 @@ def create_app(runs: Path, token: str | None = None) -> FastAPI:
             raise HTTPException(400, f"{role!r} is not a role id")
         folder, _ = row(run, cid)
         return _file(folder / "tracks" / f"{role}.wav", "audio/wav")
+
+    def started(cid: str):  # noqa: ANN202
+        if live is None:
+            raise HTTPException(503, NO_LIVEKIT)
+        if cid not in live.started:
+            raise HTTPException(404, f"no conversation {cid!r} was started by this server")
+        return live.started[cid]
+
+    @api.post("/conversations", status_code=201,
+              summary="Start one conversation in a LiveKit room, as `generate --transport livekit --count 1` does")
+    def new_conversation(body: NewConversation) -> dict:
+        if live is None:
+            raise HTTPException(503, NO_LIVEKIT)
+        try:
+            s = live.start(body.scenario, body.personas, body.engine)
+        except Refused as e:
+            raise HTTPException(422, str(e)) from None
+        return {"id": s.id, "room": s.room, "livekit_url": live.livekit.url,
+                "observer_token": live.livekit.observer_token(s.room),
+                "token_ttl_s": int(TOKEN_TTL.total_seconds()),
+                "status": f"/api/v1/conversations/{s.id}/status", "run": f"/api/v1/runs/{s.id}"}
+
+    @api.get("/conversations/{cid}/status",
+             summary="dispatching, live, recording, ok or failed (with its error); the agents and their state; turns")
+    async def conversation_status(cid: str) -> dict:
+        s = started(cid)
+        return await live.status(s.id)
+
+    @api.post("/conversations/{cid}/observer-token", summary="A new hidden, subscribe-only, short-lived token")
+    def observer_token(cid: str) -> dict:
+        s = started(cid)
+        return {"room": s.room, "livekit_url": live.livekit.url, "observer_token": live.livekit.observer_token(s.room)}
 
     app.include_router(api)
 

@@ -30,7 +30,8 @@ from ..job import Job
 from ..recorder import Recording, Turn
 from ..runfolder.audio import loud  # what counts as speech: the contract check's threshold
 from ..scenario import Library
-from .protocol import AGENT_NAME, ENDED_ATTR, FAILED_ATTR, HEARD_TOPIC, SAID_TOPIC, identity, observer_identity
+from .protocol import (AGENT_NAME, ENDED_ATTR, FAILED_ATTR, HEARD_TOPIC, ROOM_ENV, SAID_TOPIC, identity,
+                       observer_identity)
 
 SAMPLE_RATE = 24000
 MERGE_GAP_S = 1.2  # pauses inside one turn (between sentences) are shorter than this
@@ -223,7 +224,8 @@ async def converse(job: Job, library: Library, options: dict, timeout: float) ->
     """Run one job in a fresh LiveKit room and return what the observer recorded."""
     cfg = LiveKitConfig.from_env()
     scenario = library.scenarios[job.scenario]
-    room = f"synthconv-{job.id}-{uuid.uuid4().hex[:6]}"
+    # `synthconv serve` names the room of a conversation it starts, to hand out its observer token
+    room = os.environ.get(ROOM_ENV) or f"synthconv-{job.id}-{uuid.uuid4().hex[:6]}"
     observer = Observer(scenario.role_keys, job)
     async with cfg.api() as lk:
         await lk.room.create_room(api.CreateRoomRequest(name=room, empty_timeout=30, departure_timeout=10,
