@@ -37,6 +37,7 @@ SAMPLE_RATE = 24000
 MERGE_GAP_S = 1.2  # pauses inside one turn (between sentences) are shorter than this
 JOIN_TIMEOUT_S = 20.0
 REDISPATCHES = 2
+VIEWERS = 4  # hidden viewers a room admits besides the agents, the observer and a spare (serve's live page)
 
 
 @dataclass(frozen=True)
@@ -229,7 +230,7 @@ async def converse(job: Job, library: Library, options: dict, timeout: float) ->
     observer = Observer(scenario.role_keys, job)
     async with cfg.api() as lk:
         await lk.room.create_room(api.CreateRoomRequest(name=room, empty_timeout=30, departure_timeout=10,
-                                                        max_participants=4))
+                                                        max_participants=4 + VIEWERS))
         try:
             await observer.connect(cfg, room)
 

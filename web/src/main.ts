@@ -1,5 +1,6 @@
 // Hash routes, so the server only ever serves one page: #/ runs, #/runs/RUN conversations
-// (?scenario=&status=), #/runs/RUN/ID one conversation in the player.
+// (?scenario=&status=), #/runs/RUN/ID one conversation in the player, #/live/ID a conversation
+// started with POST /api/v1/conversations, live in its room.
 import "./style.css";
 import { get, setToken, Unauthorized, type ConversationRow, type RunRow } from "./api";
 import { h, table } from "./dom";
@@ -16,7 +17,11 @@ async function route(): Promise<void> {
   const parts = path.split("/").filter(Boolean).map(decodeURIComponent);
   app.replaceChildren(h("p", { class: "muted" }, "loading…"));
   try {
-    if (parts[0] === "runs" && parts.length === 3) {
+    if (parts[0] === "live" && parts.length === 2) {
+      setCrumbs(parts[1]);
+      const { showLive } = await import("./live"); // React and livekit-client only for this page
+      leave = await showLive(app, parts[1]);
+    } else if (parts[0] === "runs" && parts.length === 3) {
       setCrumbs(parts[1], parts[2]);
       leave = await showConversation(app, parts[1], parts[2]);
     } else if (parts[0] === "runs" && parts.length === 2) {
