@@ -5,7 +5,8 @@
 Starts the pinned `livekit-server --dev` on 10.200.0.1 and the real `synthconv serve` on
 loopback with its LiveKit flags; POSTs one conversation, polls its status to the end, and while
 it is live joins the room with the observer token the API handed out: measures the audio level
-of each agent it hears and tries to publish a track and data with it. Prints one `RESULT {json}`.
+of each agent it hears and tries to publish a track and data with it; at the same time the live
+page runs in Debian's Chromium (screenshot OUT.live.png). Prints one `RESULT {json}`.
 """
 
 from __future__ import annotations
@@ -88,6 +89,41 @@ async def observe(url: str, token: str, second_token: str, seconds: float = 8.0)
             "viewer_hidden": viewer.permission.hidden if viewer else None}
 
 
+def browse(cid: str, screenshot: Path, seconds: float = 45) -> dict:
+    """The live page in Debian's Chromium: per agent the loudest level its visualizer saw, the
+    agent states and transcript lines shown, until both agents were heard and 2 lines shown."""
+    from playwright.sync_api import sync_playwright
+
+    # Chromium's WebRTC finds no usable interface in a namespace without a default route, and
+    # hides host candidates behind mDNS names nothing here resolves: a default route onto the
+    # namespace's own veth (nothing lies beyond it) and plain host candidates
+    subprocess.run(["ip", "route", "add", "default", "dev", "v0"], capture_output=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium",
+                                    args=["--autoplay-policy=no-user-gesture-required",
+                                          "--disable-features=WebRtcHideLocalIpsWithMdns",
+                                          "--force-webrtc-ip-handling-policy=default"])
+        page = browser.new_page(viewport={"width": 1200, "height": 520})
+        errors: list[str] = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        t0 = time.monotonic()
+        page.goto(f"http://127.0.0.1:{PORT}/#/live/{cid}")
+        seen: dict = {}
+        while time.monotonic() - t0 < seconds:
+            seen = page.evaluate("""() => ({
+                peaks: Object.fromEntries([...document.querySelectorAll('.agent')].map(
+                    a => [a.dataset.identity, Number(a.dataset.peak)])),
+                states: [...document.querySelectorAll('.agent-state')].map(s => s.textContent),
+                lines: [...document.querySelectorAll('#live-transcript li')].map(li => li.textContent),
+                audio: document.querySelectorAll('audio').length})""")
+            if len(seen["peaks"]) == 2 and all(v > 0 for v in seen["peaks"].values()) and len(seen["lines"]) >= 2:
+                break
+            time.sleep(0.5)
+        page.screenshot(path=screenshot)
+        browser.close()
+    return {**seen, "errors": errors, "took_s": round(time.monotonic() - t0, 1)}
+
+
 async def main(out: str) -> dict:
     server = LiveKitServer(SERVER_HOST, Path(f"{out}.server.log"))
     runs = Path(out)
@@ -121,8 +157,10 @@ async def main(out: str) -> dict:
             result["agent_states"] += [p["state"] for p in status.get("participants", [])]
             if status["state"] == "live" and "observed" not in result:
                 second = json.loads(call("POST", f"/api/v1/conversations/{started['id']}/observer-token")[1])
+                page = asyncio.ensure_future(asyncio.to_thread(browse, started["id"], Path(f"{out}.live.png")))
                 result["observed"] = await observe(started["livekit_url"], started["observer_token"],
                                                    second["observer_token"])
+                result["page"] = await page
             if status["state"] in ("ok", "failed"):
                 break
             await asyncio.sleep(0.5)

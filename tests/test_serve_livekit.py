@@ -1,18 +1,22 @@
 """`POST /api/v1/conversations` against the real livekit-server, in a network namespace
 (tests/livekit_serve.py): the conversation goes dispatching -> live -> ok, the agents report
-their state, the observer token hears both agents (non-zero level) and cannot publish, and the
-run it writes meets the contract. (The live page in Chromium against the room is not tested yet:
-in the test's network namespace Chromium's peer connection never connects.)"""
+their state, the observer token hears both agents (non-zero level) and cannot publish, the live
+page in Chromium plays both agents (non-zero level on each visualizer) with their state and at
+least 2 transcript lines, and the run it writes meets the contract."""
 
 import json
+import shutil
 
 import pytest
+
+from conftest import ROOT
 
 import livekit_server
 from netns import netns_unavailable, run_module_in_netns
 from synthconv.inspect import validate_conversation
 
 pytestmark = pytest.mark.livekit
+ARTIFACTS = ROOT / "test-artifacts" / "serve"
 
 
 def test_a_conversation_started_over_the_api(tmp_path):
@@ -34,6 +38,14 @@ def test_a_conversation_started_over_the_api(tmp_path):
     assert seen["publish"].startswith("refused"), seen
     assert seen["data_received"] == ["control"], seen  # the witness hears a data sender, not the viewer
     assert seen["viewer_tracks"] in (0, None) and seen["viewer_can_publish"] in (False, None), seen
+
+    page = r["page"]  # the live page: both agents heard, their state shown, the transcript growing
+    shown = json.dumps(page, indent=1)
+    assert page["errors"] == [] and page["audio"] >= 2, shown
+    assert len(page["peaks"]) == 2 and all(v > 0 for v in page["peaks"].values()), shown
+    assert set(page["states"]) & {"listening", "thinking", "speaking"} and len(page["lines"]) >= 2, shown
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    shutil.copy(tmp_path / "runs.live.png", ARTIFACTS / "live.png")
 
     cid = r["final"]["conversation"]
     assert len(r["final"]["turns"]) >= 2
