@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 LIVEKIT_SERVER_VERSION := v1.13.5
 LIVEKIT_SERVER := tools/livekit-server-$(LIVEKIT_SERVER_VERSION)
 
-.PHONY: run test test-livekit bench bench-turns bench-livekit install livekit-server clean
+.PHONY: run test test-livekit bench bench-turns bench-livekit install livekit-server web chromium serve clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,12 +24,24 @@ $(LIVEKIT_SERVER):
 
 livekit-server: $(LIVEKIT_SERVER)
 
+# The pages of `synthconv serve`, built from web/ into the package (skipped when web/ is unchanged).
+web:
+	scripts/build-web
+
+# Debian's Chromium for the browser tests (skipped when /usr/bin/chromium is there).
+chromium:
+	scripts/install-chromium
+
 run: $(STAMP)
 	$(BIN)/synthconv generate --count 4 --seed 1
 
+serve: $(STAMP) web
+	$(BIN)/synthconv serve --runs output
+
 # A server that fails to build does not stop the suite: the LiveKit tests fail with the reason.
-test: $(STAMP)
+test: $(STAMP) web
 	-$(MAKE) --no-print-directory livekit-server
+	-$(MAKE) --no-print-directory chromium
 	$(BIN)/python -m pytest -q
 
 test-livekit: $(STAMP)
@@ -46,4 +58,4 @@ bench-livekit: $(STAMP) $(LIVEKIT_SERVER)
 	$(BIN)/python bench/livekit_rooms.py --rooms 1 2 4 8
 
 clean:
-	rm -rf $(VENV) output tools
+	rm -rf $(VENV) output tools web/node_modules synthconv/serve/static test-artifacts

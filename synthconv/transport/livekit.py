@@ -30,12 +30,14 @@ from ..job import Job
 from ..recorder import Recording, Turn
 from ..runfolder.audio import loud  # what counts as speech: the contract check's threshold
 from ..scenario import Library
-from .protocol import AGENT_NAME, ENDED_ATTR, FAILED_ATTR, HEARD_TOPIC, SAID_TOPIC, identity, observer_identity
+from .protocol import (AGENT_NAME, ENDED_ATTR, FAILED_ATTR, HEARD_TOPIC, ROOM_ENV, SAID_TOPIC, identity,
+                       observer_identity)
 
 SAMPLE_RATE = 24000
 MERGE_GAP_S = 1.2  # pauses inside one turn (between sentences) are shorter than this
 JOIN_TIMEOUT_S = 20.0
 REDISPATCHES = 2
+VIEWERS = 4  # hidden viewers a room admits besides the agents, the observer and a spare (serve's live page)
 
 
 @dataclass(frozen=True)
@@ -223,11 +225,12 @@ async def converse(job: Job, library: Library, options: dict, timeout: float) ->
     """Run one job in a fresh LiveKit room and return what the observer recorded."""
     cfg = LiveKitConfig.from_env()
     scenario = library.scenarios[job.scenario]
-    room = f"synthconv-{job.id}-{uuid.uuid4().hex[:6]}"
+    # `synthconv serve` names the room of a conversation it starts, to hand out its observer token
+    room = os.environ.get(ROOM_ENV) or f"synthconv-{job.id}-{uuid.uuid4().hex[:6]}"
     observer = Observer(scenario.role_keys, job)
     async with cfg.api() as lk:
         await lk.room.create_room(api.CreateRoomRequest(name=room, empty_timeout=30, departure_timeout=10,
-                                                        max_participants=4))
+                                                        max_participants=4 + VIEWERS))
         try:
             await observer.connect(cfg, room)
 

@@ -7,6 +7,7 @@ loading the agents' models.
 from __future__ import annotations
 
 AGENT_NAME = "synthconv"  # the agent name every dispatch is explicit about
+ROOM_ENV = "SYNTHCONV_LIVEKIT_ROOM"  # set by `synthconv serve`: the room of the one conversation it starts
 
 # participant attributes an agent sets on itself
 ENDING_ATTR = "synthconv.ending"  # it is saying its last line

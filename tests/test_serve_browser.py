@@ -1,0 +1,123 @@
+"""The player in Debian's Chromium (Playwright, /usr/bin/chromium; `make chromium` installs it)
+against a real `synthconv serve` process over a copy of the shared offline run: the pages list
+runs and conversations, the player plays the mix, highlights the turn being played, and seeks
+when a turn is clicked, in the transcript or on the waveform. Screenshots go to test-artifacts/."""
+
+import json
+import shutil
+import socket
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT, read_jsonl, start
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = ROOT / "test-artifacts" / "serve"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(offline_run, tmp_path_factory):
+    runs = tmp_path_factory.mktemp("browsed")
+    shutil.copytree(offline_run, runs / "seed7")
+    port = _free_port()
+    proc = start("serve", "--runs", str(runs), "--port", str(port))
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            urllib.request.urlopen(f"{url}/api/v1/runs", timeout=2).read()
+            break
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                pytest.fail(f"synthconv serve did not start: {proc.communicate()}")
+            time.sleep(0.2)
+    yield url, runs / "seed7"
+    proc.terminate()
+    proc.wait(10)
+
+
+@pytest.fixture(scope="module")
+def page(server):
+    from playwright.sync_api import sync_playwright
+
+    assert CHROMIUM.exists(), "no /usr/bin/chromium: run `make chromium` (apt-get install chromium)"
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM),
+                                    args=["--autoplay-policy=no-user-gesture-required"])
+        page = browser.new_page(viewport={"width": 1200, "height": 860})
+        errors: list[str] = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        yield page
+        browser.close()
+        assert errors == []
+
+
+def mix_time(page) -> float:
+    return page.evaluate("document.getElementById('mix').currentTime")
+
+
+def test_runs_and_filtered_conversations(server, page):
+    url, run = server
+    index = read_jsonl(run / "conversations.jsonl")
+    page.goto(url + "/")
+    page.locator("#runs a", has_text="seed7").click()
+    page.wait_for_selector("#conversations tbody tr")
+    assert page.locator("#conversations tbody tr").count() == len(index)
+    page.screenshot(path=ARTIFACTS / "conversations.png")
+    scenario = index[-1]["scenario"]
+    page.select_option("#filter-scenario", scenario)
+    page.wait_for_function(f"document.querySelectorAll('#conversations tbody tr').length == "
+                           f"{sum(r['scenario'] == scenario for r in index)}")
+    assert set(page.locator("#conversations tbody td:nth-child(3)").all_inner_texts()) == {scenario}
+    page.goto(url + "/")
+    page.wait_for_selector("#runs tbody tr")
+    page.screenshot(path=ARTIFACTS / "runs.png")
+
+
+def test_player_plays_follows_and_seeks(server, page):
+    url, run = server
+    cid = read_jsonl(run / "conversations.jsonl")[0]["id"]
+    turns = read_jsonl(run / "conversations" / cid / "transcript.jsonl")
+    meta = json.loads((run / "conversations" / cid / "meta.json").read_text())
+    page.goto(f"{url}/#/runs/seed7/{cid}")
+    page.wait_for_selector("#transcript li")
+    assert page.locator("#transcript li").count() == len(turns)
+    page.wait_for_selector("#problems.ok")
+    assert page.locator("#problems").inner_text() == "valid against docs/FORMAT.md"
+    assert meta["personas"][turns[0]["role"]]["name"] in page.locator("dl.facts").inner_text()
+    # both waveforms decoded, every turn a region on its speaker's lane
+    page.wait_for_function(f"document.querySelectorAll('.lane').length == 2")
+    for t in turns:
+        page.locator(f'[part~="turn-{t["turn"]}"]').wait_for(timeout=15000)
+
+    page.evaluate("document.getElementById('mix').play()")
+    page.wait_for_function("document.getElementById('mix').currentTime > 0.5", timeout=15000)
+    page.wait_for_selector("#transcript li.current")
+    now, current = mix_time(page), int(page.locator("#transcript li.current").get_attribute("data-turn"))
+    assert turns[current]["start"] - 0.3 <= now <= turns[current]["end"] + 0.3
+
+    target = turns[len(turns) // 2]  # click a turn in the transcript: the mix jumps to its start
+    page.evaluate("document.getElementById('mix').pause()")  # so the clock stands still to be read
+    page.locator(f'#transcript li[data-turn="{target["turn"]}"]').click()
+    assert abs(mix_time(page) - target["start"]) < 0.02
+    page.evaluate("document.getElementById('mix').play()")
+    page.wait_for_function(f"document.getElementById('mix').currentTime > {target['start'] + 0.3}")
+    assert mix_time(page) < target["start"] + 3  # and plays on from there
+    page.wait_for_selector(f'#transcript li.current[data-turn="{target["turn"]}"]')
+    page.screenshot(path=ARTIFACTS / "player.png")
+
+    other = turns[-1]  # click a region on the waveform: the same
+    page.evaluate("document.getElementById('mix').pause()")
+    page.locator(f'[part~="turn-{other["turn"]}"]').click()
+    assert abs(mix_time(page) - other["start"]) < 0.02
