@@ -44,7 +44,7 @@ def run_job(job: Job, library, engine, out_dir: Path, transport: str, job_timeou
         problem = rec.problem(scenario.turns.min)
         if problem:
             raise RuntimeError(problem)
-        personas = {r: library.personas[p] for r, p in job.roles.items()}
+        personas = job.cast(library)
         meta = {
             "id": job.id,
             "scenario": {k: getattr(scenario, k) for k in ("id", "title", "domain", "language")},

@@ -8,7 +8,7 @@ style). Both are plain pydantic models so a broken file fails with the file and 
 from __future__ import annotations
 
 import string
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -20,6 +20,7 @@ from .errors import LibraryError
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SCENARIOS = PACKAGE_ROOT / "scenarios"
 DEFAULT_PERSONAS = PACKAGE_ROOT / "personas"
+DEFAULT_LOCALES = PACKAGE_ROOT / "locales"
 
 # Placeholders every line may use besides the speaker's own facts.
 BUILTIN_SLOTS = {"name", "first_name", "peer", "echo"}
@@ -43,12 +44,35 @@ class Turns(_Strict):
         return self
 
 
+Verbosity = Literal["terse", "normal", "verbose"]
+Politeness = Literal["low", "normal", "high"]
+Fillers = Literal["none", "some", "many"]
+Pace = Literal["slow", "normal", "fast"]
+Mood = Literal["calm", "cheerful", "frustrated", "anxious", "tired", "hurried"]
+Gender = Literal["female", "male"]
+Age = Literal["18-29", "30-44", "45-64", "65+"]
+
+
+class Axes(_Strict):
+    """Constraints on a drawn persona (personas.py): each list limits one axis; empty is any."""
+
+    locales: list[str] = Field(default_factory=list)  # default: every locale of the language
+    genders: list[Gender] = Field(default_factory=list)
+    ages: list[Age] = Field(default_factory=list)
+    verbosity: list[Verbosity] = Field(default_factory=list)
+    politeness: list[Politeness] = Field(default_factory=list)
+    fillers: list[Fillers] = Field(default_factory=list)
+    pace: list[Pace] = Field(default_factory=list)
+    mood: list[Mood] = Field(default_factory=list)
+
+
 class Role(_Strict):
     label: str
     goal: str
     # A fact is one value, or a list of values of which each conversation draws one.
     facts: dict[str, str | list[str]] = Field(default_factory=dict)
-    personas: list[Id] = Field(min_length=1)
+    personas: list[Id] = Field(default_factory=list)  # persona files that may play the role
+    sample: Axes = Axes()  # and the axes a drawn persona of the role keeps within
 
 
 class Beat(_Strict):
@@ -117,11 +141,11 @@ class Voices(_Strict):
 
 
 class Style(_Strict):
-    verbosity: Literal["terse", "normal", "verbose"] = "normal"
-    politeness: Literal["low", "normal", "high"] = "normal"
-    fillers: Literal["none", "some", "many"] = "some"
-    pace: Literal["slow", "normal", "fast"] = "normal"
-    mood: Literal["calm", "cheerful", "frustrated", "anxious", "tired", "hurried"] = "calm"
+    verbosity: Verbosity = "normal"
+    politeness: Politeness = "normal"
+    fillers: Fillers = "some"
+    pace: Pace = "normal"
+    mood: Mood = "calm"
 
 
 class Persona(_Strict):
@@ -132,16 +156,34 @@ class Persona(_Strict):
     locale: str
     voice: Voices
     style: Style = Style()
+    gender: Gender | None = None  # presentation; drawn personas always say, files may
+    age: Age | None = None
 
     @property
     def first_name(self) -> str:
         return self.name.split()[0]
 
 
+class Locale(_Strict):
+    """locales/<locale>.yaml: what a drawn persona of one locale may be called and sound like."""
+
+    locale: str
+    language: str
+    voices: list[str] = Field(min_length=1)  # espeak-ng voices without variant
+    female: list[str] = Field(min_length=1)
+    male: list[str] = Field(min_length=1)
+    family: list[str] = Field(min_length=1)
+
+    @property
+    def id(self) -> str:
+        return self.locale
+
+
 @dataclass(frozen=True)
 class Library:
     scenarios: dict[str, Scenario]
     personas: dict[str, Persona]
+    locales: dict[str, Locale] = field(default_factory=dict)  # for drawn personas
 
 
 def _load_one(path: Path, model: type[BaseModel]) -> BaseModel:
@@ -186,13 +228,20 @@ def _load_dir(folder: Path, model: type[BaseModel]) -> tuple[dict, dict[str, Pat
 
 
 def load_library(
-    scenarios_dir: Path = DEFAULT_SCENARIOS, personas_dir: Path = DEFAULT_PERSONAS
+    scenarios_dir: Path = DEFAULT_SCENARIOS, personas_dir: Path = DEFAULT_PERSONAS,
+    locales_dir: Path = DEFAULT_LOCALES,
 ) -> Library:
-    """Load and cross-check every scenario and persona file."""
+    """Load and cross-check every scenario, persona and locale file."""
     scenarios, paths = _load_dir(Path(scenarios_dir), Scenario)
     personas, _ = _load_dir(Path(personas_dir), Persona)
+    locales, _ = _load_dir(Path(locales_dir), Locale)
     for sc in scenarios.values():
         for key, role in sc.roles.items():
+            where = f"{paths[sc.id]}: field roles.{key}"
+            for loc in role.sample.locales:
+                if loc not in locales or locales[loc].language != sc.language:
+                    known = sorted(k for k, v in locales.items() if v.language == sc.language)
+                    raise LibraryError(f"{where}.sample.locales: no {sc.language!r} locale {loc!r} (known: {', '.join(known)})")
             for pid in role.personas:
                 where = f"{paths[sc.id]}: field roles.{key}.personas"
                 p = personas.get(pid)
@@ -204,7 +253,7 @@ def load_library(
                     raise LibraryError(
                         f"{where}: persona {pid!r} speaks {p.language!r}, scenario is {sc.language!r}"
                     )
-    return Library(scenarios=scenarios, personas=personas)
+    return Library(scenarios=scenarios, personas=personas, locales=locales)
 
 
 def draw_facts(scenario: Scenario, seed: int) -> dict[str, dict[str, str]]:

@@ -235,7 +235,7 @@ async def converse(job: Job, library: Library, options: dict, timeout: float) ->
 
             async def dispatch(role: str) -> None:
                 dispatches[role] += 1
-                meta = {"role": role, "job": job.to_dict(), "name": library.personas[job.roles[role]].name,
+                meta = {"role": role, "job": job.to_dict(), "name": job.persona(role, library).name,
                         "engine": options["engine"], "scenarios_dir": str(options["scenarios_dir"]),
                         "personas_dir": str(options["personas_dir"])}
                 await lk.agent_dispatch.create_dispatch(api.CreateAgentDispatchRequest(
@@ -275,7 +275,7 @@ async def converse(job: Job, library: Library, options: dict, timeout: float) ->
                 await lk.room.delete_room(api.DeleteRoomRequest(room=room))
             except api.TwirpError:
                 pass
-    names = {r: library.personas[p].name for r, p in job.roles.items()}
+    names = {r: p.name for r, p in job.cast(library).items()}
     for t in rec.turns:
         t.speaker = names[t.role]
     return rec

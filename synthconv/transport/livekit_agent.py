@@ -129,7 +129,7 @@ async def entrypoint(ctx: JobContext) -> None:
             await asyncio.sleep(0.05)
         await asyncio.sleep(0.3)  # let its subscription to our track settle
 
-    speaker = Speaker(job=job, role=role, scenario=scenario, persona=library.personas[job.roles[role]],
+    speaker = Speaker(job=job, role=role, scenario=scenario, persona=job.persona(role, library),
                       peer_role=peer_role, facts=draw_facts(scenario, job.seed)[role], heard=heard, call=call,
                       peer_ready=peer_ready)
     session, agent = engine.build(speaker)

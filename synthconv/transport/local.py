@@ -164,7 +164,7 @@ class Bridge:
     def __init__(self, job: Job, library: Library) -> None:
         self.job = job
         self.scenario = library.scenarios[job.scenario]
-        self.personas = {r: library.personas[p] for r, p in job.roles.items()}
+        self.personas = job.cast(library)
         self.roles = self.scenario.role_keys
         self.timing = TimingModel(job.seed)
         self.call = CallControl()

@@ -1,0 +1,158 @@
+"""How varied a run is: repeated lines, distinct n-grams, distinct speakers, speaker-disjoint splits.
+
+A dataset that repeats its sentences and its speakers teaches models to memorise them, so
+`synthconv inspect` and bench/diversity.py measure it the same way, from the conversations'
+utterances (text per conversation) and their persona ids. Plain functions over plain data: the
+figures do not depend on audio, so they can be computed on transcripts or on rendered text.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+LONG_WORDS = 4  # "an utterance of four or more words": shorter ones ("It's 60614.") may repeat
+WORD = re.compile(r"[\w'’-]+", re.UNICODE)
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One conversation as the figures see it."""
+
+    id: str
+    scenario: str
+    roles: dict[str, str]  # role -> persona id
+    utterances: list[str]
+
+
+def words(text: str) -> list[str]:
+    return [w.lower() for w in WORD.findall(text)]
+
+
+def _norm(text: str) -> str:
+    return " ".join(words(text))
+
+
+def repeats(samples: list[Sample], min_words: int = LONG_WORDS) -> tuple[float, list[tuple[str, int]]]:
+    """The share of utterances of at least `min_words` words whose text (case and punctuation
+    aside) occurs in another conversation too, and the lines in most conversations."""
+    in_convs: dict[str, set[str]] = {}
+    shown: dict[str, str] = {}
+    total = 0
+    for s in samples:
+        for u in s.utterances:
+            key = _norm(u)
+            if len(key.split()) < min_words:
+                continue
+            total += 1
+            in_convs.setdefault(key, set()).add(s.id)
+            shown.setdefault(key, u)
+    repeated = sum(1 for s in samples for u in s.utterances
+                   if len(_norm(u).split()) >= min_words and len(in_convs[_norm(u)]) > 1)
+    top = sorted(((shown[k], len(v)) for k, v in in_convs.items() if len(v) > 1), key=lambda x: (-x[1], x[0]))
+    return (repeated / total if total else 0.0), top
+
+
+def distinct_ngrams(samples: list[Sample], n: int) -> float:
+    """Distinct word n-grams over all n-grams of the run (n-grams never cross an utterance)."""
+    grams: Counter = Counter()
+    for s in samples:
+        for u in s.utterances:
+            w = words(u)
+            grams.update(tuple(w[i:i + n]) for i in range(len(w) - n + 1))
+    total = sum(grams.values())
+    return len(grams) / total if total else 0.0
+
+
+def speaker_groups(samples: list[Sample]) -> list[list[Sample]]:
+    """Conversations that share a speaker, transitively: a speaker-disjoint split keeps each
+    group whole (the connected components of the persona co-occurrence graph)."""
+    parent: dict[str, str] = {}
+
+    def find(p: str) -> str:
+        while parent.setdefault(p, p) != p:
+            parent[p] = parent[parent[p]]
+            p = parent[p]
+        return p
+
+    for s in samples:
+        first, *rest = sorted(s.roles.values())
+        for p in rest:
+            parent[find(p)] = find(first)
+    groups: dict[str, list[Sample]] = {}
+    for s in samples:
+        groups.setdefault(find(next(iter(s.roles.values()))), []).append(s)
+    return sorted(groups.values(), key=len, reverse=True)
+
+
+def speaker_split(samples: list[Sample], shares: dict[str, float]) -> dict:
+    """The speaker-disjoint split export would make (export/splits.py, --split-by persona):
+    the share each split got, and the largest miss in percentage points."""
+    from .export.splits import assign
+
+    if not samples:
+        return {"possible": False, "shares": {}, "off_by_points": None}
+    got = Counter(assign(samples, shares, "persona").values())  # type: ignore[arg-type]
+    achieved = {name: round(got.get(name, 0) / len(samples), 4) for name in shares}
+    off = max(abs(achieved[n] - shares[n]) for n in shares) * 100
+    return {"possible": all(got.get(n, 0) for n in shares), "shares": achieved, "off_by_points": round(off, 2)}
+
+
+def figures(samples: list[Sample], top: int = 10, split: dict[str, float] | None = None) -> dict:
+    """Every diversity figure of a run, as one JSON-ready dict."""
+    long_share, top_lines = repeats(samples)
+    all_share, _ = repeats(samples, min_words=1)
+    groups = speaker_groups(samples)
+    split = split or {"train": 0.8, "dev": 0.1, "test": 0.1}
+    return {
+        "conversations": len(samples),
+        "utterances": sum(len(s.utterances) for s in samples),
+        "repeated_share": round(all_share, 4),
+        "repeated_share_4_words": round(long_share, 4),
+        "distinct_2grams": round(distinct_ngrams(samples, 2), 4),
+        "distinct_3grams": round(distinct_ngrams(samples, 3), 4),
+        "most_repeated": [{"text": t, "conversations": n} for t, n in top_lines[:top]],
+        "distinct_speakers": len({p for s in samples for p in s.roles.values()}),
+        "speaker_groups": len(groups),
+        "largest_speaker_group": len(groups[0]) if groups else 0,
+        "speaker_split": split and speaker_split(samples, split),
+    }
+
+
+def run_samples(run: Path) -> list[Sample]:
+    """The complete conversations of a run folder (their transcripts' text, in turn order)."""
+    from .runfolder import conversation_dir, read_index, read_run_info, read_transcript
+
+    info = read_run_info(run)
+    ok = {r.id for _, r in read_index(run) if not isinstance(r, str) and r.ok}
+    out = []
+    for job in info["jobs"]:
+        if job["id"] not in ok:
+            continue
+        try:
+            turns = read_transcript(conversation_dir(run, job["id"]))
+        except Exception:  # noqa: BLE001 - a damaged transcript is validate's finding, not ours
+            continue
+        out.append(Sample(id=job["id"], scenario=job["scenario"], roles=dict(job["roles"]),
+                          utterances=[str(t.get("text", "")) for t in turns]))
+    return out
+
+
+def format_figures(f: dict) -> list[str]:
+    """The figures as a few human lines (inspect and the bench print the same)."""
+    split = f["speaker_split"] or {}
+    shares = "/".join(f"{v * 100:.1f}" for v in split.get("shares", {}).values())
+    lines = [
+        f"utterances repeated in another conversation: {f['repeated_share'] * 100:.1f} % of all, "
+        f"{f['repeated_share_4_words'] * 100:.1f} % of those with {LONG_WORDS}+ words",
+        f"distinct 2-grams {f['distinct_2grams']:.3f}, 3-grams {f['distinct_3grams']:.3f}",
+        f"distinct speakers {f['distinct_speakers']} in {f['conversations']} conversations; "
+        f"{f['speaker_groups']} speaker groups (largest {f['largest_speaker_group']} conversations)",
+        f"speaker-disjoint split: {'possible' if split.get('possible') else 'NOT possible'}, "
+        f"{shares} (off by {split.get('off_by_points')} points)",
+    ]
+    for r in f["most_repeated"]:
+        lines.append(f"  {r['conversations']:>4} × {r['text']}")
+    return lines
