@@ -26,17 +26,21 @@ class Job:
     roles: dict[str, str]  # role key -> persona id
     seed: int  # the conversation's own seed: wording, facts and timing
     personas: dict[str, dict] = field(default_factory=dict)  # role -> drawn persona, in full
+    variant: int | None = None  # which wording of each beat (engine/offline/wording.py)
 
     def to_dict(self) -> dict:
         d = asdict(self)
         if not self.personas:
             del d["personas"]  # a run of persona files keeps the 1.1 job record
+        if self.variant is None:
+            del d["variant"]
         return d
 
     @classmethod
     def from_dict(cls, d: dict) -> Job:
         return cls(id=d["id"], scenario=d["scenario"], roles=dict(d["roles"]), seed=int(d["seed"]),
-                   personas={r: dict(p) for r, p in (d.get("personas") or {}).items()})
+                   personas={r: dict(p) for r, p in (d.get("personas") or {}).items()},
+                   variant=d.get("variant"))
 
     def persona(self, role: str, library: Library) -> Persona:
         """Who plays `role`: the drawn persona the plan carries, or the library's file."""
@@ -79,6 +83,8 @@ def plan(library: Library, count: int, seed: int, scenarios: list[str] | None = 
 
     jobs: list[Job] = []
     seen: set[str] = set()
+    # the k-th job of a scenario says each beat in the k-th wording after a per-run offset
+    variants = {sid: random.Random(f"{seed}:variant:{sid}").getrandbits(20) for sid in ids}
     while len(jobs) < count:
         order = ids[:]
         rng.shuffle(order)  # every scenario once per round
@@ -94,9 +100,11 @@ def plan(library: Library, count: int, seed: int, scenarios: list[str] | None = 
                         continue
                     p = draw(library, sc, key, f"{seed}:{job_seed}:{key}")
                     drawn[key], roles[key] = p.model_dump(mode="json"), p.id
-            job = Job(id=_job_id(sid, roles, job_seed), scenario=sid, roles=roles, seed=job_seed, personas=drawn)
+            job = Job(id=_job_id(sid, roles, job_seed), scenario=sid, roles=roles, seed=job_seed, personas=drawn,
+                      variant=variants[sid])
             if job.id in seen:  # astronomically unlikely; keep ids unique anyway
                 continue
             seen.add(job.id)
             jobs.append(job)
+            variants[sid] += 1
     return jobs

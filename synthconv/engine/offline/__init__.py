@@ -42,6 +42,7 @@ class OfflineEngine(Engine):
                 facts=speaker.facts,
                 seed=speaker.job.seed,
                 call=speaker.call,
+                variant=speaker.job.variant,
             ),
             tts=EspeakTTS(speaker.persona.voice.offline),
             **session_options(),

@@ -1,0 +1,158 @@
+"""Wording variety for the scripted policy: lines composed from parts, a plan-level variant that
+keeps a run from choosing the same composition twice, and rewording by speaking style.
+
+A scenario line may hold alternatives, `[Hi|Hello|Good morning] {peer}, I [sent back|returned]
+{item}`: every choice of parts is one composition of the beat. Conversations run in separate
+processes, so instead of remembering what was said, each job carries `variant` (job.py: a
+per-scenario offset drawn from the plan seed plus the job's occurrence number in the plan), and
+the k-th conversation of a scenario takes composition k of one fixed permutation of all of the
+beat's compositions: until they run out, no two conversations of a run say a beat alike.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import random
+import re
+
+from ...scenario import Persona
+
+ALTERNATIVES = re.compile(r"\[([^\[\]]*\|[^\[\]]*)\]")
+MAX_COMPOSITIONS = 20_000  # beyond this a beat is varied enough; keep the permutation small
+
+
+def parts(line: str) -> list[list[str]]:
+    """The alternatives of each `[a|b]` group of `line`, in order."""
+    return [group.split("|") for group in ALTERNATIVES.findall(line)]
+
+
+def compose(line: str, picks: tuple[int, ...]) -> str:
+    """`line` with its k-th `[a|b]` group replaced by alternative picks[k]."""
+    it = iter(picks)
+    return ALTERNATIVES.sub(lambda m: m.group(1).split("|")[next(it)], line)
+
+
+def compositions(lines: list[str]) -> list[tuple[int, tuple[int, ...]]]:
+    """Every (line, choice of parts) of a beat, at most MAX_COMPOSITIONS of them."""
+    out: list[tuple[int, tuple[int, ...]]] = []
+    for i, line in enumerate(lines):
+        ranges = [range(len(g)) for g in parts(line)]
+        out.extend((i, picks) for picks in itertools.islice(itertools.product(*ranges), MAX_COMPOSITIONS))
+    return out[:MAX_COMPOSITIONS]
+
+
+# Interchangeable English phrases: every line that has one becomes several (expand), so even a
+# beat written with a single wording has a few compositions.
+PARAPHRASES = [
+    ["Thank you", "Thanks", "Thanks a lot", "Many thanks"],
+    ["thank you", "thanks", "thanks a lot", "many thanks"],
+    ["Goodbye", "Bye now", "Bye-bye", "Cheers, bye"],
+    ["goodbye", "bye now", "bye-bye", "bye for now"],
+    ["Hi", "Hello", "Hey there", "Hiya"],
+    ["Can I have", "Could I get", "May I have", "Can you give me"],
+    ["Could you", "Can you", "Would you"],
+    ["I'm sorry", "I apologise", "I'm really sorry", "My apologies"],
+    ["Okay", "Alright", "OK then", "Right then"],
+    ["Sure", "Of course", "Certainly", "No problem"],
+    ["right away", "straight away", "immediately", "right now"],
+    ["have a good day", "have a great day", "have a nice day", "enjoy the rest of your day"],
+    ["I can see", "I see", "it looks like", "I'm seeing"],
+    ["Got it", "Understood", "Perfect", "Great"],
+    ["one second", "one moment", "just a sec", "hang on a second"],
+    ["I'd like to", "I want to", "I need to", "I was hoping to"],
+    ["How can I help", "What can I do for you", "How can I help you today", "What can I help with"],
+    ["Let me check", "I'll check", "Let me have a look", "I'll take a look"],
+    ["Take care", "All the best", "Look after yourself", "Have a good one"],
+    ["a bit", "a little", "somewhat", "kind of"],
+    ["really", "very", "truly", "so"],
+    ["Is there anything else", "Anything else", "Can I help with anything else", "Is there something else"],
+    ["That's great", "That's brilliant", "That's perfect", "Lovely"],
+    ["Great", "Brilliant", "Excellent", "Fantastic"],
+    ["Yes", "Yeah", "Yep", "Yes indeed"],
+    ["no problem", "not a problem", "no worries", "happy to help"],
+    ["right now", "at the moment", "currently", "as we speak"],
+]
+_PHRASE = re.compile("|".join(rf"\b{re.escape(p)}\b" for p in sorted({p for g in PARAPHRASES for p in g}, key=len,
+                                                                       reverse=True)))
+_GROUP_OF = {p: g for g in PARAPHRASES for p in g}
+_PROTECTED = re.compile(r"(\[[^\[\]]*\]|\{[^{}]*\})")
+
+
+def expand(line: str, lang: str) -> str:
+    """`line` with every known English phrase (outside `{slots}` and `[a|b]` groups) turned into a
+    group of its paraphrases, the written one first."""
+    if lang != "en":
+        return line
+    out = []
+    for piece in _PROTECTED.split(line):
+        if _PROTECTED.fullmatch(piece or "x"):
+            out.append(piece)
+        else:
+            out.append(_PHRASE.sub(lambda m: "[" + "|".join([m.group(0)] + [p for p in _GROUP_OF[m.group(0)]
+                                                                          if p != m.group(0)]) + "]", piece))
+    return "".join(out)
+
+
+def choose(lines: list[str], key: str, variant: int | None, rng: random.Random, lang: str = "") -> str:
+    """One composition of a beat's `lines`: the variant-th of a permutation fixed by `key` (the
+    scenario, role and beat), or a random one for a conversation without a variant."""
+    lines = [expand(line, lang) for line in lines]
+    combos = compositions(lines)
+    if variant is None:
+        i, picks = rng.choice(combos)
+    else:
+        order = list(range(len(combos)))
+        random.Random(hashlib.sha256(key.encode()).hexdigest()).shuffle(order)
+        i, picks = combos[order[variant % len(combos)]]
+    return compose(lines[i], picks)
+
+
+def plain(line: str) -> str:
+    """`line` with each `[a|b]` group as its first alternative (for checks that need text)."""
+    return compose(line, tuple(0 for _ in parts(line)))
+
+
+# --- rewording by style (English; other languages keep the scenario's wording) -------------
+
+CONTRACT = [("I am", "I'm"), ("I have", "I've"), ("I will", "I'll"), ("do not", "don't"), ("it is", "it's"),
+            ("It is", "It's"), ("cannot", "can't"), ("you are", "you're"), ("We are", "We're"),
+            ("we are", "we're"), ("that is", "that's"), ("There is", "There's"), ("is not", "isn't"),
+            ("did not", "didn't"), ("I would", "I'd"), ("Let us", "Let's"), ("will not", "won't")]
+POLITE_ASK = [(r"^(Can|Could) you\b", r"Would you mind if I asked you to"), (r"^What's\b", "May I ask what's"),
+              (r"^Can I (have|get)\b", r"Could I please \1")]
+HEDGES = ["I think ", "As far as I can tell, ", "Just so you know, ", "To be honest, ", "Basically, "]
+HEDGEABLE = {"the", "that", "it", "it's", "your", "you", "you'll", "we", "we've", "we'll", "there", "there's",
+             "this", "our", "my", "so", "everything", "nothing"}
+TERSE_DROP = re.compile(r"^(?:Okay|Alright|Right|Sure|Great|Perfect|Thanks|Thank you|Got it|Understood)[,.!]\s+")
+
+
+def restyle(text: str, persona: Persona, lang: str, rng: random.Random) -> str:
+    """Reword a rendered line the way this speaker talks: contractions for fast or hurried
+    speakers and none for formal ones, softened questions for polite ones, hedges for verbose
+    ones, bare answers for terse ones."""
+    if lang != "en":
+        return text
+    style = persona.style
+    formal = style.politeness == "high" and style.pace != "fast" and style.mood not in ("hurried", "frustrated")
+    casual = style.pace == "fast" or style.mood in ("hurried", "frustrated") or persona.age == "18-29"
+    if formal and rng.random() < 0.7:
+        for long, short in CONTRACT:
+            text = re.sub(rf"\b{re.escape(short)}\b", long, text)
+    elif casual:
+        for long, short in CONTRACT:
+            text = re.sub(rf"\b{re.escape(long)}\b", short, text)
+    if style.politeness == "high" and rng.random() < 0.5:
+        for pattern, repl in POLITE_ASK:
+            new = re.sub(pattern, repl, text)
+            if new != text:
+                text = new
+                break
+    first = text.split(" ", 1)[0].rstrip(",.!?")
+    if style.verbosity == "verbose" and rng.random() < 0.35 and first.lower() in HEDGEABLE:
+        text = rng.choice(HEDGES) + text[0].lower() + text[1:]
+    if style.verbosity == "terse":
+        trimmed = TERSE_DROP.sub("", text)
+        if trimmed and trimmed != text:
+            text = trimmed[0].upper() + trimmed[1:]
+    return text
