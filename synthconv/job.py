@@ -16,7 +16,7 @@ import random
 from dataclasses import asdict, dataclass, field
 
 from .personas import MIXED_FILE_SHARE, MODES, draw
-from .scenario import Library, Persona
+from .scenario import Branch, Library, Persona, Scenario
 
 
 @dataclass(frozen=True)
@@ -46,6 +46,13 @@ class Job:
         """Who plays `role`: the drawn persona the plan carries, or the library's file."""
         drawn = self.personas.get(role)
         return Persona.model_validate(drawn) if drawn is not None else library.personas[self.roles[role]]
+
+    def branch(self, library: Library) -> Branch | None:
+        return library.scenarios[self.scenario].branch_of(self.seed)
+
+    def played(self, library: Library) -> Scenario:
+        """The scenario as this conversation plays it: the main script or the branch its seed draws."""
+        return library.scenarios[self.scenario].play(self.branch(library))
 
     def cast(self, library: Library) -> dict[str, Persona]:
         return {r: self.persona(r, library) for r in self.roles}

@@ -84,6 +84,20 @@ class Beat(_Strict):
     more: list[str] = Field(default_factory=list)  # extra sentences for verbose speakers
 
 
+class Branch(_Strict):
+    """A complication drawn per conversation (a failed verification, a wrong amount, an upset
+    caller...): from beat `at` of the main script on, the call follows the branch's own beats to
+    its own outcome. Its facts add to (or override) the roles' facts."""
+
+    id: Id
+    title: str
+    at: int = Field(ge=1)  # index of the first main-script beat the branch replaces
+    weight: float = Field(1.0, gt=0)  # against the main path's 1
+    facts: dict[Id, dict[str, str | list[str]]] = Field(default_factory=dict)  # role -> extra facts
+    outcome: list[str] = Field(min_length=1)
+    script: list[Beat] = Field(min_length=1)
+
+
 class Scenario(_Strict):
     id: Id
     title: str
@@ -94,6 +108,7 @@ class Scenario(_Strict):
     roles: dict[Id, Role]  # the keys name the tracks: tracks/<role>.wav
     outcome: list[str] = Field(min_length=1)
     script: list[Beat] = Field(min_length=2)
+    branches: list[Branch] = Field(default_factory=list)
 
     @field_validator("roles")
     @classmethod
@@ -108,19 +123,60 @@ class Scenario(_Strict):
             raise ValueError(f"first_speaker {self.first_speaker!r} is not one of the roles")
         if self.script[0].role != self.first_speaker:
             raise ValueError("script must open with first_speaker")
-        for i, beat in enumerate(self.script):
-            if beat.role not in self.roles:
-                raise ValueError(f"script.{i}.role {beat.role!r} is not one of the roles")
-            if i and beat.role == self.script[i - 1].role:
-                raise ValueError(f"script.{i}: roles must alternate")
-            slots = set(self.roles[beat.role].facts) | BUILTIN_SLOTS
-            for line in beat.say + beat.more:
-                for _, field, _, _ in string.Formatter().parse(line):
-                    if field is not None and field not in slots:
-                        raise ValueError(f"script.{i}: unknown placeholder {{{field}}} in {line!r}")
+        self._check_script(self.script, "script", 0, {})
         if {b.role for b in self.script} != set(self.roles):
             raise ValueError("both roles must speak in the script")
+        ids = set()
+        for n, br in enumerate(self.branches):
+            where = f"branches.{n}"
+            if br.id in ids:
+                raise ValueError(f"{where}.id: duplicate branch {br.id!r}")
+            ids.add(br.id)
+            if br.at >= len(self.script):
+                raise ValueError(f"{where}.at: {br.at} is past the script's last beat ({len(self.script) - 1})")
+            for role in br.facts:
+                if role not in self.roles:
+                    raise ValueError(f"{where}.facts: {role!r} is not one of the roles")
+            self._check_script(self.script[:br.at] + br.script, f"{where}.script", br.at, br.facts)
         return self
+
+    def _check_script(self, script: list[Beat], where: str, start: int, extra: dict) -> None:
+        """Roles alternate and every placeholder names a fact of the speaker (beats from `start`
+        on are the ones `where` names, counted from 0)."""
+        for i, beat in enumerate(script):
+            if i < start and where != "script":
+                continue
+            at = f"{where}.{i - start}"
+            if beat.role not in self.roles:
+                raise ValueError(f"{at}.role {beat.role!r} is not one of the roles")
+            if i and beat.role == script[i - 1].role:
+                raise ValueError(f"{at}: roles must alternate")
+            slots = set(self.roles[beat.role].facts) | set(extra.get(beat.role, {})) | BUILTIN_SLOTS
+            for line in beat.say + beat.more:
+                if line.count("[") != line.count("]"):
+                    raise ValueError(f"{at}: unbalanced [a|b] group in {line!r}")
+                for _, name, _, _ in string.Formatter().parse(line):
+                    if name is not None and name not in slots:
+                        raise ValueError(f"{at}: unknown placeholder {{{name}}} in {line!r}")
+
+    def branch_of(self, seed: int) -> Branch | None:
+        """The complication the conversation with `seed` takes (None: the main script)."""
+        import random
+
+        if not self.branches:
+            return None
+        options: list[Branch | None] = [None, *self.branches]
+        return random.Random(f"{seed}:branch").choices(options, weights=[1.0] + [b.weight for b in self.branches])[0]
+
+    def play(self, branch: Branch | None) -> Scenario:
+        """This scenario as one conversation plays it: the branch's beats, outcome and facts in
+        place of the main path's (no branches left to draw)."""
+        if branch is None:
+            return self.model_copy(update={"branches": []})
+        roles = {k: r.model_copy(update={"facts": {**r.facts, **branch.facts.get(k, {})}})
+                 for k, r in self.roles.items()}
+        return self.model_copy(update={"roles": roles, "outcome": branch.outcome, "branches": [],
+                                       "script": self.script[:branch.at] + branch.script})
 
     @property
     def role_keys(self) -> list[str]:

@@ -222,7 +222,7 @@ def _assign(regions: list[tuple[int, int, str]], texts: list[dict]) -> list[list
 async def converse(job: Job, library: Library, options: dict, timeout: float) -> Recording:
     """Run one job in a fresh LiveKit room and return what the observer recorded."""
     cfg = LiveKitConfig.from_env()
-    scenario = library.scenarios[job.scenario]
+    scenario = job.played(library)
     room = f"synthconv-{job.id}-{uuid.uuid4().hex[:6]}"
     observer = Observer(scenario.role_keys, job)
     async with cfg.api() as lk:

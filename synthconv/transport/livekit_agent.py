@@ -87,7 +87,7 @@ async def entrypoint(ctx: JobContext) -> None:
     job, role = Job.from_dict(meta["job"]), meta["role"]
     # loading models blocks; keep the job's event loop free for the room connection
     library, engine = await asyncio.to_thread(_library_and_engine, meta)
-    scenario = library.scenarios[job.scenario]
+    scenario = job.played(library)
     peer_role = next(r for r in scenario.roles if r != role)
     peer_identity = identity(job.id, peer_role)
     call = CallControl()

@@ -163,7 +163,7 @@ class Bridge:
 
     def __init__(self, job: Job, library: Library) -> None:
         self.job = job
-        self.scenario = library.scenarios[job.scenario]
+        self.scenario = job.played(library)
         self.personas = job.cast(library)
         self.roles = self.scenario.role_keys
         self.timing = TimingModel(job.seed)

@@ -16,7 +16,7 @@ from .policy import DialoguePolicy
 
 def dialogue(job: Job, library: Library) -> list[tuple[str, str]]:
     """(role, text) of every turn of `job`, until a goodbye or the turn limit."""
-    sc = library.scenarios[job.scenario]
+    sc = job.played(library)
     personas, facts, call = job.cast(library), draw_facts(sc, job.seed), CallControl()
     policies = {r: DialoguePolicy(scenario=sc, role=r, persona=personas[r], facts=facts[r], seed=job.seed,
                                   call=call, variant=job.variant) for r in sc.role_keys}

@@ -46,37 +46,46 @@ def compositions(lines: list[str]) -> list[tuple[int, tuple[int, ...]]]:
 # beat written with a single wording has a few compositions.
 PARAPHRASES = [
     ["Thank you", "Thanks", "Thanks a lot", "Many thanks"],
-    ["thank you", "thanks", "thanks a lot", "many thanks"],
-    ["Goodbye", "Bye now", "Bye-bye", "Cheers, bye"],
-    ["goodbye", "bye now", "bye-bye", "bye for now"],
-    ["Hi", "Hello", "Hey there", "Hiya"],
+    ["Goodbye", "Bye now", "Bye-bye", "Bye for now"],
+    ["Hi", "Hello", "Hey"],
     ["Can I have", "Could I get", "May I have", "Can you give me"],
     ["Could you", "Can you", "Would you"],
     ["I'm sorry", "I apologise", "I'm really sorry", "My apologies"],
     ["Okay", "Alright", "OK then", "Right then"],
     ["Sure", "Of course", "Certainly", "No problem"],
-    ["right away", "straight away", "immediately", "right now"],
+    ["right away", "straight away", "immediately", "this minute"],
     ["have a good day", "have a great day", "have a nice day", "enjoy the rest of your day"],
-    ["I can see", "I see", "it looks like", "I'm seeing"],
-    ["Got it", "Understood", "Perfect", "Great"],
+    ["I can see", "I'm seeing", "I notice"],
+    ["Got it", "Understood", "Perfect", "Noted"],
     ["one second", "one moment", "just a sec", "hang on a second"],
     ["I'd like to", "I want to", "I need to", "I was hoping to"],
     ["How can I help", "What can I do for you", "How can I help you today", "What can I help with"],
     ["Let me check", "I'll check", "Let me have a look", "I'll take a look"],
     ["Take care", "All the best", "Look after yourself", "Have a good one"],
-    ["a bit", "a little", "somewhat", "kind of"],
-    ["really", "very", "truly", "so"],
     ["Is there anything else", "Anything else", "Can I help with anything else", "Is there something else"],
     ["That's great", "That's brilliant", "That's perfect", "Lovely"],
-    ["Great", "Brilliant", "Excellent", "Fantastic"],
-    ["Yes", "Yeah", "Yep", "Yes indeed"],
+    ["Yes", "Yeah", "Yep"],
     ["no problem", "not a problem", "no worries", "happy to help"],
-    ["right now", "at the moment", "currently", "as we speak"],
+    ["I understand", "I hear you", "I get that", "That makes sense"],
+    ["as soon as possible", "as soon as I can", "at the earliest"],
+    ["a few minutes", "a couple of minutes", "a few moments"],
 ]
 _PHRASE = re.compile("|".join(rf"\b{re.escape(p)}\b" for p in sorted({p for g in PARAPHRASES for p in g}, key=len,
-                                                                       reverse=True)))
+                                                                       reverse=True)), re.IGNORECASE)
 _GROUP_OF = {p: g for g in PARAPHRASES for p in g}
 _PROTECTED = re.compile(r"(\[[^\[\]]*\]|\{[^{}]*\})")
+
+
+def _case(alt: str, like: str) -> str:
+    if alt.startswith(("I ", "I'")) or like.startswith(("I ", "I'")) or alt[:2].isupper():
+        return alt
+    return (alt[0].upper() if like[0].isupper() else alt[0].lower()) + alt[1:]
+
+
+def _group(m: re.Match) -> str:
+    said = m.group(0)
+    key = next(p for p in _GROUP_OF if p.lower() == said.lower())
+    return "[" + "|".join([said] + [_case(p, said) for p in _GROUP_OF[key] if p.lower() != said.lower()]) + "]"
 
 
 def expand(line: str, lang: str) -> str:
@@ -89,8 +98,7 @@ def expand(line: str, lang: str) -> str:
         if _PROTECTED.fullmatch(piece or "x"):
             out.append(piece)
         else:
-            out.append(_PHRASE.sub(lambda m: "[" + "|".join([m.group(0)] + [p for p in _GROUP_OF[m.group(0)]
-                                                                          if p != m.group(0)]) + "]", piece))
+            out.append(_PHRASE.sub(_group, piece))
     return "".join(out)
 
 
@@ -115,7 +123,7 @@ def plain(line: str) -> str:
 
 # --- rewording by style (English; other languages keep the scenario's wording) -------------
 
-CONTRACT = [("I am", "I'm"), ("I have", "I've"), ("I will", "I'll"), ("do not", "don't"), ("it is", "it's"),
+CONTRACT = [("I am", "I'm"), ("I will", "I'll"), ("do not", "don't"), ("it is", "it's"),
             ("It is", "It's"), ("cannot", "can't"), ("you are", "you're"), ("We are", "We're"),
             ("we are", "we're"), ("that is", "that's"), ("There is", "There's"), ("is not", "isn't"),
             ("did not", "didn't"), ("I would", "I'd"), ("Let us", "Let's"), ("will not", "won't")]
