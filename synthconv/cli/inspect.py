@@ -19,6 +19,8 @@ def inspect(
     conversation: Optional[str] = typer.Argument(None, help="One conversation id: print its timed transcript."),
     validate: bool = typer.Option(False, "--validate", help="Check every conversation against docs/FORMAT.md."),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+    diversity: bool = typer.Option(False, "--diversity", help="How varied the complete conversations are: "
+                                   "repeated lines, distinct 2/3-grams, speakers, a speaker-disjoint 80/10/10 split."),
 ) -> None:
     """Summarize a run (complete, running or interrupted), validate it, or show one conversation."""
     from ..errors import RunFolderError
@@ -38,10 +40,19 @@ def inspect(
     problems = validate_run(view) if validate else {}
     if validate:
         summary["problems"] = problems
+    if diversity:
+        from ..diversity import figures, run_samples
+
+        summary["diversity"] = figures(run_samples(run))
     if as_json:
         print(json.dumps(summary, indent=2, ensure_ascii=False))
     else:
         _print_summary(summary)
+        if diversity:
+            from ..diversity import format_figures
+
+            for line in format_figures(summary["diversity"]):
+                console.print(line, highlight=False, markup=False)
         if validate:
             for cid, found in problems.items():
                 for p in found:

@@ -50,7 +50,7 @@ PARAPHRASES = [
     ["Hi", "Hello", "Hey"],
     ["Can I have", "Could I get", "May I have", "Can you give me"],
     ["Could you", "Can you", "Would you"],
-    ["I'm sorry", "I apologise", "I'm really sorry", "My apologies"],
+    ["I'm sorry", "I'm so sorry", "I'm really sorry"],
     ["Okay", "Alright", "OK then", "Right then"],
     ["Sure", "Of course", "Certainly", "No problem"],
     ["right away", "straight away", "immediately", "this minute"],
