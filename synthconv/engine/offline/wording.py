@@ -69,10 +69,27 @@ PARAPHRASES = [
     ["I understand", "I hear you", "I get that", "That makes sense"],
     ["as soon as possible", "as soon as I can", "at the earliest"],
     ["a few minutes", "a couple of minutes", "a few moments"],
+    ["You're welcome", "My pleasure", "Any time", "Not at all"],
+    ["Were you able to", "Did you manage to", "Have you been able to"],
+    ["your patience", "bearing with us", "your understanding"],
+]
+HINDI = [
+    ["धन्यवाद", "शुक्रिया", "बहुत धन्यवाद", "बहुत-बहुत शुक्रिया"],
+    ["नमस्ते", "नमस्कार"],
+    ["ठीक है", "जी ठीक है", "अच्छा", "चलिए ठीक है"],
+    ["बताइए", "बता दीजिए", "बताइएगा"],
+    ["आपका दिन शुभ हो", "आपका दिन अच्छा रहे", "दिन मंगलमय हो"],
+    ["अपना ध्यान रखिए", "ख़याल रखिए", "सेहत का ध्यान रखिए"],
+    ["माफ़ कीजिए", "क्षमा कीजिए", "माफ़ी चाहते हैं"],
+    ["असुविधा के लिए खेद है", "तकलीफ़ के लिए माफ़ी चाहते हैं", "परेशानी के लिए खेद है"],
 ]
 _PHRASE = re.compile("|".join(rf"\b{re.escape(p)}\b" for p in sorted({p for g in PARAPHRASES for p in g}, key=len,
                                                                        reverse=True)), re.IGNORECASE)
 _GROUP_OF = {p: g for g in PARAPHRASES for p in g}
+_HI_GROUP_OF = {p: g for g in HINDI for p in g}
+# Devanagari vowel signs are not \w to `re`: a Hindi phrase ends where no letter or sign (danda aside) follows
+_HI_PHRASE = re.compile("|".join(rf"(?<![\w\u0900-\u0963\u0966-\u097F]){re.escape(p)}(?![\w\u0900-\u0963\u0966-\u097F])"
+                                 for p in sorted(_HI_GROUP_OF, key=len, reverse=True)))
 _PROTECTED = re.compile(r"(\[[^\[\]]*\]|\{[^{}]*\})")
 
 
@@ -82,6 +99,11 @@ def _case(alt: str, like: str) -> str:
     return (alt[0].upper() if like[0].isupper() else alt[0].lower()) + alt[1:]
 
 
+def _hi_group(m: re.Match) -> str:
+    said = m.group(0)
+    return "[" + "|".join([said] + [p for p in _HI_GROUP_OF[said] if p != said]) + "]"
+
+
 def _group(m: re.Match) -> str:
     said = m.group(0)
     key = next(p for p in _GROUP_OF if p.lower() == said.lower())
@@ -89,16 +111,17 @@ def _group(m: re.Match) -> str:
 
 
 def expand(line: str, lang: str) -> str:
-    """`line` with every known English phrase (outside `{slots}` and `[a|b]` groups) turned into a
-    group of its paraphrases, the written one first."""
-    if lang != "en":
+    """`line` with every known English or Hindi phrase (outside `{slots}` and `[a|b]` groups)
+    turned into a group of its paraphrases, the written one first."""
+    if lang not in ("en", "hi"):
         return line
+    phrase, group = (_PHRASE, _group) if lang == "en" else (_HI_PHRASE, _hi_group)
     out = []
     for piece in _PROTECTED.split(line):
         if _PROTECTED.fullmatch(piece or "x"):
             out.append(piece)
         else:
-            out.append(_PHRASE.sub(_group, piece))
+            out.append(phrase.sub(group, piece))
     return "".join(out)
 
 
