@@ -10,7 +10,7 @@ from conftest import cli
 
 from synthconv.engine.offline.dryrun import dialogue
 from synthconv.job import Job
-from synthconv.scenario import load_library
+from synthconv.scenario import draw_facts, load_library
 
 LIB = load_library()
 
@@ -51,10 +51,10 @@ def test_every_branch_is_reachable_and_ends_coherently(sid):
             assert text and not re.search(r"[{}\[\]|]", text), (where, text)
         if branch is not None:
             assert played.outcome == branch.outcome and played.script[branch.at:] == branch.script
-            facts = {v for r in branch.facts.values() for v in r}
-            assert not facts or any(any(str(x) in t for _, t in turns) for x in
-                                    [val for k in facts for r in played.roles.values()
-                                     for val in ([r.facts[k]] if isinstance(r.facts.get(k), str) else r.facts.get(k, []))]), where
+            drawn = draw_facts(played, seed)
+            said = " ".join(t for _, t in turns)
+            for role, names in branch.facts.items():  # the branch's own facts reach the conversation
+                assert any(drawn[role][n] in said for n in names), where
 
 
 def test_a_branch_played_as_a_real_offline_conversation(tmp_path):
