@@ -1,79 +1,199 @@
-"""How varied a run's wording is: distinct n-grams, utterances repeated verbatim across
-conversations, near-duplicate conversations. Plain functions over texts, so any reader of runs
-(inspect's summary, its report) computes them one way.
+"""How varied a run is: repeated lines, distinct n-grams, near-duplicate conversations, distinct
+speakers, speaker-disjoint splits.
+
+A dataset that repeats its sentences and its speakers teaches models to memorise them, so
+`synthconv inspect` and bench/diversity.py measure it the same way, from the conversations'
+utterances (text per conversation) and their persona ids. Plain functions over plain data: the
+figures do not depend on audio, so they can be computed on transcripts or on rendered text.
 """
 
 from __future__ import annotations
 
 import re
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
 
-WORD = re.compile(r"\w+(?:['’]\w+)*")
+LONG_WORDS = 4  # "an utterance of four or more words": shorter ones ("It's 60614.") may repeat
 NEAR_DUPLICATE = 0.8  # Jaccard similarity of word 3-gram sets above which two conversations are near-duplicates
 MAX_PAIRWISE = 3000  # conversations; beyond that the pair matrix (n x n) is not made (not measured)
+WORD = re.compile(r"[\w'’-]+", re.UNICODE)
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One conversation as the figures see it."""
+
+    id: str
+    scenario: str
+    roles: dict[str, str]  # role -> persona id
+    utterances: list[str]
 
 
 def words(text: str) -> list[str]:
-    return WORD.findall(text.lower())
+    return [w.lower() for w in WORD.findall(text)]
 
 
-def ngrams(tokens: list[str], n: int) -> list[tuple[str, ...]]:
-    return [tuple(tokens[i:i + n]) for i in range(len(tokens) - n + 1)]
+def _norm(text: str) -> str:
+    return " ".join(words(text))
 
 
-def distinct_n(texts: list[str], n: int) -> float | None:
-    """Distinct n-grams over all n-grams (n-grams do not cross utterances); None without any."""
-    grams = [g for t in texts for g in ngrams(words(t), n)]
-    return round(len(set(grams)) / len(grams), 4) if grams else None
+def repeats(samples: list[Sample], min_words: int = LONG_WORDS) -> tuple[float, list[tuple[str, int]]]:
+    """The share of utterances of at least `min_words` words whose text (case and punctuation
+    aside) occurs in another conversation too, and the lines in most conversations."""
+    in_convs: dict[str, set[str]] = {}
+    shown: dict[str, str] = {}
+    total = 0
+    for s in samples:
+        for u in s.utterances:
+            key = _norm(u)
+            if len(key.split()) < min_words:
+                continue
+            total += 1
+            in_convs.setdefault(key, set()).add(s.id)
+            shown.setdefault(key, u)
+    repeated = sum(1 for s in samples for u in s.utterances
+                   if len(_norm(u).split()) >= min_words and len(in_convs[_norm(u)]) > 1)
+    top = sorted(((shown[k], len(v)) for k, v in in_convs.items() if len(v) > 1), key=lambda x: (-x[1], x[0]))
+    return (repeated / total if total else 0.0), top
 
 
-def repeated_share(conversations: dict[str, list[str]]) -> float | None:
-    """The share of utterances whose wording (case and punctuation aside) is said word for word in
-    another conversation too."""
-    seen: dict[tuple[str, ...], set[str]] = {}
-    for cid, texts in conversations.items():
-        for t in texts:
-            seen.setdefault(tuple(words(t)), set()).add(cid)
-    total = sum(len(texts) for texts in conversations.values())
-    if not total:
-        return None
-    repeated = sum(1 for texts in conversations.values() for t in texts if len(seen[tuple(words(t))]) > 1)
-    return round(repeated / total, 4)
+def distinct_ngrams(samples: list[Sample], n: int) -> float:
+    """Distinct word n-grams over all n-grams of the run (n-grams never cross an utterance)."""
+    grams: Counter = Counter()
+    for s in samples:
+        for u in s.utterances:
+            w = words(u)
+            grams.update(tuple(w[i:i + n]) for i in range(len(w) - n + 1))
+    total = sum(grams.values())
+    return len(grams) / total if total else 0.0
 
 
-def near_duplicates(conversations: dict[str, list[str]],
-                    threshold: float = NEAR_DUPLICATE) -> list[tuple[str, str, float]] | None:
+def speaker_groups(samples: list[Sample]) -> list[list[Sample]]:
+    """Conversations that share a speaker, transitively: a speaker-disjoint split keeps each
+    group whole (the connected components of the persona co-occurrence graph)."""
+    parent: dict[str, str] = {}
+
+    def find(p: str) -> str:
+        while parent.setdefault(p, p) != p:
+            parent[p] = parent[parent[p]]
+            p = parent[p]
+        return p
+
+    for s in samples:
+        first, *rest = sorted(s.roles.values())
+        for p in rest:
+            parent[find(p)] = find(first)
+    groups: dict[str, list[Sample]] = {}
+    for s in samples:
+        groups.setdefault(find(next(iter(s.roles.values()))), []).append(s)
+    return sorted(groups.values(), key=len, reverse=True)
+
+
+def speaker_split(samples: list[Sample], shares: dict[str, float]) -> dict:
+    """The speaker-disjoint split export would make (export/splits.py, --split-by persona):
+    the share each split got, and the largest miss in percentage points."""
+    from .export.splits import assign
+
+    if not samples:
+        return {"possible": False, "shares": {}, "off_by_points": None}
+    got = Counter(assign(samples, shares, "persona").values())  # type: ignore[arg-type]
+    achieved = {name: round(got.get(name, 0) / len(samples), 4) for name in shares}
+    off = max(abs(achieved[n] - shares[n]) for n in shares) * 100
+    return {"possible": all(got.get(n, 0) for n in shares), "shares": achieved, "off_by_points": round(off, 2)}
+
+
+def figures(samples: list[Sample], top: int = 10, split: dict[str, float] | None = None) -> dict:
+    """Every diversity figure of a run, as one JSON-ready dict."""
+    long_share, top_lines = repeats(samples)
+    all_share, _ = repeats(samples, min_words=1)
+    groups = speaker_groups(samples)
+    split = split or {"train": 0.8, "dev": 0.1, "test": 0.1}
+    return {
+        "conversations": len(samples),
+        "utterances": sum(len(s.utterances) for s in samples),
+        "repeated_share": round(all_share, 4),
+        "repeated_share_4_words": round(long_share, 4),
+        "distinct_2grams": round(distinct_ngrams(samples, 2), 4),
+        "distinct_3grams": round(distinct_ngrams(samples, 3), 4),
+        "most_repeated": [{"text": t, "conversations": n} for t, n in top_lines[:top]],
+        "distinct_speakers": len({p for s in samples for p in s.roles.values()}),
+        "speaker_groups": len(groups),
+        "largest_speaker_group": len(groups[0]) if groups else 0,
+        "speaker_split": split and speaker_split(samples, split),
+    }
+
+
+def run_samples(run: Path) -> list[Sample]:
+    """The complete conversations of a run folder (their transcripts' text, in turn order)."""
+    from .runfolder import conversation_dir, read_index, read_run_info, read_transcript
+
+    info = read_run_info(run)
+    ok = {r.id for _, r in read_index(run) if not isinstance(r, str) and r.ok}
+    out = []
+    for job in info["jobs"]:
+        if job["id"] not in ok:
+            continue
+        try:
+            turns = read_transcript(conversation_dir(run, job["id"]))
+        except Exception:  # noqa: BLE001 - a damaged transcript is validate's finding, not ours
+            continue
+        out.append(Sample(id=job["id"], scenario=job["scenario"], roles=dict(job["roles"]),
+                          utterances=[str(t.get("text", "")) for t in turns]))
+    return out
+
+
+def near_duplicates(samples: list[Sample], threshold: float = NEAR_DUPLICATE) -> list[tuple[str, str, float]] | None:
     """Pairs of conversations whose word 3-gram sets overlap above `threshold` (Jaccard), most
     similar first; None when there are too many conversations to compare pairwise."""
-    if len(conversations) > MAX_PAIRWISE:
+    if len(samples) > MAX_PAIRWISE:
         return None
     import numpy as np
     from scipy import sparse
 
-    ids = list(conversations)
     vocab: dict[tuple[str, ...], int] = {}
     rows, cols = [], []
-    for i, cid in enumerate(ids):
-        for g in {g for t in conversations[cid] for g in ngrams(words(t), 3)}:
+    for i, s in enumerate(samples):
+        grams = set()
+        for u in s.utterances:
+            w = words(u)
+            grams.update(tuple(w[j:j + 3]) for j in range(len(w) - 2))
+        for g in grams:
             rows.append(i)
             cols.append(vocab.setdefault(g, len(vocab)))
-    m = sparse.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(len(ids), max(1, len(vocab))))
+    m = sparse.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(len(samples), max(1, len(vocab))))
     inter = (m @ m.T).toarray()  # shared 3-grams of every pair at once
     size = np.diag(inter)
     union = size[:, None] + size[None, :] - inter
     sim = np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
-    pairs = [(ids[a], ids[b], round(float(sim[a, b]), 3))
+    pairs = [(samples[a].id, samples[b].id, round(float(sim[a, b]), 3))
              for a, b in zip(*np.nonzero(np.triu(sim >= threshold, k=1)))]
     return sorted(pairs, key=lambda p: -p[2])
 
 
-def diversity(conversations: dict[str, list[str]]) -> dict:
-    """All of the above for conversation id -> its utterances."""
-    texts = [t for ts in conversations.values() for t in ts]
-    dups = near_duplicates(conversations)
-    return {"distinct_2": distinct_n(texts, 2), "distinct_3": distinct_n(texts, 3),
-            "repeated_utterance_share": repeated_share(conversations),
+def wording(conversations: dict[str, list[str]]) -> dict:
+    """The text-only figures of `inspect --report`, for conversation id -> its utterances."""
+    samples = [Sample(id=cid, scenario="", roles={}, utterances=texts) for cid, texts in conversations.items()]
+    dups = near_duplicates(samples)
+    return {"distinct_2": round(distinct_ngrams(samples, 2), 4), "distinct_3": round(distinct_ngrams(samples, 3), 4),
+            "repeated_utterance_share": round(repeats(samples, min_words=1)[0], 4),
             "near_duplicate_pairs": None if dups is None else len(dups),
             "near_duplicate_threshold": NEAR_DUPLICATE, "near_duplicates": (dups or [])[:20]}
 
 
-__all__ = ["diversity", "distinct_n", "near_duplicates", "repeated_share", "words"]
+def format_figures(f: dict) -> list[str]:
+    """The figures as a few human lines (inspect and the bench print the same)."""
+    split = f["speaker_split"] or {}
+    shares = "/".join(f"{v * 100:.1f}" for v in split.get("shares", {}).values())
+    lines = [
+        f"utterances repeated in another conversation: {f['repeated_share'] * 100:.1f} % of all, "
+        f"{f['repeated_share_4_words'] * 100:.1f} % of those with {LONG_WORDS}+ words",
+        f"distinct 2-grams {f['distinct_2grams']:.3f}, 3-grams {f['distinct_3grams']:.3f}",
+        f"distinct speakers {f['distinct_speakers']} in {f['conversations']} conversations; "
+        f"{f['speaker_groups']} speaker groups (largest {f['largest_speaker_group']} conversations)",
+        f"speaker-disjoint split: {'possible' if split.get('possible') else 'NOT possible'}, "
+        f"{shares} (off by {split.get('off_by_points')} points)",
+    ]
+    for r in f["most_repeated"]:
+        lines.append(f"  {r['conversations']:>4} × {r['text']}")
+    return lines

@@ -1,8 +1,10 @@
 """Job planning: `--count N --seed S` becomes N scenario × persona-pair jobs, always the same N.
 
 Every scenario appears once before any appears twice; within a scenario the persona pairs are
-walked in a seeded order so repeats get different voices. A job's id is derived from its
-content, so the same flags always give the same ids.
+walked in a seeded order so repeats get different voices. With `personas="sampled"` every
+speaker is drawn from the role's axes instead (personas.py), and `"mixed"` takes a quarter of
+them from the files; a drawn persona travels with its job, in full. A job's id is derived from
+its content, so the same flags always give the same ids.
 """
 
 from __future__ import annotations
@@ -11,9 +13,10 @@ import hashlib
 import itertools
 import json
 import random
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
-from .scenario import Library
+from .personas import MIXED_FILE_SHARE, MODES, draw
+from .scenario import Branch, Library, Persona, Scenario
 
 
 @dataclass(frozen=True)
@@ -22,13 +25,37 @@ class Job:
     scenario: str
     roles: dict[str, str]  # role key -> persona id
     seed: int  # the conversation's own seed: wording, facts and timing
+    personas: dict[str, dict] = field(default_factory=dict)  # role -> drawn persona, in full
+    variant: int | None = None  # which wording of each beat (engine/offline/wording.py)
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        d = asdict(self)
+        if not self.personas:
+            del d["personas"]  # a run of persona files keeps the 1.1 job record
+        if self.variant is None:
+            del d["variant"]
+        return d
 
     @classmethod
     def from_dict(cls, d: dict) -> Job:
-        return cls(id=d["id"], scenario=d["scenario"], roles=dict(d["roles"]), seed=int(d["seed"]))
+        return cls(id=d["id"], scenario=d["scenario"], roles=dict(d["roles"]), seed=int(d["seed"]),
+                   personas={r: dict(p) for r, p in (d.get("personas") or {}).items()},
+                   variant=d.get("variant"))
+
+    def persona(self, role: str, library: Library) -> Persona:
+        """Who plays `role`: the drawn persona the plan carries, or the library's file."""
+        drawn = self.personas.get(role)
+        return Persona.model_validate(drawn) if drawn is not None else library.personas[self.roles[role]]
+
+    def branch(self, library: Library) -> Branch | None:
+        return library.scenarios[self.scenario].branch_of(self.seed)
+
+    def played(self, library: Library) -> Scenario:
+        """The scenario as this conversation plays it: the main script or the branch its seed draws."""
+        return library.scenarios[self.scenario].play(self.branch(library))
+
+    def cast(self, library: Library) -> dict[str, Persona]:
+        return {r: self.persona(r, library) for r in self.roles}
 
 
 def _job_id(scenario: str, roles: dict[str, str], seed: int) -> str:
@@ -36,10 +63,14 @@ def _job_id(scenario: str, roles: dict[str, str], seed: int) -> str:
     return f"{scenario}-{hashlib.sha256(content.encode()).hexdigest()[:8]}"
 
 
-def plan(library: Library, count: int, seed: int, scenarios: list[str] | None = None) -> list[Job]:
-    """The deterministic plan of `count` jobs for `seed` (optionally limited to `scenarios`)."""
+def plan(library: Library, count: int, seed: int, scenarios: list[str] | None = None,
+         personas: str = "files") -> list[Job]:
+    """The deterministic plan of `count` jobs for `seed` (optionally limited to `scenarios`);
+    `personas`: files, sampled or mixed (see the module docstring)."""
     if count < 1:
         raise ValueError("--count must be at least 1")
+    if personas not in MODES:
+        raise ValueError(f"--personas: choose from {', '.join(MODES)} (got {personas!r})")
     ids = sorted(scenarios or library.scenarios)
     for sid in ids:
         if sid not in library.scenarios:
@@ -51,20 +82,36 @@ def plan(library: Library, count: int, seed: int, scenarios: list[str] | None = 
         sc = library.scenarios[sid]
         keys = sc.role_keys
         pairs = list(itertools.product(*(sc.roles[k].personas for k in keys)))
+        if not pairs and personas == "files":
+            empty = next(k for k in keys if not sc.roles[k].personas)
+            raise ValueError(f"--personas files: scenario {sid} names no persona file for role {empty}")
         rng.shuffle(pairs)
-        pair_cycles[sid] = itertools.cycle([dict(zip(keys, p)) for p in pairs])
+        pair_cycles[sid] = itertools.cycle([dict(zip(keys, p)) for p in pairs] or [{}])
 
     jobs: list[Job] = []
     seen: set[str] = set()
+    # the k-th job of a scenario says each beat in the k-th wording after a per-run offset
+    variants = {sid: random.Random(f"{seed}:variant:{sid}").getrandbits(20) for sid in ids}
     while len(jobs) < count:
         order = ids[:]
         rng.shuffle(order)  # every scenario once per round
         for sid in order[: count - len(jobs)]:
-            roles = next(pair_cycles[sid])
+            roles = dict(next(pair_cycles[sid]))
             job_seed = rng.getrandbits(32)
-            job = Job(id=_job_id(sid, roles, job_seed), scenario=sid, roles=roles, seed=job_seed)
+            drawn = {}
+            if personas != "files":
+                sc = library.scenarios[sid]
+                for key in sc.role_keys:
+                    r = random.Random(f"{seed}:{job_seed}:{key}")
+                    if personas == "mixed" and key in roles and r.random() < MIXED_FILE_SHARE:
+                        continue
+                    p = draw(library, sc, key, f"{seed}:{job_seed}:{key}")
+                    drawn[key], roles[key] = p.model_dump(mode="json"), p.id
+            job = Job(id=_job_id(sid, roles, job_seed), scenario=sid, roles=roles, seed=job_seed, personas=drawn,
+                      variant=variants[sid])
             if job.id in seen:  # astronomically unlikely; keep ids unique anyway
                 continue
             seen.add(job.id)
             jobs.append(job)
+            variants[sid] += 1
     return jobs

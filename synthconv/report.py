@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .diversity import diversity, words
+from .diversity import wording, words
 from .runfolder import conversation_dir, read_transcript
 
 
@@ -51,7 +51,7 @@ def figures(view: dict) -> dict:
             "mean_words_per_turn": round(float(np.mean(turn_words)), 2) if turn_words else None,
             "median_gap_s": round(float(np.median(g)), 3) if len(g) else None,
             "overlap_share": round(float(np.mean(g < 0)), 4) if len(g) else None,
-            **diversity(texts),
+            **wording(texts),
         },
     }
 

@@ -41,14 +41,16 @@ def run_job(job: Job, library, engine, out_dir: Path, transport: str, job_timeou
 
     try:
         rec = asyncio.run(converse(transport, job, library, engine, timeout=job_timeout, options=options))
-        scenario = library.scenarios[job.scenario]
+        scenario, branch = job.played(library), job.branch(library)
         problem = rec.problem(scenario.turns.min)
         if problem:
             raise RuntimeError(problem)
-        personas = {r: library.personas[p] for r, p in job.roles.items()}
+        personas = job.cast(library)
         meta = {
             "id": job.id,
             "scenario": {k: getattr(scenario, k) for k in ("id", "title", "domain", "language")},
+            "branch": branch and {"id": branch.id, "title": branch.title},
+            "outcome": scenario.outcome,
             "personas": {r: p.model_dump() for r, p in personas.items()},
             "engine": engine.name,
             "transport": transport,

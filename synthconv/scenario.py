@@ -3,12 +3,14 @@
 A scenario says *what* a call is about (two roles, their goals and private facts, and the beats
 of the call); a persona says *who* plays a role (name, language, voice per engine, speaking
 style). Both are plain pydantic models so a broken file fails with the file and the field named.
+About 330 lines because the library is one contract: scenarios with their branches, personas,
+the axes a drawn persona keeps within and the locales it draws from are validated together.
 """
 
 from __future__ import annotations
 
 import string
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -20,6 +22,7 @@ from .errors import LibraryError
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SCENARIOS = PACKAGE_ROOT / "scenarios"
 DEFAULT_PERSONAS = PACKAGE_ROOT / "personas"
+DEFAULT_LOCALES = PACKAGE_ROOT / "locales"
 
 # Placeholders every line may use besides the speaker's own facts.
 BUILTIN_SLOTS = {"name", "first_name", "peer", "echo"}
@@ -43,6 +46,28 @@ class Turns(_Strict):
         return self
 
 
+Verbosity = Literal["terse", "normal", "verbose"]
+Politeness = Literal["low", "normal", "high"]
+Fillers = Literal["none", "some", "many"]
+Pace = Literal["slow", "normal", "fast"]
+Mood = Literal["calm", "cheerful", "frustrated", "anxious", "tired", "hurried"]
+Gender = Literal["female", "male"]
+Age = Literal["18-29", "30-44", "45-64", "65+"]
+
+
+class Axes(_Strict):
+    """Constraints on a drawn persona (personas.py): each list limits one axis; empty is any."""
+
+    locales: list[str] = Field(default_factory=list)  # default: every locale of the language
+    genders: list[Gender] = Field(default_factory=list)
+    ages: list[Age] = Field(default_factory=list)
+    verbosity: list[Verbosity] = Field(default_factory=list)
+    politeness: list[Politeness] = Field(default_factory=list)
+    fillers: list[Fillers] = Field(default_factory=list)
+    pace: list[Pace] = Field(default_factory=list)
+    mood: list[Mood] = Field(default_factory=list)
+
+
 class TurnTaking(_Strict):
     """How this scenario's calls take turns under `--turn-taking natural` (transport/timing.py)."""
 
@@ -56,7 +81,8 @@ class Role(_Strict):
     goal: str
     # A fact is one value, or a list of values of which each conversation draws one.
     facts: dict[str, str | list[str]] = Field(default_factory=dict)
-    personas: list[Id] = Field(min_length=1)
+    personas: list[Id] = Field(default_factory=list)  # persona files that may play the role
+    sample: Axes = Axes()  # and the axes a drawn persona of the role keeps within
 
 
 class Beat(_Strict):
@@ -66,6 +92,20 @@ class Beat(_Strict):
     phase: Literal["opening", "problem", "verification", "resolution", "closing"]
     say: list[str] = Field(min_length=1)
     more: list[str] = Field(default_factory=list)  # extra sentences for verbose speakers
+
+
+class Branch(_Strict):
+    """A complication drawn per conversation (a failed verification, a wrong amount, an upset
+    caller...): from beat `at` of the main script on, the call follows the branch's own beats to
+    its own outcome. Its facts add to (or override) the roles' facts."""
+
+    id: Id
+    title: str
+    at: int = Field(ge=1)  # index of the first main-script beat the branch replaces
+    weight: float = Field(1.0, gt=0)  # against the main path's 1
+    facts: dict[Id, dict[str, str | list[str]]] = Field(default_factory=dict)  # role -> extra facts
+    outcome: list[str] = Field(min_length=1)
+    script: list[Beat] = Field(min_length=1)
 
 
 class Scenario(_Strict):
@@ -79,6 +119,7 @@ class Scenario(_Strict):
     roles: dict[Id, Role]  # the keys name the tracks: tracks/<role>.wav
     outcome: list[str] = Field(min_length=1)
     script: list[Beat] = Field(min_length=2)
+    branches: list[Branch] = Field(default_factory=list)
 
     @field_validator("roles")
     @classmethod
@@ -93,19 +134,60 @@ class Scenario(_Strict):
             raise ValueError(f"first_speaker {self.first_speaker!r} is not one of the roles")
         if self.script[0].role != self.first_speaker:
             raise ValueError("script must open with first_speaker")
-        for i, beat in enumerate(self.script):
-            if beat.role not in self.roles:
-                raise ValueError(f"script.{i}.role {beat.role!r} is not one of the roles")
-            if i and beat.role == self.script[i - 1].role:
-                raise ValueError(f"script.{i}: roles must alternate")
-            slots = set(self.roles[beat.role].facts) | BUILTIN_SLOTS
-            for line in beat.say + beat.more:
-                for _, field, _, _ in string.Formatter().parse(line):
-                    if field is not None and field not in slots:
-                        raise ValueError(f"script.{i}: unknown placeholder {{{field}}} in {line!r}")
+        self._check_script(self.script, "script", 0, {})
         if {b.role for b in self.script} != set(self.roles):
             raise ValueError("both roles must speak in the script")
+        ids = set()
+        for n, br in enumerate(self.branches):
+            where = f"branches.{n}"
+            if br.id in ids:
+                raise ValueError(f"{where}.id: duplicate branch {br.id!r}")
+            ids.add(br.id)
+            if br.at >= len(self.script):
+                raise ValueError(f"{where}.at: {br.at} is past the script's last beat ({len(self.script) - 1})")
+            for role in br.facts:
+                if role not in self.roles:
+                    raise ValueError(f"{where}.facts: {role!r} is not one of the roles")
+            self._check_script(self.script[:br.at] + br.script, f"{where}.script", br.at, br.facts)
         return self
+
+    def _check_script(self, script: list[Beat], where: str, start: int, extra: dict) -> None:
+        """Roles alternate and every placeholder names a fact of the speaker (beats from `start`
+        on are the ones `where` names, counted from 0)."""
+        for i, beat in enumerate(script):
+            if i < start and where != "script":
+                continue
+            at = f"{where}.{i - start}"
+            if beat.role not in self.roles:
+                raise ValueError(f"{at}.role {beat.role!r} is not one of the roles")
+            if i and beat.role == script[i - 1].role:
+                raise ValueError(f"{at}: roles must alternate")
+            slots = set(self.roles[beat.role].facts) | set(extra.get(beat.role, {})) | BUILTIN_SLOTS
+            for line in beat.say + beat.more:
+                if line.count("[") != line.count("]"):
+                    raise ValueError(f"{at}: unbalanced [a|b] group in {line!r}")
+                for _, name, _, _ in string.Formatter().parse(line):
+                    if name is not None and name not in slots:
+                        raise ValueError(f"{at}: unknown placeholder {{{name}}} in {line!r}")
+
+    def branch_of(self, seed: int) -> Branch | None:
+        """The complication the conversation with `seed` takes (None: the main script)."""
+        import random
+
+        if not self.branches:
+            return None
+        options: list[Branch | None] = [None, *self.branches]
+        return random.Random(f"{seed}:branch").choices(options, weights=[1.0] + [b.weight for b in self.branches])[0]
+
+    def play(self, branch: Branch | None) -> Scenario:
+        """This scenario as one conversation plays it: the branch's beats, outcome and facts in
+        place of the main path's (no branches left to draw)."""
+        if branch is None:
+            return self.model_copy(update={"branches": []})
+        roles = {k: r.model_copy(update={"facts": {**r.facts, **branch.facts.get(k, {})}})
+                 for k, r in self.roles.items()}
+        return self.model_copy(update={"roles": roles, "outcome": branch.outcome, "branches": [],
+                                       "script": self.script[:branch.at] + branch.script})
 
     @property
     def role_keys(self) -> list[str]:
@@ -126,11 +208,11 @@ class Voices(_Strict):
 
 
 class Style(_Strict):
-    verbosity: Literal["terse", "normal", "verbose"] = "normal"
-    politeness: Literal["low", "normal", "high"] = "normal"
-    fillers: Literal["none", "some", "many"] = "some"
-    pace: Literal["slow", "normal", "fast"] = "normal"
-    mood: Literal["calm", "cheerful", "frustrated", "anxious", "tired", "hurried"] = "calm"
+    verbosity: Verbosity = "normal"
+    politeness: Politeness = "normal"
+    fillers: Fillers = "some"
+    pace: Pace = "normal"
+    mood: Mood = "calm"
 
 
 class Persona(_Strict):
@@ -141,16 +223,34 @@ class Persona(_Strict):
     locale: str
     voice: Voices
     style: Style = Style()
+    gender: Gender | None = None  # presentation; drawn personas always say, files may
+    age: Age | None = None
 
     @property
     def first_name(self) -> str:
         return self.name.split()[0]
 
 
+class Locale(_Strict):
+    """locales/<locale>.yaml: what a drawn persona of one locale may be called and sound like."""
+
+    locale: str
+    language: str
+    voices: list[str] = Field(min_length=1)  # espeak-ng voices without variant
+    female: list[str] = Field(min_length=1)
+    male: list[str] = Field(min_length=1)
+    family: list[str] = Field(min_length=1)
+
+    @property
+    def id(self) -> str:
+        return self.locale
+
+
 @dataclass(frozen=True)
 class Library:
     scenarios: dict[str, Scenario]
     personas: dict[str, Persona]
+    locales: dict[str, Locale] = field(default_factory=dict)  # for drawn personas
 
 
 def _load_one(path: Path, model: type[BaseModel]) -> BaseModel:
@@ -195,13 +295,20 @@ def _load_dir(folder: Path, model: type[BaseModel]) -> tuple[dict, dict[str, Pat
 
 
 def load_library(
-    scenarios_dir: Path = DEFAULT_SCENARIOS, personas_dir: Path = DEFAULT_PERSONAS
+    scenarios_dir: Path = DEFAULT_SCENARIOS, personas_dir: Path = DEFAULT_PERSONAS,
+    locales_dir: Path = DEFAULT_LOCALES,
 ) -> Library:
-    """Load and cross-check every scenario and persona file."""
+    """Load and cross-check every scenario, persona and locale file."""
     scenarios, paths = _load_dir(Path(scenarios_dir), Scenario)
     personas, _ = _load_dir(Path(personas_dir), Persona)
+    locales, _ = _load_dir(Path(locales_dir), Locale)
     for sc in scenarios.values():
         for key, role in sc.roles.items():
+            where = f"{paths[sc.id]}: field roles.{key}"
+            for loc in role.sample.locales:
+                if loc not in locales or locales[loc].language != sc.language:
+                    known = sorted(k for k, v in locales.items() if v.language == sc.language)
+                    raise LibraryError(f"{where}.sample.locales: no {sc.language!r} locale {loc!r} (known: {', '.join(known)})")
             for pid in role.personas:
                 where = f"{paths[sc.id]}: field roles.{key}.personas"
                 p = personas.get(pid)
@@ -213,7 +320,7 @@ def load_library(
                     raise LibraryError(
                         f"{where}: persona {pid!r} speaks {p.language!r}, scenario is {sc.language!r}"
                     )
-    return Library(scenarios=scenarios, personas=personas)
+    return Library(scenarios=scenarios, personas=personas, locales=locales)
 
 
 def draw_facts(scenario: Scenario, seed: int) -> dict[str, dict[str, str]]:

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from conftest import cli, read_jsonl
-from synthconv.diversity import distinct_n, near_duplicates, repeated_share
+from synthconv.diversity import wording
 
 
 @pytest.fixture(scope="module")
@@ -53,9 +53,9 @@ def test_figures_agree_with_the_transcripts(offline_run, report):
 
 
 def test_diversity_measures():
-    assert distinct_n(["a b a b", "a b"], 2) == round(2 / 4, 4)  # (a b), (b a), (a b) | (a b)
+    assert wording({"c": ["a b a b", "a b"]})["distinct_2"] == round(2 / 4, 4)  # (a b), (b a), (a b) | (a b)
     convs = {"c1": ["Hello, how are you?", "Fine."], "c2": ["hello how are you", "Bye"], "c3": ["Other words"]}
-    assert repeated_share(convs) == round(2 / 5, 4)
+    assert wording(convs)["repeated_utterance_share"] == round(2 / 5, 4)
     long = " ".join(f"w{i}" for i in range(50))
-    pairs = near_duplicates({"a": [long], "b": [long + " extra"], "c": ["something else entirely here"]})
+    pairs = wording({"a": [long], "b": [long + " extra"], "c": ["something else entirely here"]})["near_duplicates"]
     assert [(a, b) for a, b, _ in pairs] == [("a", "b")] and pairs[0][2] > 0.9

@@ -2,6 +2,10 @@
 
 Bad input (a broken file, an unknown id, a bad flag value, an unwritable folder) ends with one
 line on stderr naming the thing and exit code 2, before anything is written.
+
+Over 300 lines because one command owns every flag that shapes a run (plan, personas, engine,
+transport, turn-taking, impairments) with its check and its rule on `--resume`; splitting them
+would scatter the one place that says what a run is made of.
 """
 
 from __future__ import annotations
@@ -23,8 +27,8 @@ from .progress import Progress, summary
 
 MAX_COUNT = 100_000  # a plan is held in memory and in run.json; far beyond any nightly run
 # the flags that make the plan: fixed once a run has started (--resume refuses them)
-PLAN_FLAGS = {"count", "seed", "engine", "transport", "scenario", "persona", "scenarios_dir", "personas_dir",
-              "turn_taking", "impair"}
+PLAN_FLAGS = {"count", "seed", "engine", "transport", "scenario", "persona", "personas", "scenarios_dir",
+              "personas_dir", "turn_taking", "impair"}
 OPENAI_ENV = {"base_url": "OPENAI_BASE_URL", **{f"{part}_{what}": f"SYNTHCONV_OPENAI_{part.upper()}_{what.upper()}"
                                                  for part in ("llm", "stt", "tts", "realtime")
                                                  for what in ("base_url", "model")}}
@@ -44,7 +48,10 @@ def generate(
     turn_taking: str = typer.Option("natural", "--turn-taking", help="natural (overlaps, backchannels, "
                                     "interruptions, disfluencies) or strict (gaps of 0.15-0.8 s); local transport."),
     scenario: list[str] = typer.Option([], "--scenario", help="Only these scenario ids (repeatable)."),
-    persona: list[str] = typer.Option([], "--persona", help="Prefer these persona ids (repeatable)."),
+    persona: list[str] = typer.Option([], "--persona", help="Prefer these persona ids (repeatable; "
+                                      "implies --personas files unless given)."),
+    personas: str = typer.Option("sampled", "--personas", help="Speakers: sampled (drawn from axes, a new one "
+                                 "each time), files (the persona files), or mixed (a quarter from files)."),
     job_timeout: float = typer.Option(300.0, "--job-timeout", help="Seconds one conversation may take."),
     retries: int = typer.Option(1, "--retries", help="Retries of a transient failure, with backoff."),
     max_failure_rate: float = typer.Option(
@@ -73,7 +80,11 @@ def generate(
                                      "loss:RATE (repeatable, combinable; see `synthconv impair`)."),
 ) -> None:
     """Plan COUNT scenario x persona jobs and generate a conversation for each."""
+    from pydantic import ValidationError
+
     from ..engine import EngineError, make_engine
+    from ..errors import LibraryError
+    from ..personas import MODES
     from ..job import Job, plan
     from ..runfolder import RunFolderError, RunLock, completed
     from ..supervisor import Settings, run
@@ -81,9 +92,9 @@ def generate(
     from ..transport.timing import TURN_TAKING
 
     values = {"count": count, "seed": seed, "concurrency": concurrency, "engine": engine, "transport": transport,
-              "scenario": scenario, "persona": persona, "job_timeout": job_timeout, "retries": retries,
-              "max_failure_rate": max_failure_rate, "turn_taking": turn_taking, "scenarios_dir": str(scenarios_dir),
-              "personas_dir": str(personas_dir), "impair": impair}
+              "scenario": scenario, "persona": persona, "personas": personas, "job_timeout": job_timeout,
+              "retries": retries, "max_failure_rate": max_failure_rate, "turn_taking": turn_taking,
+              "scenarios_dir": str(scenarios_dir), "personas_dir": str(personas_dir), "impair": impair}
     given = {k: v for k, v in values.items() if ctx.get_parameter_source(k) == ParameterSource.COMMANDLINE}
     if resume is not None:
         if out is not None:
@@ -91,6 +102,8 @@ def generate(
         flags, out, resume_info = _resumable(resume, given)
     else:
         flags = values
+        if persona and "personas" not in given:
+            flags["personas"] = "files"  # preferring persona files means playing them
     for name, low in (("count", 1), ("concurrency", 1), ("retries", 0), ("seed", 0)):
         if flags[name] < low:
             fail(f"--{name} must be at least {low} (got {flags[name]})")
@@ -100,6 +113,8 @@ def generate(
         fail(f"--max-failure-rate must be between 0 and 1 (got {flags['max_failure_rate']})")
     if not 0 < flags["job_timeout"] < math.inf:
         fail(f"--job-timeout must be a positive number of seconds (got {flags['job_timeout']})")
+    if flags["personas"] not in MODES:
+        fail(f"--personas: choose from {', '.join(MODES)} (got {flags['personas']!r})")
     if flags["turn_taking"] not in TURN_TAKING:
         fail(f"--turn-taking: unknown mode {flags['turn_taking']!r} (choose from {', '.join(TURN_TAKING)})")
     from ..impair import parse as parse_impair
@@ -117,16 +132,24 @@ def generate(
         unknown = [j.id for j in jobs if j.scenario not in lib.scenarios]
         if unknown:
             fail(f"--resume: the library no longer has the scenario of {unknown[0]}")
+        for i, j in enumerate(jobs):
+            try:
+                j.cast(lib)
+            except (KeyError, ValidationError) as e:
+                fail(f"--resume: {resume / 'run.json'}: field jobs.{i}.personas: not a valid persona ({e})")
     else:
-        jobs = plan(lib, flags["count"], flags["seed"])
+        try:
+            jobs = plan(lib, flags["count"], flags["seed"], personas=flags["personas"])
+        except (ValueError, LibraryError) as e:
+            fail(str(e).splitlines()[0])
     _openai_env(flags, {"base_url": base_url, "llm_base_url": llm_base_url, "stt_base_url": stt_base_url,
                         "tts_base_url": tts_base_url, "realtime_base_url": realtime_base_url,
                         "llm_model": llm_model, "stt_model": stt_model, "tts_model": tts_model,
                         "realtime_model": realtime_model})
     try:
-        used = sorted({p for j in jobs for p in j.roles.values()})
+        used = {p.id: p for j in jobs for p in j.cast(lib).values()}
         chosen_engine = make_engine(flags["engine"])
-        chosen_engine.check([lib.personas[p] for p in used])
+        chosen_engine.check([used[p] for p in sorted(used)])
     except EngineError as e:
         fail(str(e))
     already = completed(out, jobs) if resume is not None else {}
@@ -199,7 +222,7 @@ def _restrict(lib: Library, scenarios: list[str], personas: list[str]) -> Librar
                 roles[key] = role.model_copy(update={"personas": pool})
             kept[sid] = sc.model_copy(update={"roles": roles})
         chosen = kept
-    return Library(scenarios=chosen, personas=lib.personas)
+    return Library(scenarios=chosen, personas=lib.personas, locales=lib.locales)
 
 
 LIBRARY_FLAGS = ("scenarios_dir", "personas_dir")  # folders on the machine that made the run
@@ -235,7 +258,8 @@ def _resumable(run_dir: Path, given: dict) -> tuple[dict, Path, dict]:
         info = read_run_info(run_dir)
     except RunFolderError as e:
         fail(f"--resume: {e}")
-    flags = {"turn_taking": "strict", **info["flags"]}  # runs before natural turn-taking were strict
+    # runs before 1.2 played persona files only, with the strict turn-taking clock
+    flags = {"turn_taking": "strict", "personas": "files", **info["flags"]}
     expected = {"count": int, "seed": int, "concurrency": int, "engine": str, "transport": str, "scenario": list,
                 "persona": list, "job_timeout": (int, float), "retries": int, "max_failure_rate": (int, float),
                 "turn_taking": str, "scenarios_dir": str, "personas_dir": str}

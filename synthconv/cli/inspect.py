@@ -20,6 +20,8 @@ def inspect(
     validate: bool = typer.Option(False, "--validate", help="Check every conversation against docs/FORMAT.md."),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
     report: Optional[Path] = typer.Option(None, "--report", help="Write PNG plots and report.md into this folder."),
+    diversity: bool = typer.Option(False, "--diversity", help="How varied the complete conversations are: "
+                                   "repeated lines, distinct 2/3-grams, speakers, a speaker-disjoint 80/10/10 split."),
 ) -> None:
     """Summarize a run (complete, running or interrupted), validate it, or show one conversation."""
     from ..errors import RunFolderError
@@ -42,11 +44,21 @@ def inspect(
     problems = validate_run(view) if validate else {}
     if validate:
         summary["problems"] = problems
+    if diversity:
+        from ..diversity import figures as diversity_figures
+        from ..diversity import run_samples
+
+        summary["diversity"] = diversity_figures(run_samples(run))
     if as_json:
         print(json.dumps(summary, indent=2, ensure_ascii=False))
     else:
         _print_summary(summary)
         _print_figures(summary["figures"])
+        if diversity:
+            from ..diversity import format_figures
+
+            for line in format_figures(summary["diversity"]):
+                console.print(line, highlight=False, markup=False)
         if validate:
             for cid, found in problems.items():
                 for p in found:

@@ -15,11 +15,11 @@ def scenarios(scenarios_dir: Path = ScenariosDir, personas_dir: Path = PersonasD
     """List and validate the scenario library."""
     lib = library(scenarios_dir, personas_dir)
     table = Table(title=f"{len(lib.scenarios)} scenarios (all valid)")
-    for col in ("id", "domain", "lang", "roles", "beats", "turns", "title"):
+    for col in ("id", "domain", "lang", "roles", "beats", "branches", "turns", "title"):
         table.add_column(col)
     for sc in lib.scenarios.values():
         table.add_row(sc.id, escape(sc.domain), escape(sc.language), " / ".join(sc.role_keys), str(len(sc.script)),
-                      f"{sc.turns.min}-{sc.turns.max}", escape(sc.title))
+                      str(len(sc.branches)), f"{sc.turns.min}-{sc.turns.max}", escape(sc.title))
     console.print(table)
 
 

@@ -69,6 +69,10 @@ def check_job(d: object, where: str) -> dict:
         raise RunFolderError(f"{where}.roles: expected two role ids mapped to persona ids")
     if not isinstance(d["seed"], int) or isinstance(d["seed"], bool) or d["seed"] < 0:
         raise RunFolderError(f"{where}.seed: {d['seed']!r} is not a non-negative integer")
+    drawn = d.get("personas", {})
+    if not isinstance(drawn, dict) or not all(
+            r in roles and isinstance(p, dict) and p.get("id") == roles[r] for r, p in drawn.items()):
+        raise RunFolderError(f"{where}.personas: expected role ids mapped to the drawn persona each names in roles")
     return d
 
 

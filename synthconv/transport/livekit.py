@@ -224,7 +224,7 @@ def _assign(regions: list[tuple[int, int, str]], texts: list[dict]) -> list[list
 async def converse(job: Job, library: Library, options: dict, timeout: float) -> Recording:
     """Run one job in a fresh LiveKit room and return what the observer recorded."""
     cfg = LiveKitConfig.from_env()
-    scenario = library.scenarios[job.scenario]
+    scenario = job.played(library)
     # `synthconv serve` names the room of a conversation it starts, to hand out its observer token
     room = os.environ.get(ROOM_ENV) or f"synthconv-{job.id}-{uuid.uuid4().hex[:6]}"
     observer = Observer(scenario.role_keys, job)
@@ -238,7 +238,7 @@ async def converse(job: Job, library: Library, options: dict, timeout: float) ->
 
             async def dispatch(role: str) -> None:
                 dispatches[role] += 1
-                meta = {"role": role, "job": job.to_dict(), "name": library.personas[job.roles[role]].name,
+                meta = {"role": role, "job": job.to_dict(), "name": job.persona(role, library).name,
                         "engine": options["engine"], "scenarios_dir": str(options["scenarios_dir"]),
                         "personas_dir": str(options["personas_dir"])}
                 await lk.agent_dispatch.create_dispatch(api.CreateAgentDispatchRequest(
@@ -278,7 +278,7 @@ async def converse(job: Job, library: Library, options: dict, timeout: float) ->
                 await lk.room.delete_room(api.DeleteRoomRequest(room=room))
             except api.TwirpError:
                 pass
-    names = {r: library.personas[p].name for r, p in job.roles.items()}
+    names = {r: p.name for r, p in job.cast(library).items()}
     for t in rec.turns:
         t.speaker = names[t.role]
     return rec

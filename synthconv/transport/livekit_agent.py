@@ -87,7 +87,7 @@ async def entrypoint(ctx: JobContext) -> None:
     job, role = Job.from_dict(meta["job"]), meta["role"]
     # loading models blocks; keep the job's event loop free for the room connection
     library, engine = await asyncio.to_thread(_library_and_engine, meta)
-    scenario = library.scenarios[job.scenario]
+    scenario = job.played(library)
     peer_role = next(r for r in scenario.roles if r != role)
     peer_identity = identity(job.id, peer_role)
     call = CallControl()
@@ -129,7 +129,7 @@ async def entrypoint(ctx: JobContext) -> None:
             await asyncio.sleep(0.05)
         await asyncio.sleep(0.3)  # let its subscription to our track settle
 
-    speaker = Speaker(job=job, role=role, scenario=scenario, persona=library.personas[job.roles[role]],
+    speaker = Speaker(job=job, role=role, scenario=scenario, persona=job.persona(role, library),
                       peer_role=peer_role, facts=draw_facts(scenario, job.seed)[role], heard=heard, call=call,
                       peer_ready=peer_ready)
     session, agent = engine.build(speaker)

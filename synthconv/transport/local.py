@@ -40,8 +40,8 @@ class Bridge:
 
     def __init__(self, job: Job, library: Library, turn_taking: str = "natural") -> None:
         self.job = job
-        self.scenario = library.scenarios[job.scenario]
-        self.personas = {r: library.personas[p] for r, p in job.roles.items()}
+        self.scenario = job.played(library)
+        self.personas = job.cast(library)
         self.roles = self.scenario.role_keys
         self.timing = timing_model(turn_taking, job.seed, self.scenario, self.personas)
         self.call = CallControl()

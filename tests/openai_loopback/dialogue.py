@@ -52,6 +52,9 @@ def policy_for(instructions: str) -> DialoguePolicy:
     name, label = m["name"], m["role"]
     role = next((k for k, r in scenario.roles.items() if r.label == label), None)
     persona = next((p for p in lib.personas.values() if p.name == name), None)
+    if persona is None and role is not None:  # a drawn persona: any of the role's, under its name
+        persona = next((p.model_copy(update={"name": name}) for p in lib.personas.values()
+                        if role in p.roles and p.language == scenario.language), None)
     if role is None or persona is None:
         raise UnknownRole(f"unknown role {label!r} or persona {name!r}")
     facts = {}

@@ -23,8 +23,12 @@ class OfflineEngine(Engine):
 
     def check(self, personas) -> None:  # noqa: ANN001
         espeak = Espeak.get()
+        known: dict[str, bool] = {}  # a check loads espeak-ng (~15 ms): hundreds of drawn personas share voices
         for p in personas:
-            if not espeak.has_voice(p.voice.offline.voice):
+            name = p.voice.offline.voice
+            if name not in known:
+                known[name] = espeak.has_voice(name)
+            if not known[name]:
                 raise EngineError(f"persona {p.id}: espeak-ng has no voice {p.voice.offline.voice!r}")
 
     def build(self, speaker: Speaker) -> tuple[AgentSession, Agent]:
@@ -39,6 +43,7 @@ class OfflineEngine(Engine):
                 seed=speaker.job.seed,
                 call=speaker.call,
                 disfluent=speaker.turn_taking == "natural",
+                variant=speaker.job.variant,
             ),
             tts=EspeakTTS(speaker.persona.voice.offline),
             use_tts_aligned_transcript=True,  # espeak's word timings become the turn's words

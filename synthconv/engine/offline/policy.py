@@ -21,6 +21,7 @@ from livekit.agents.types import DEFAULT_API_CONNECT_OPTIONS, NOT_GIVEN, NotGive
 
 from ...scenario import Beat, Persona, Scenario
 from ..base import CallControl
+from .wording import choose, restyle
 from .plugin import OfflinePlugin
 
 # Words that colour a line, per language. Kept short: the scenario carries the content.
@@ -98,6 +99,7 @@ class DialoguePolicy(OfflinePlugin, llm.LLM):
         seed: int,
         call: CallControl,
         disfluent: bool = True,
+        variant: int | None = None,
     ) -> None:
         super().__init__()
         self.disfluent = disfluent
@@ -108,6 +110,7 @@ class DialoguePolicy(OfflinePlugin, llm.LLM):
         self.facts = facts
         self.seed = seed
         self.call = call
+        self.variant = variant  # which composition of each beat (wording.py); None: seeded choice
         self.beats = [b for b in scenario.script if b.role == role]
         self.lang = scenario.language if scenario.language in FILLERS else "en"
 
@@ -170,13 +173,14 @@ class DialoguePolicy(OfflinePlugin, llm.LLM):
         ] or beat.say
         if style.verbosity == "terse":
             usable = sorted(usable, key=len)[: max(1, len(usable) // 2)]
-        line = rng.choice(usable).format(**values)
+        key = f"{self.scenario.id}:{self.role}:{self.scenario.script.index(beat)}"
+        line = choose(usable, key, self.variant, rng, self.lang).format(**values)
         line = re.sub(r"\s+([,.?!])", r"\1", line).replace(" ,", ",").strip()
 
         parts = [line]
         add_more = {"terse": 0.0, "normal": 0.25, "verbose": 0.9}[style.verbosity]
         if beat.more and rng.random() < add_more:
-            parts.append(rng.choice(beat.more).format(**values))
+            parts.append(choose(beat.more, "", None, rng, self.lang).format(**values))
         mood = MOOD[self.lang].get(style.mood)
         # the mood shows once: where the call's issue comes up, or a cheerful hello
         first_problem = next((b for b in self.beats if b.phase == "problem"), None)
@@ -193,6 +197,8 @@ class DialoguePolicy(OfflinePlugin, llm.LLM):
         text = " ".join(parts)
         if style.politeness == "low":
             text = re.sub(r",? please\b", "", text)
+
+        text = restyle(text, self.persona, self.lang, rng)
 
         p_filler = {"none": 0.0, "some": 0.3, "many": 0.65}[style.fillers]
         if rng.random() < p_filler:
