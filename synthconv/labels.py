@@ -170,7 +170,7 @@ def problems(lines: list[dict], tracks: dict[str, np.ndarray], rate: int, edge: 
             if len(said) > len(meant) or [w.strip(",.;:") for w in said] != [w.strip(",.;:") for w in meant[:len(said)]]:
                 problems.append(f"{name}: interrupted text is not the start of its intended line")
             later = [u["start"] for u in lines if u["role"] == t["role"] and u["start"] > t["start"]]
-            if speech(t["role"], t["end"] + edge, min([t["end"] + 0.3, *later])):
+            if speech(t["role"], t["end"] + edge, min([t["end"] + 0.3, *later]) - edge):
                 problems.append(f"{name}: its track goes on after the cut at {t['end']}")
     for a, b in zip(turns, turns[1:]):
         if a["role"] != b["role"] and b["start"] < a["end"] - edge:

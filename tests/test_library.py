@@ -63,7 +63,9 @@ def test_a_branch_played_as_a_real_offline_conversation(tmp_path):
 
     seed = next(s for s in range(200) if plan(LIB, 1, s, scenarios=["refund"], personas="sampled")[0].branch(LIB))
     out = tmp_path / "run"
-    proc = cli("generate", "--count", "1", "--seed", str(seed), "--scenario", "refund", "--out", str(out))
+    # strict turn-taking: no interruption repairs, so the turns are the script's beats one for one
+    proc = cli("generate", "--count", "1", "--seed", str(seed), "--scenario", "refund", "--out", str(out),
+               "--turn-taking", "strict")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     conv = next((out / "conversations").iterdir())
     meta = json.loads((conv / "meta.json").read_text())

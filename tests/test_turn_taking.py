@@ -91,7 +91,7 @@ def test_an_interrupted_turn_really_stops_and_is_repaired(cut_off_run):
             own = tracks[t["role"]]
             assert speech(own, t["end"] - 0.3, t["end"]) > 0  # speaking right up to the cut
             later = min([u["start"] for u in lines if u["role"] == t["role"] and u["start"] > t["start"]] + [t["end"] + 1])
-            assert speech(own, t["end"] + 0.005, later) == 0  # and silent after it
+            assert speech(own, t["end"] + 0.005, later - 0.005) == 0  # and silent after it
             assert nxt["heard"] is not None and turns[i]["heard"] == t["text"]  # the peer heard only that
             again = next((u for u in turns[i + 1 :] if u["role"] == t["role"]), None)
             if again is not None and again not in turns[-2:]:  # it repairs, unless the call is ending

@@ -210,14 +210,28 @@ class DialoguePolicy(OfflinePlugin, llm.LLM):
 
     def disfluency(self, text: str, rng: random.Random) -> str:
         """Maybe a repetition ("I I need") and maybe a self-repair ("my account, I mean my
-        account number") near the start of the line, as the persona's `fillers` style says."""
+        account number") near the start of the line, as the persona's `fillers` style says.
+        Never inside one of the role's facts: an amount or a name is said whole."""
         p_repeat, p_repair = DISFLUENT[self.persona.style.fillers]
         words = text.split()
-        plain = [i for i, w in enumerate(words[:6]) if _plain(w)]
+        fact = set()  # indices of words that belong to a fact value said in this line
+        for value in map(str, self.facts.values()):
+            at = text.find(value) if value.strip() else -1
+            if at >= 0:
+                first = len(text[:at].split())  # words before the value
+                if at and not text[at - 1].isspace():
+                    first -= 1  # it starts inside a word: "(₹299)"
+                fact.update(range(first, first + len(value.split())))
+
+        def free(i: int) -> bool:
+            return _plain(words[i]) and i not in fact
+
+        plain = [i for i in range(min(len(words), 6)) if free(i)]
         if plain and rng.random() < p_repeat:
             i = rng.choice(plain)
             words.insert(i + 1, words[i])
-        plain = [i for i in range(1, min(len(words) - 2, 8)) if _plain(words[i]) and _plain(words[i - 1])]
+            fact = {j + 1 if j > i else j for j in fact}
+        plain = [i for i in range(1, min(len(words) - 2, 8)) if free(i) and free(i - 1)]
         if plain and rng.random() < p_repair:
             i = rng.choice(plain)  # words[i-1:i+1] are said, retracted and said again
             again = _lower_first(words[i - 1]) if i == 1 else words[i - 1]
