@@ -36,6 +36,7 @@ class Settings:
     job_timeout: float
     retries: int
     max_failure_rate: float
+    hearing: str | None = None  # the offline engine's STT: whisper or transcript
 
 
 @dataclass
@@ -96,7 +97,8 @@ def execute(
         from .runner import runner_main
 
         proc = ctx.Process(target=runner_main, daemon=True, args=(
-            child, str(settings.scenarios_dir), str(settings.personas_dir), settings.engine, os.getpid()))
+            child, str(settings.scenarios_dir), str(settings.personas_dir), settings.engine, os.getpid(),
+            settings.hearing))
         proc.start()
         child.close()
         return _Runner(proc=proc, conn=parent)

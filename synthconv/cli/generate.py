@@ -23,7 +23,8 @@ from .progress import Progress, summary
 
 MAX_COUNT = 100_000  # a plan is held in memory and in run.json; far beyond any nightly run
 # the flags that make the plan: fixed once a run has started (--resume refuses them)
-PLAN_FLAGS = {"count", "seed", "engine", "transport", "scenario", "persona", "scenarios_dir", "personas_dir"}
+PLAN_FLAGS = {"count", "seed", "engine", "transport", "scenario", "persona", "scenarios_dir", "personas_dir",
+              "hearing"}
 OPENAI_ENV = {"base_url": "OPENAI_BASE_URL", **{f"{part}_{what}": f"SYNTHCONV_OPENAI_{part.upper()}_{what.upper()}"
                                                  for part in ("llm", "stt", "tts", "realtime")
                                                  for what in ("base_url", "model")}}
@@ -40,6 +41,10 @@ def generate(
     engine: str = typer.Option("offline", "--engine",
                                help="offline, openai-realtime, openai-pipeline, or module:Class."),
     transport: str = typer.Option("local", "--transport", help="local or livekit."),
+    hearing: Optional[str] = typer.Option(
+        None, "--hearing", help="How offline agents hear each other: whisper (a real recognizer, English; other "
+        "languages hear the transcript) or transcript (the words the peer published, faster) "
+        "\\[default: whisper on the local transport, transcript in LiveKit rooms]."),
     scenario: list[str] = typer.Option([], "--scenario", help="Only these scenario ids (repeatable)."),
     persona: list[str] = typer.Option([], "--persona", help="Prefer these persona ids (repeatable)."),
     job_timeout: float = typer.Option(300.0, "--job-timeout", help="Seconds one conversation may take."),
@@ -75,8 +80,8 @@ def generate(
     from ..transport import TRANSPORTS
 
     values = {"count": count, "seed": seed, "concurrency": concurrency, "engine": engine, "transport": transport,
-              "scenario": scenario, "persona": persona, "job_timeout": job_timeout, "retries": retries,
-              "max_failure_rate": max_failure_rate, "scenarios_dir": str(scenarios_dir),
+              "hearing": hearing, "scenario": scenario, "persona": persona, "job_timeout": job_timeout,
+              "retries": retries, "max_failure_rate": max_failure_rate, "scenarios_dir": str(scenarios_dir),
               "personas_dir": str(personas_dir)}
     given = {k: v for k, v in values.items() if ctx.get_parameter_source(k) == ParameterSource.COMMANDLINE}
     if resume is not None:
@@ -96,6 +101,7 @@ def generate(
         fail(f"--job-timeout must be a positive number of seconds (got {flags['job_timeout']})")
     if flags["transport"] not in TRANSPORTS:
         fail(f"--transport: unknown transport {flags['transport']!r} (choose from {', '.join(TRANSPORTS)})")
+    flags["hearing"] = _hearing(flags, "hearing" in given)
     lib = _restrict(library(Path(flags["scenarios_dir"]), Path(flags["personas_dir"])),
                     flags["scenario"], flags["persona"])
     if resume is not None:
@@ -111,7 +117,7 @@ def generate(
                         "realtime_model": realtime_model})
     try:
         used = sorted({p for j in jobs for p in j.roles.values()})
-        chosen_engine = make_engine(flags["engine"])
+        chosen_engine = make_engine(flags["engine"], flags["hearing"])
         chosen_engine.check([lib.personas[p] for p in used])
     except EngineError as e:
         fail(str(e))
@@ -138,7 +144,7 @@ def generate(
     settings = Settings(scenarios_dir=Path(flags["scenarios_dir"]), personas_dir=Path(flags["personas_dir"]),
                         engine=flags["engine"], transport=flags["transport"], concurrency=flags["concurrency"],
                         job_timeout=flags["job_timeout"], retries=flags["retries"],
-                        max_failure_rate=flags["max_failure_rate"])
+                        max_failure_rate=flags["max_failure_rate"], hearing=flags["hearing"])
     run_info = {"flags": flags, "seed": flags["seed"], "count": flags["count"]}
     progress = Progress(len(jobs), already=already)
     t0 = time.monotonic()
@@ -186,6 +192,25 @@ def _restrict(lib: Library, scenarios: list[str], personas: list[str]) -> Librar
     return Library(scenarios=chosen, personas=lib.personas)
 
 
+def _hearing(flags: dict, given: bool) -> str | None:
+    """The offline engine's hearing: whisper by default on the local transport; LiveKit rooms keep
+    hearing the published transcript. Other engines hear with their own STT (None)."""
+    value = flags.get("hearing")
+    if flags["engine"] != "offline":
+        if given:
+            fail(f"--hearing: only the offline engine has a choice of hearing ({flags['engine']} has its own STT)")
+        return None
+    from ..engine.offline import HEARINGS
+
+    if value is None:
+        return "whisper" if flags["transport"] == "local" else "transcript"
+    if value not in HEARINGS:
+        fail(f"--hearing: unknown hearing {value!r} (choose from {', '.join(HEARINGS)})")
+    if value == "whisper" and flags["transport"] == "livekit":
+        fail("--hearing whisper: LiveKit rooms hear by the published transcript for now; use --hearing transcript")
+    return value
+
+
 def _check_out(out: Path) -> None:
     if out.exists() and not out.is_dir():
         fail(f"--out: {out} is a file, not a folder")
@@ -216,6 +241,8 @@ def _resumable(run_dir: Path, given: dict) -> tuple[dict, Path, dict]:
     for name, kind in expected.items():
         if not isinstance(flags.get(name), kind) or isinstance(flags.get(name), bool):
             fail(f"--resume: {run_dir / 'run.json'}: field flags.{name}: missing or not a {getattr(kind, '__name__', 'number')}")
+    if "hearing" not in flags and flags.get("engine") == "offline":
+        flags["hearing"] = "transcript"  # a run from before --hearing heard the transcript
     clash = sorted(PLAN_FLAGS & set(given))
     if clash:
         fail(f"--resume: the plan comes from {run_dir / 'run.json'}; drop --{clash[0].replace('_', '-')}")

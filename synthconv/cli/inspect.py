@@ -57,7 +57,7 @@ def _show_conversation(run: Path, view: dict, cid: str, validate: bool, as_json:
     import jsonlines
 
     from ..inspect import validate_conversation
-    from ..runfolder import read_transcript
+    from ..runfolder import read_meta, read_transcript
 
     row = next((r for r in view["conversations"] if r["id"] == cid), None)
     if row is None:
@@ -68,16 +68,24 @@ def _show_conversation(run: Path, view: dict, cid: str, validate: bool, as_json:
     except (OSError, jsonlines.InvalidLineError) as e:
         fail(f"{folder / 'transcript.jsonl'}: damaged ({e}); see `synthconv inspect {run} --validate`")
     problems = validate_conversation(folder) if validate and row["status"] == "ok" else []
+    meta = read_meta(folder)
+    heard = {k: meta.get(k) for k in ("hearing", "hearing_note", "wer") if k in meta} if isinstance(meta, dict) else {}
     if as_json:
-        print(json.dumps({**row, "transcript": turns, **({"problems": problems} if validate else {})},
+        print(json.dumps({**row, **heard, "transcript": turns, **({"problems": problems} if validate else {})},
                          indent=2, ensure_ascii=False))
     else:
         console.print(f"[bold]{cid}[/] {escape(str(row['status']))} {row['scenario']} "
                       + ", ".join(f"{k}={v}" for k, v in row["roles"].items()), highlight=False)
         if row.get("error"):
             console.print(f"error: {row['error']}", highlight=False, markup=False)
+        if heard:
+            hearing = ", ".join(f"{k} {v}" for k, v in (heard.get("hearing") or {}).items())
+            console.print(f"hearing: {hearing or 'the engine STT'}; mean WER {_wer(heard.get('wer'))}"
+                          + (f" ({heard['hearing_note']})" if heard.get("hearing_note") else ""),
+                          highlight=False, markup=False)
         for t in turns:
-            mark = "" if t.get("heard") in (t["text"], None) else f"   (heard: {t['heard']})"
+            mark = "" if t.get("heard") in (t["text"], None) else (
+                f"   (heard: {t['heard']}" + (f"; WER {_wer(t['wer'])})" if t.get("wer") is not None else ")"))
             console.print(f"\\[{t['start']:7.2f} → {t['end']:7.2f}] [bold]{escape(str(t['speaker']))}[/] "
                           f"({escape(str(t['role']))}): {escape(str(t['text']) + mark)}", highlight=False)
         for p in problems:
@@ -93,6 +101,10 @@ def _print_summary(s: dict) -> None:
     if d["mean"] is not None:
         console.print(f"audio {d['total']:.1f} s (mean {d['mean']:.1f} s), turns {t['total']} (mean {t['mean']})",
                       highlight=False)
+    w = s.get("wer") or {}
+    if w.get("mean") is not None:
+        console.print(f"heard: mean WER {_wer(w['mean'])} over {w['conversations']} conversations (per conversation: "
+                      f"min {_wer(w['min'])}, median {_wer(w['median'])}, max {_wer(w['max'])})", highlight=False)
     for title, key in (("by scenario", "by_scenario"), ("by persona", "by_persona")):
         table = Table(title=title)
         for col in (title.split()[-1], "ok", "failed", "pending"):
@@ -102,3 +114,7 @@ def _print_summary(s: dict) -> None:
         console.print(table)
     for f in s["failures"]:
         console.print(f"failed {f['id']}: {f['error']}", highlight=False, markup=False)
+
+
+def _wer(value: object) -> str:
+    return f"{value:.1%}" if isinstance(value, (int, float)) else "n/a"
