@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Optional
 
 import typer
-from click.core import ParameterSource
 
 from ..scenario import DEFAULT_PERSONAS, DEFAULT_SCENARIOS, Library
 from .common import LiveKitKey, LiveKitSecret, LiveKitURL, app, console, err, fail, library, set_livekit_env
@@ -83,7 +82,8 @@ def generate(
               "hearing": hearing, "scenario": scenario, "persona": persona, "job_timeout": job_timeout,
               "retries": retries, "max_failure_rate": max_failure_rate, "scenarios_dir": str(scenarios_dir),
               "personas_dir": str(personas_dir)}
-    given = {k: v for k, v in values.items() if ctx.get_parameter_source(k) == ParameterSource.COMMANDLINE}
+    # by name: typer >= 0.2x vendors its own click, whose ParameterSource is not click's
+    given = {k: v for k, v in values.items() if getattr(ctx.get_parameter_source(k), "name", "") == "COMMANDLINE"}
     if resume is not None:
         if out is not None:
             fail("--resume: give the run folder to --resume only, not --out")
