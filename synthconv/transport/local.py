@@ -28,6 +28,9 @@ from ..scenario import Library, draw_facts
 SAMPLE_RATE = 24000
 FRAME = SAMPLE_RATE // 10  # 100 ms: fewer, larger frames cost less per second of audio
 LISTEN_TAIL_S = 0.8  # silence after each utterance: > the VAD's 0.6 s end-of-speech silence
+# how long the last line may take to be heard: a recognizer on a busy machine takes seconds, and a
+# final turn cut off before it is heard would make a seed's transcript depend on the machine's load
+FINAL_HEARD_S = 20.0
 
 
 class TimingModel:
@@ -215,7 +218,7 @@ class Bridge:
     def _finish_after_heard(self) -> None:
         async def wait() -> None:
             try:
-                await asyncio.wait_for(self._final_heard.wait(), timeout=3.0)
+                await asyncio.wait_for(self._final_heard.wait(), timeout=FINAL_HEARD_S)
             except asyncio.TimeoutError:
                 pass
             self.call.finish()

@@ -26,6 +26,7 @@ from livekit.agents import APIConnectOptions, stt, utils
 from livekit.agents.types import DEFAULT_API_CONNECT_OPTIONS, NOT_GIVEN, NotGivenOr
 
 from ...errors import EngineError
+from ...runfolder.audio import SILENT
 from .plugin import OfflinePlugin
 
 LANGUAGES = ("en",)  # tiny.en; no recognizer on PyPI hears espeak-ng's Hindi usefully
@@ -34,6 +35,7 @@ FRAMES_PER_S = 100  # mel frames per second of audio
 MARGIN_S = 3.0  # silence the encoder sees after the clip: shorter windows drop words
 MIN_WINDOW_S = 8.0
 MAX_WINDOW_S = 30.0  # Whisper's own window: longer clips are cut there
+PAD_S = 0.2  # silence kept before and after the trimmed clip
 # a short window sometimes ends the text early ("Thank you." for an 8 s turn): fewer words than
 # this per second of speech are decoded again with the full window
 WORDS_PER_S = 1.0
@@ -106,6 +108,20 @@ class Whisper:
         return self._tokenizer.decode(tokens).strip()
 
 
+def trim(pcm: np.ndarray, rate: int) -> np.ndarray:
+    """The clip from its first to its last sound, with PAD_S of silence each side.
+
+    The VAD's clip boundaries move by a window now and then (it decides on audio resampled with
+    livekit's resampler, which varies by a few LSB from run to run); trimming to the sound makes
+    what Whisper hears independent of them, so a seed's conversations repeat word for word.
+    """
+    loud = np.flatnonzero(np.abs(pcm.astype(np.int32)) > SILENT)
+    if len(loud) == 0:
+        return pcm[:0]
+    pad = np.zeros(int(PAD_S * rate), np.int16)
+    return np.concatenate([pad, pcm[loud[0]: loud[-1] + 1], pad])
+
+
 def to_16k(pcm: np.ndarray, rate: int) -> np.ndarray:
     """int16 samples at `rate` as float32 at 16 kHz, band-limited by FFT (a pure function: the
     same clip always gives the same features)."""
@@ -140,7 +156,7 @@ class WhisperSTT(OfflinePlugin, stt.STT):
         pcm = np.frombuffer(frame.data, dtype=np.int16)
         if frame.num_channels > 1:
             pcm = pcm.reshape(-1, frame.num_channels).mean(axis=1).astype(np.int16)
-        text = await asyncio.to_thread(self._whisper.transcribe, to_16k(pcm, frame.sample_rate))
+        text = await asyncio.to_thread(self._whisper.transcribe, to_16k(trim(pcm, frame.sample_rate), frame.sample_rate))
         return stt.SpeechEvent(
             type=stt.SpeechEventType.FINAL_TRANSCRIPT,
             alternatives=[stt.SpeechData(language=self._language, text=text)],
