@@ -37,7 +37,7 @@ test-livekit: $(STAMP)
 	$(BIN)/python -m pytest -q -m livekit
 
 bench: $(STAMP)
-	$(BIN)/python bench/generate.py --count 20
+	$(BIN)/python bench/generate.py --count 20 --hearing whisper transcript
 
 bench-livekit: $(STAMP) $(LIVEKIT_SERVER)
 	$(BIN)/python bench/livekit_rooms.py --rooms 1 2 4 8

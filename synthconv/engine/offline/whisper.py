@@ -7,8 +7,9 @@ faster-whisper ask a model hub), and HF_HUB_OFFLINE=1 is set as a safety net.
 Cost is what decides whether every offline conversation can afford it, so:
 - one model per process (int8, one thread), shared by every session of the process;
 - the session's VAD hands over only the speech of a turn;
-- the encoder sees the clip plus a margin, not Whisper's fixed 30 s window: CTranslate2 takes
-  shorter inputs, and a 5 s clip then costs ~0.1 CPU-s instead of ~0.5 (bench/generate.py);
+- the clip is trimmed to its sound, and the encoder sees it plus a margin, not Whisper's fixed
+  30 s window: CTranslate2 takes shorter inputs. On 134 scenario lines (6 s on average) that
+  cost 0.22 CPU-s per clip instead of 0.61, at the same word error rate (28.7 % against 28.1 %);
 - greedy decoding at temperature 0, so the same audio is always heard the same way.
 """
 
