@@ -49,7 +49,7 @@ test-livekit: $(STAMP)
 	$(BIN)/python -m pytest -q -m livekit
 
 bench: $(STAMP)
-	$(BIN)/python bench/generate.py --count 20
+	$(BIN)/python bench/generate.py --count 20 --hearing whisper transcript
 
 bench-turns: $(STAMP)
 	$(BIN)/python bench/turn_taking.py --count 50

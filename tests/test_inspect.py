@@ -16,14 +16,28 @@ def test_complete_run_summary_and_validation(offline_run):
     assert sum(c["ok"] for c in s["by_scenario"].values()) == 3
     human = cli("inspect", str(offline_run))
     assert human.returncode == 0 and "complete" in human.stdout and "by persona" in human.stdout
+    metas = [json.loads((offline_run / "conversations" / c / "meta.json").read_text())
+             for c in (r["id"] for r in read_jsonl(offline_run / "conversations.jsonl"))]
+    mean = sum(m["wer"] for m in metas) / 3
+    assert s["wer"]["conversations"] == 3 and abs(s["wer"]["mean"] - mean) < 1e-3
+    assert s["wer"]["min"] <= s["wer"]["median"] <= s["wer"]["max"]
+    assert f"mean WER {mean:.1%} over 3 conversations" in " ".join(human.stdout.split())
 
 
 def test_one_conversation_as_a_timed_transcript(offline_run):
     cid = read_jsonl(offline_run / "conversations.jsonl")[0]["id"]
     proc = cli("inspect", str(offline_run), cid)
     assert proc.returncode == 0
-    first = read_jsonl(offline_run / "conversations" / cid / "transcript.jsonl")[0]
+    turns = read_jsonl(offline_run / "conversations" / cid / "transcript.jsonl")
+    first = turns[0]
     assert f"{first['start']:7.2f}" in proc.stdout and first["speaker"] in proc.stdout
+    meta = json.loads((offline_run / "conversations" / cid / "meta.json").read_text())
+    shown = " ".join(proc.stdout.split())  # as read, wherever the terminal wrapped it
+    assert f"mean WER {meta['wer']:.1%}" in shown and "whisper" in shown
+    misheard = next(t for t in turns if t["heard"] not in (None, t["text"]))
+    assert f"(heard: {' '.join(misheard['heard'].split())}; WER {misheard['wer']:.1%})" in shown
+    as_json = json.loads(cli("inspect", str(offline_run), cid, "--json").stdout)
+    assert as_json["wer"] == meta["wer"] and as_json["transcript"][0]["wer"] == first["wer"]
     assert cli("inspect", str(offline_run), "nope").returncode == 2
 
 

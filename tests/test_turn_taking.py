@@ -37,7 +37,8 @@ def cut_off_run(tmp_path_factory):
     (scenarios / "billing-dispute.yaml").write_text(yaml.safe_dump(sc, allow_unicode=True))
     out = tmp / "run"
     proc = cli("generate", "--count", "2", "--seed", "5", "--concurrency", "2", "--out", str(out),
-               "--scenarios-dir", str(scenarios), "--personas-dir", str(DEFAULT_PERSONAS))
+               "--scenarios-dir", str(scenarios), "--personas-dir", str(DEFAULT_PERSONAS),
+               "--hearing", "transcript")  # so the peer's `heard` is exactly the words that got out
     assert proc.returncode == 0, proc.stdout + proc.stderr
     return out
 

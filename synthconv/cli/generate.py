@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Optional
 
 import typer
-from click.core import ParameterSource
 
 from ..scenario import DEFAULT_PERSONAS, DEFAULT_SCENARIOS, Library
 from .common import LiveKitKey, LiveKitSecret, LiveKitURL, app, console, err, fail, library, set_livekit_env
@@ -28,7 +27,7 @@ from .progress import Progress, summary
 MAX_COUNT = 100_000  # a plan is held in memory and in run.json; far beyond any nightly run
 # the flags that make the plan: fixed once a run has started (--resume refuses them)
 PLAN_FLAGS = {"count", "seed", "engine", "transport", "scenario", "persona", "personas", "scenarios_dir",
-              "personas_dir", "turn_taking", "impair"}
+              "personas_dir", "turn_taking", "impair", "hearing"}
 OPENAI_ENV = {"base_url": "OPENAI_BASE_URL", **{f"{part}_{what}": f"SYNTHCONV_OPENAI_{part.upper()}_{what.upper()}"
                                                  for part in ("llm", "stt", "tts", "realtime")
                                                  for what in ("base_url", "model")}}
@@ -47,6 +46,10 @@ def generate(
     transport: str = typer.Option("local", "--transport", help="local or livekit."),
     turn_taking: str = typer.Option("natural", "--turn-taking", help="natural (overlaps, backchannels, "
                                     "interruptions, disfluencies) or strict (gaps of 0.15-0.8 s); local transport."),
+    hearing: Optional[str] = typer.Option(
+        None, "--hearing", help="How offline agents hear each other: whisper (a real recognizer, English; other "
+        "languages hear the transcript) or transcript (the words the peer published, faster) "
+        "\\[default: whisper on the local transport, transcript in LiveKit rooms]."),
     scenario: list[str] = typer.Option([], "--scenario", help="Only these scenario ids (repeatable)."),
     persona: list[str] = typer.Option([], "--persona", help="Prefer these persona ids (repeatable; "
                                       "implies --personas files unless given)."),
@@ -92,10 +95,12 @@ def generate(
     from ..transport.timing import TURN_TAKING
 
     values = {"count": count, "seed": seed, "concurrency": concurrency, "engine": engine, "transport": transport,
-              "scenario": scenario, "persona": persona, "personas": personas, "job_timeout": job_timeout,
-              "retries": retries, "max_failure_rate": max_failure_rate, "turn_taking": turn_taking,
-              "scenarios_dir": str(scenarios_dir), "personas_dir": str(personas_dir), "impair": impair}
-    given = {k: v for k, v in values.items() if ctx.get_parameter_source(k) == ParameterSource.COMMANDLINE}
+              "hearing": hearing, "scenario": scenario, "persona": persona, "personas": personas,
+              "job_timeout": job_timeout, "retries": retries, "max_failure_rate": max_failure_rate,
+              "turn_taking": turn_taking, "scenarios_dir": str(scenarios_dir), "personas_dir": str(personas_dir),
+              "impair": impair}
+    # by name: typer >= 0.2x vendors its own click, whose ParameterSource is not click's
+    given = {k: v for k, v in values.items() if getattr(ctx.get_parameter_source(k), "name", "") == "COMMANDLINE"}
     if resume is not None:
         if out is not None:
             fail("--resume: give the run folder to --resume only, not --out")
@@ -125,6 +130,7 @@ def generate(
         fail(str(e))
     if flags["transport"] not in TRANSPORTS:
         fail(f"--transport: unknown transport {flags['transport']!r} (choose from {', '.join(TRANSPORTS)})")
+    flags["hearing"] = _hearing(flags, "hearing" in given)
     lib = _restrict(library(Path(flags["scenarios_dir"]), Path(flags["personas_dir"])),
                     flags["scenario"], flags["persona"])
     if resume is not None:
@@ -148,7 +154,7 @@ def generate(
                         "realtime_model": realtime_model})
     try:
         used = {p.id: p for j in jobs for p in j.cast(lib).values()}
-        chosen_engine = make_engine(flags["engine"])
+        chosen_engine = make_engine(flags["engine"], flags["hearing"])
         chosen_engine.check([used[p] for p in sorted(used)])
     except EngineError as e:
         fail(str(e))
@@ -176,7 +182,7 @@ def generate(
                         engine=flags["engine"], transport=flags["transport"], turn_taking=flags["turn_taking"],
                         concurrency=flags["concurrency"],
                         job_timeout=flags["job_timeout"], retries=flags["retries"],
-                        max_failure_rate=flags["max_failure_rate"], impair=flags["impair"])
+                        max_failure_rate=flags["max_failure_rate"], impair=flags["impair"], hearing=flags["hearing"])
     run_info = {"flags": _recorded(flags, out), "seed": flags["seed"], "count": flags["count"],
                 "machine_local": list(LIBRARY_FLAGS)}
     progress = Progress(len(jobs), already=already)
@@ -235,6 +241,25 @@ def _recorded(flags: dict, out: Path) -> dict:
     return {**flags, "out": ".", **rel}
 
 
+def _hearing(flags: dict, given: bool) -> str | None:
+    """The offline engine's hearing: whisper by default on the local transport; LiveKit rooms keep
+    hearing the published transcript. Other engines hear with their own STT (None)."""
+    value = flags.get("hearing")
+    if flags["engine"] != "offline":
+        if given:
+            fail(f"--hearing: only the offline engine has a choice of hearing ({flags['engine']} has its own STT)")
+        return None
+    from ..engine.offline import HEARINGS
+
+    if value is None:
+        return "whisper" if flags["transport"] == "local" else "transcript"
+    if value not in HEARINGS:
+        fail(f"--hearing: unknown hearing {value!r} (choose from {', '.join(HEARINGS)})")
+    if value == "whisper" and flags["transport"] == "livekit":
+        fail("--hearing whisper: LiveKit rooms hear by the published transcript for now; use --hearing transcript")
+    return value
+
+
 def _check_out(out: Path) -> None:
     if out.exists() and not out.is_dir():
         fail(f"--out: {out} is a file, not a folder")
@@ -268,6 +293,8 @@ def _resumable(run_dir: Path, given: dict) -> tuple[dict, Path, dict]:
             fail(f"--resume: {run_dir / 'run.json'}: field flags.{name}: missing or not a {getattr(kind, '__name__', 'number')}")
     if "machine_local" in info:  # since 1.2 the library folders are recorded relative to the run
         flags = {**flags, **{k: str(run_dir / flags[k]) for k in LIBRARY_FLAGS}}
+    if "hearing" not in flags and flags.get("engine") == "offline":
+        flags["hearing"] = "transcript"  # a run from before --hearing heard the transcript
     clash = sorted(PLAN_FLAGS & set(given))
     if clash:
         fail(f"--resume: the plan comes from {run_dir / 'run.json'}; drop --{clash[0].replace('_', '-')}")

@@ -115,16 +115,24 @@ def _show_conversation(run: Path, view: dict, cid: str, validate: bool, as_json:
     except (OSError, jsonlines.InvalidLineError) as e:
         fail(f"{folder / 'transcript.jsonl'}: damaged ({e}); see `synthconv inspect {run} --validate`")
     problems = validate_conversation(folder) if validate and row["status"] == "ok" else []
+    meta = read_meta(folder)
+    heard = {k: meta.get(k) for k in ("hearing", "hearing_note", "wer") if k in meta} if isinstance(meta, dict) else {}
     if as_json:
-        print(json.dumps({**row, "transcript": turns, **({"problems": problems} if validate else {})},
+        print(json.dumps({**row, **heard, "transcript": turns, **({"problems": problems} if validate else {})},
                          indent=2, ensure_ascii=False))
     else:
         console.print(f"[bold]{cid}[/] {escape(str(row['status']))} {row['scenario']} "
                       + ", ".join(f"{k}={v}" for k, v in row["roles"].items()), highlight=False)
         if row.get("error"):
             console.print(f"error: {row['error']}", highlight=False, markup=False)
+        if heard:
+            hearing = ", ".join(f"{k} {v}" for k, v in (heard.get("hearing") or {}).items())
+            console.print(f"hearing: {hearing or 'the engine STT'}; mean WER {_wer(heard.get('wer'))}"
+                          + (f" ({heard['hearing_note']})" if heard.get("hearing_note") else ""),
+                          highlight=False, markup=False)
         for t in turns:
-            mark = "" if t.get("heard") in (t["text"], None) else f"   (heard: {t['heard']})"
+            mark = "" if t.get("heard") in (t["text"], None) else (
+                f"   (heard: {t['heard']}" + (f"; WER {_wer(t['wer'])})" if t.get("wer") is not None else ")"))
             if t.get("interrupted"):
                 mark = f" —   (cut off; meant: {t.get('intended')}){mark}"
             who = "  backchannel" if t.get("kind") == "backchannel" else ""
@@ -146,6 +154,10 @@ def _print_summary(s: dict) -> None:
     if d["mean"] is not None:
         console.print(f"audio {d['total']:.1f} s (mean {d['mean']:.1f} s), turns {t['total']} (mean {t['mean']})",
                       highlight=False)
+    w = s.get("wer") or {}
+    if w.get("mean") is not None:
+        console.print(f"heard: mean WER {_wer(w['mean'])} over {w['conversations']} conversations (per conversation: "
+                      f"min {_wer(w['min'])}, median {_wer(w['median'])}, max {_wer(w['max'])})", highlight=False)
     for title, key in (("by scenario", "by_scenario"), ("by persona", "by_persona")):
         table = Table(title=title)
         for col in (title.split()[-1], "ok", "failed", "pending"):
@@ -173,3 +185,7 @@ def _labels_line(labels: dict) -> str:
     if labels.get("speaking_share"):
         parts.append("speaking " + ", ".join(f"{r} {v:.0%}" for r, v in labels["speaking_share"].items()))
     return "turn-taking: " + "; ".join(parts)
+
+
+def _wer(value: object) -> str:
+    return f"{value:.1%}" if isinstance(value, (int, float)) else "n/a"

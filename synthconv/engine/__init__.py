@@ -7,12 +7,13 @@ from .base import Engine, EngineError
 ENGINES = ("offline", "openai-realtime", "openai-pipeline")
 
 
-def make_engine(name: str) -> Engine:
-    """An engine by name, or any `Engine` subclass given as `module:Class` (your own plugin)."""
+def make_engine(name: str, hearing: str | None = None) -> Engine:
+    """An engine by name, or any `Engine` subclass given as `module:Class` (your own plugin).
+    `hearing` is the offline engine's choice of STT (whisper or transcript, the default)."""
     if name == "offline":
         from .offline import OfflineEngine
 
-        return OfflineEngine()
+        return OfflineEngine(hearing or "transcript")
     if name == "openai-realtime":
         from .openai import OpenAIRealtimeEngine
 

@@ -103,6 +103,10 @@ class Engine(ABC):
     def build(self, speaker: Speaker) -> tuple[AgentSession, Agent]:
         """A session (not started) and the agent to start it with."""
 
+    def notes(self, scenario: Scenario) -> dict:
+        """Facts about how this engine ran `scenario`, for meta.json (e.g. how each role hears)."""
+        return {}
+
     def check(self, personas: list[Persona]) -> None:
         """Raise `EngineError` if the engine cannot run here (missing key, missing voice...)."""
 

@@ -33,6 +33,9 @@ from .timing import timing_model
 
 FADE = SAMPLE_RATE // 100  # 10 ms fade where an interrupted segment is cut
 MIN_PAUSE_S = 0.12  # a pause between words where a listener may backchannel
+# how long the last line may take to be heard: a recognizer on a busy machine takes seconds, and a
+# final turn cut off before it is heard would make a seed's transcript depend on the machine's load
+FINAL_HEARD_S = 20.0
 
 
 class Bridge:
@@ -167,7 +170,7 @@ class Bridge:
     def _finish_after_heard(self) -> None:
         async def wait() -> None:
             try:
-                await asyncio.wait_for(self._final_heard.wait(), timeout=3.0)
+                await asyncio.wait_for(self._final_heard.wait(), timeout=FINAL_HEARD_S)
             except asyncio.TimeoutError:
                 pass
             self.call.finish()

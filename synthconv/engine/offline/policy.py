@@ -23,6 +23,7 @@ from ...scenario import Beat, Persona, Scenario
 from ..base import CallControl
 from .wording import choose, restyle
 from .plugin import OfflinePlugin
+from .repair import Repair, ungroup
 
 # Words that colour a line, per language. Kept short: the scenario carries the content.
 FILLERS = {
@@ -81,6 +82,7 @@ def peer_name(heard: list[str]) -> str | None:
 
 def echo_token(text: str) -> str | None:
     """The longest ID-like token (account, order, load number) in what was just heard."""
+    text = ungroup(text)  # "4,417" as a recognizer writes it
     found = [m.group(0).strip(" -") for m in ID_PATTERN.finditer(text)]
     found = [f for f in found if sum(c.isdigit() for c in f) >= 3]
     return max(found, key=len) if found else None
@@ -113,6 +115,7 @@ class DialoguePolicy(OfflinePlugin, llm.LLM):
         self.variant = variant  # which composition of each beat (wording.py); None: seeded choice
         self.beats = [b for b in scenario.script if b.role == role]
         self.lang = scenario.language if scenario.language in FILLERS else "en"
+        self.repair = Repair(scenario, role, facts, seed)  # asks again when a number was misheard
 
     def chat(
         self,
@@ -140,6 +143,11 @@ class DialoguePolicy(OfflinePlugin, llm.LLM):
                 last_heard = (m.text_content or "") + " " + last_heard
         turns_so_far = len(said) + len(heard)
         own = len(said) - self._repairs
+        said_texts = [m.text_content or "" for m in said]
+        repair = self.repair.next(said_texts, last_heard, turns_so_far)
+        if repair:
+            return repair
+        own -= self.repair.done(said_texts)  # repair turns do not advance the script
         cut_off = self.call.interrupted.pop(self.role, None)
 
         at_limit = turns_so_far + 1 >= self.scenario.turns.max
