@@ -195,7 +195,7 @@ def test_resume_keeps_the_runs_hearing(offline_run, tmp_path):
     assert proc.returncode == 0, proc.stdout + proc.stderr
     meta = json.loads((copy / "conversations" / redo / "meta.json").read_text())
     assert set(meta["hearing"].values()) == {"transcript"} and meta["wer"] == 0.0
-    turns = read_jsonl(copy / "conversations" / redo / "transcript.jsonl")
+    turns = [t for t in read_jsonl(copy / "conversations" / redo / "transcript.jsonl") if t["kind"] == "turn"]
     assert all(t["heard"] == t["text"] and t["wer"] == 0.0 for t in turns[:-1])
 
 
@@ -213,7 +213,7 @@ def garbled_call():
     garbled_voice = lib.personas[job.roles[lib.scenarios[job.scenario].first_speaker]].voice.offline
     attempts: list = []
     real_connect, real_connect_ex, real_getaddrinfo = socket.socket.connect, socket.socket.connect_ex, socket.getaddrinfo
-    real_synthesize = Espeak.synthesize
+    real_speak = Espeak.speak
 
     def local(address) -> bool:  # noqa: ANN001
         host = address[0] if isinstance(address, tuple) else None
@@ -237,15 +237,15 @@ def garbled_call():
             raise socket.gaierror(f"name lookup blocked by the test: {host}")
         return real_getaddrinfo(host, *args, **kw)
 
-    def synthesize(self, text, voice):  # noqa: ANN001, ANN202
-        pcm = real_synthesize(self, text, voice)
-        return pcm[::-1].copy() if voice == garbled_voice else pcm
+    def speak(self, text, voice):  # noqa: ANN001, ANN202
+        pcm, words = real_speak(self, text, voice)
+        return (pcm[::-1].copy(), words) if voice == garbled_voice else (pcm, words)
 
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(socket.socket, "connect", connect)
         mp.setattr(socket.socket, "connect_ex", connect_ex)
         mp.setattr(socket, "getaddrinfo", getaddrinfo)
-        mp.setattr(Espeak, "synthesize", synthesize)
+        mp.setattr(Espeak, "speak", speak)
         mp.delenv("HF_HUB_OFFLINE", raising=False)  # the engine must set it itself
         engine = OfflineEngine("whisper")
         engine.warm_up()  # the model loads with the network blocked too

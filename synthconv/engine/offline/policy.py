@@ -35,8 +35,9 @@ THANKS = {
     "hi": ["धन्यवाद।", "शुक्रिया।", "जी, धन्यवाद।"],
 }
 CURT = {"en": ["Look,", "Right.", "Fine."], "hi": ["सुनिए,", "ठीक है।"]}
-REPAIR = {  # said before a line the peer cut off, which then comes again
-    "en": ["Sorry, as I was saying,", "As I was saying,", "Let me just finish,", "Like I said,"],
+REPAIR = {  # said before a line the peer cut off, which then comes again (not "Sorry, ...": repair.py
+    # reads a short line starting with "Sorry" as a question about a number)
+    "en": ["As I was saying,", "Let me just finish,", "Like I said,", "Anyway, as I was saying,"],
     "hi": ["जैसा मैं कह रहा था,", "मैं बस यह कह रहा था कि"],
 }
 SELF_REPAIR = {"en": "I mean", "hi": "मेरा मतलब"}  # labels.REPAIR_MARKERS finds them again
@@ -105,7 +106,7 @@ class DialoguePolicy(OfflinePlugin, llm.LLM):
     ) -> None:
         super().__init__()
         self.disfluent = disfluent
-        self._repairs = 0  # lines said again after the peer cut them off
+        self._said_again: set[str] = set()  # lines said again after the peer cut them off
         self.scenario = scenario
         self.role = role
         self.persona = persona
@@ -142,8 +143,9 @@ class DialoguePolicy(OfflinePlugin, llm.LLM):
             if m.role == "user":
                 last_heard = (m.text_content or "") + " " + last_heard
         turns_so_far = len(said) + len(heard)
-        own = len(said) - self._repairs
-        said_texts = [m.text_content or "" for m in said]
+        # what advances the script: neither lines said again after a cut nor asking about a number
+        said_texts = [t for t in (m.text_content or "" for m in said) if t not in self._said_again]
+        own = len(said_texts)
         repair = self.repair.next(said_texts, last_heard, turns_so_far)
         if repair:
             return repair
@@ -157,10 +159,12 @@ class DialoguePolicy(OfflinePlugin, llm.LLM):
             beat = self.beats[own]
             final = beat is self.scenario.script[-1]
         if cut_off is not None and not final and own > 0:
-            beat, self._repairs = self.beats[min(own, len(self.beats)) - 1], self._repairs + 1
+            beat = self.beats[min(own, len(self.beats)) - 1]
             rng = random.Random(f"{self.seed}:{self.role}:{own}:repair")
             line = self.render(beat, rng, peer=peer_name(heard), echo=echo_token(last_heard), first=False)
-            return f"{rng.choice(REPAIR[self.lang])} {_lower_first(line)}"
+            line = f"{rng.choice(REPAIR[self.lang])} {_lower_first(line)}"
+            self._said_again.add(line)
+            return line
         if final:
             self.call.end_after_turn(self.role, "turn limit" if at_limit and own < len(self.beats) - 1 else "goodbye")
 
@@ -179,6 +183,9 @@ class DialoguePolicy(OfflinePlugin, llm.LLM):
         usable = [
             s for s in beat.say if ("peer" not in _slots(s) or peer) and ("echo" not in _slots(s) or echo)
         ] or beat.say
+        if echo and any("echo" in _slots(s) for s in usable):
+            # a number was just heard: read it back (repair.py counts on hearing it read back)
+            usable = [s for s in usable if "echo" in _slots(s)]
         if style.verbosity == "terse":
             usable = sorted(usable, key=len)[: max(1, len(usable) // 2)]
         key = f"{self.scenario.id}:{self.role}:{self.scenario.script.index(beat)}"
@@ -217,8 +224,8 @@ class DialoguePolicy(OfflinePlugin, llm.LLM):
         return text
 
     def disfluency(self, text: str, rng: random.Random) -> str:
-        """Maybe a repetition ("I I need") and maybe a self-repair ("my account, I mean my
-        account number") near the start of the line, as the persona's `fillers` style says.
+        """Maybe a repetition ("I I need") or a self-repair ("my account, I mean my account
+        number") near the start of the line, as the persona's `fillers` style says.
         Never inside one of the role's facts: an amount or a name is said whole."""
         p_repeat, p_repair = DISFLUENT[self.persona.style.fillers]
         words = text.split()
@@ -235,10 +242,10 @@ class DialoguePolicy(OfflinePlugin, llm.LLM):
             return _plain(words[i]) and i not in fact
 
         plain = [i for i in range(min(len(words), 6)) if free(i)]
-        if plain and rng.random() < p_repeat:
+        if plain and rng.random() < p_repeat:  # one of the two per line at most
             i = rng.choice(plain)
             words.insert(i + 1, words[i])
-            fact = {j + 1 if j > i else j for j in fact}
+            return " ".join(words)
         plain = [i for i in range(1, min(len(words) - 2, 8)) if free(i) and free(i - 1)]
         if plain and rng.random() < p_repair:
             i = rng.choice(plain)  # words[i-1:i+1] are said, retracted and said again
@@ -249,8 +256,9 @@ class DialoguePolicy(OfflinePlugin, llm.LLM):
 
 
 def _plain(word: str) -> bool:
-    """A word without digits or punctuation: safe to repeat (never an ID, never a sentence end)."""
-    return not any(c.isdigit() or c in ",.?!।;:$%-'\"" for c in word)
+    """A word without digits, capitals or punctuation: safe to repeat (never part of an ID such
+    as "MC 752301", never a sentence end); "I" is a word."""
+    return word == "I" or not any(c.isdigit() or c.isupper() or c in ",.?!।;:$%-'\"" for c in word)
 
 
 def _lower_first(text: str) -> str:

@@ -25,10 +25,11 @@ from ...scenario import Beat, Scenario
 
 MAX_REPAIRS = 2  # repair turns per role and call
 ROOM = 4  # turns that must remain before the scenario's limit for a repair to start
-REPEAT = re.compile(r"\b(repeat|say that again|didn't catch|did not catch|one more time)\b", re.I)
+# "repeat it", not "your repeat prescription"
+REPEAT = re.compile(r"\b(repeat (it|that|the)|say that again|didn't catch|did not catch|one more time)\b", re.I)
 CONFIRM = re.compile(r"\bwas that\s+\S*\d|, was that it\b", re.I)  # a number asked about
 SORRY = re.compile(r"^\W*(sorry|i'm sorry|just to check)\b", re.I)  # how every question above starts
-DENIED = re.compile(r"^\W*(no\b|sorry, not|not quite|actually|that's wrong)", re.I)  # how CORRECT lines start
+DENIED = re.compile(r"^\W*(no\b(?! problem)|sorry, not|not quite|actually|that's wrong)", re.I)  # how CORRECT lines start
 ASK_AGAIN = ["Sorry, I didn't catch the {what}. Could you repeat it?", "Sorry, could you repeat the {what}?",
              "I'm sorry, the line cut out. Could you say that again, the {what}?"]
 CONFIRM_HEARD = ["Sorry, was that {heard}?", "Just to check, was that {heard}?", "Sorry, {heard}, was that it?"]
@@ -126,7 +127,7 @@ class Repair:
         after my last one has a read-back, or I had just repeated or corrected an ID."""
         if said and said[-1] in self.lines:
             return True
-        if index == 0:
+        if not 0 < index <= len(self.beats):
             return False
         script = self.scenario.script
         at = next(i for i, b in enumerate(script) if b is self.beats[index - 1])

@@ -83,8 +83,10 @@ HINDI = [
     ["माफ़ कीजिए", "क्षमा कीजिए", "माफ़ी चाहते हैं"],
     ["असुविधा के लिए खेद है", "तकलीफ़ के लिए माफ़ी चाहते हैं", "परेशानी के लिए खेद है"],
 ]
-_PHRASE = re.compile("|".join(rf"\b{re.escape(p)}\b" for p in sorted({p for g in PARAPHRASES for p in g}, key=len,
-                                                                       reverse=True)), re.IGNORECASE)
+# not after "make", "be", "for", "not", "so": "make sure" is not "make of course"
+_NOT_AFTER = r"(?<!\bmake )(?<!\bbe )(?<!\bfor )(?<!\bnot )(?<!\bso )"
+_PHRASE = re.compile("|".join(rf"{_NOT_AFTER}\b{re.escape(p)}\b" for p in sorted({p for g in PARAPHRASES for p in g},
+                                                                                  key=len, reverse=True)), re.IGNORECASE)
 _GROUP_OF = {p: g for g in PARAPHRASES for p in g}
 _HI_GROUP_OF = {p: g for g in HINDI for p in g}
 # Devanagari vowel signs are not \w to `re`: a Hindi phrase ends where no letter or sign (danda aside) follows
