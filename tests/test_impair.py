@@ -118,7 +118,8 @@ def test_loss_drops_the_stated_share_and_conceals_it(impaired):
             a, b = k * n, min(len(clean), (k + 1) * n)
             if k in lost:
                 if k - 1 not in lost and k > 0:  # first 10 ms of a gap: the last frame received, repeated
-                    np.testing.assert_allclose(out[a:a + n // 2], clean[a - n:a - n + n // 2], atol=1 / 32768)
+                    m = min(n // 2, len(out) - a)  # the track's last frame can be shorter
+                    np.testing.assert_allclose(out[a:a + m], clean[a - n:a - n + m], atol=1 / 32768)
                 if np.abs(clean[a:b]).max() > 0.05 and not np.allclose(clean[a:b], clean[a - n:b - n], atol=0.01):
                     assert not np.allclose(out[a:b], clean[a:b], atol=0.01), (role, k)
             elif k - 1 not in lost:  # received, and not cross-faded from a gap: untouched
