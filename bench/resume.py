@@ -31,12 +31,12 @@ def main() -> None:
         t0 = time.monotonic()
         proc = cli("generate", "--count", str(args.count), "--seed", "5", "--concurrency",
                    str(args.concurrency), "--out", str(out), start_new_session=True)
-        while len(list((out / "conversations").glob("*/meta.json"))) < args.count // 2:
+        while len(list((out / "conversations").glob("[!.]*/meta.json"))) < args.count // 2:
             time.sleep(0.2)
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
         first = time.monotonic() - t0
-        kept = len(list((out / "conversations").glob("*/meta.json")))
+        kept = len(list((out / "conversations").glob("[!.]*/meta.json")))
         t0 = time.monotonic()
         code = cli("generate", "--resume", str(out), "--concurrency", str(args.concurrency)).wait()
         resume = time.monotonic() - t0

@@ -70,24 +70,11 @@ def distinct_ngrams(samples: list[Sample], n: int) -> float:
 
 
 def speaker_groups(samples: list[Sample]) -> list[list[Sample]]:
-    """Conversations that share a speaker, transitively: a speaker-disjoint split keeps each
-    group whole (the connected components of the persona co-occurrence graph)."""
-    parent: dict[str, str] = {}
+    """Conversations that share a speaker, transitively, largest first: a speaker-disjoint split
+    keeps each group whole (export/splits.py, --split-by persona)."""
+    from .export.splits import groups
 
-    def find(p: str) -> str:
-        while parent.setdefault(p, p) != p:
-            parent[p] = parent[parent[p]]
-            p = parent[p]
-        return p
-
-    for s in samples:
-        first, *rest = sorted(s.roles.values())
-        for p in rest:
-            parent[find(p)] = find(first)
-    groups: dict[str, list[Sample]] = {}
-    for s in samples:
-        groups.setdefault(find(next(iter(s.roles.values()))), []).append(s)
-    return sorted(groups.values(), key=len, reverse=True)
+    return sorted(groups(samples, "persona"), key=len, reverse=True)  # type: ignore[arg-type]
 
 
 def speaker_split(samples: list[Sample], shares: dict[str, float]) -> dict:

@@ -78,7 +78,8 @@ def _start(out: Path, count: int) -> subprocess.Popen:
 def _wait_for_complete(out: Path, n: int, proc: subprocess.Popen, limit: float = 300) -> list[Path]:
     t0 = time.monotonic()
     while time.monotonic() - t0 < limit:
-        done = [p.parent for p in (out / "conversations").glob("*/meta.json")]
+        # complete: conversations/<id>/meta.json, not the .tmp-<id>/ folder it is written in first
+        done = [p.parent for p in (out / "conversations").glob("*/meta.json") if not p.parent.name.startswith(".")]
         if len(done) >= n:
             return done
         assert proc.poll() is None, proc.communicate()

@@ -28,7 +28,9 @@ def parse_split(text: str) -> dict[str, float]:
     return {name: share / 100 for name, share in zip(SPLITS, shares) if share}
 
 
-def _groups(conversations: list[Conversation], by: str) -> list[list[Conversation]]:
+def groups(conversations: list[Conversation], by: str) -> list[list[Conversation]]:
+    """Conversations that must share a split: each alone, by scenario, or by persona (those that
+    share a speaker, transitively: the connected components of persona co-occurrence)."""
     if by == "conversation":
         return [[c] for c in conversations]
     if by == "scenario":
@@ -58,13 +60,13 @@ def assign(conversations: list[Conversation], shares: dict[str, float], by: str)
     """conversation id -> split name."""
     if by not in SPLIT_BY:
         raise ValueError(f"--split-by: choose from {', '.join(SPLIT_BY)} (got {by!r})")
-    groups = sorted(_groups(conversations, by),
-                    key=lambda g: hashlib.sha256(" ".join(sorted(c.id for c in g)).encode()).hexdigest())
-    groups.sort(key=len, reverse=True)  # big groups first: the small ones even out the shares
+    together = sorted(groups(conversations, by),
+                      key=lambda g: hashlib.sha256(" ".join(sorted(c.id for c in g)).encode()).hexdigest())
+    together.sort(key=len, reverse=True)  # big groups first: the small ones even out the shares
     total = len(conversations)
     filled = dict.fromkeys(shares, 0)
     out = {}
-    for group in groups:
+    for group in together:
         name = max(shares, key=lambda s: (shares[s] * total - filled[s], shares[s]))
         filled[name] += len(group)
         out.update({c.id: name for c in group})
