@@ -40,17 +40,19 @@ def test_turns_bracket_the_speech_of_each_track_and_carry_their_texts(tmp_path):
     texts = [
         {"role": "agent", "topic": SAID_TOPIC, "text": "Hello, how can I help?", "at": 2.6},
         {"role": "customer", "topic": HEARD_TOPIC, "text": "hello how can I help", "at": 3.1},
-        {"role": "customer", "topic": SAID_TOPIC, "text": "My refund never came.", "at": 5.1},
-        {"role": "agent", "topic": HEARD_TOPIC, "text": "my refund never came", "at": 5.7},
+        # the agent cut in: the customer's agent says what got out, and what it meant to say
+        {"role": "customer", "topic": SAID_TOPIC, "text": "My refund never", "at": 5.1, "interrupted": True,
+         "intended": "My refund never came."},
+        {"role": "agent", "topic": HEARD_TOPIC, "text": "my refund never", "at": 5.7},
         {"role": "agent", "topic": SAID_TOPIC, "text": "Let me check.", "at": 7.1},
     ]
     rec = _observer({"agent": (0, [agent[:30000], agent[30000:]]), "customer": (SAMPLE_RATE, [customer])}, texts)
     rec = rec.recording(tail_s=0.5)
     assert {len(t) for t in rec.tracks.values()} == {int(7.5 * SAMPLE_RATE)}
-    assert [(t.role, t.text, t.heard) for t in rec.turns] == [
-        ("agent", "Hello, how can I help?", "hello how can I help"),
-        ("customer", "My refund never came.", "my refund never came"),
-        ("agent", "Let me check.", None),
+    assert [(t.role, t.text, t.heard, t.interrupted, t.intended) for t in rec.turns] == [
+        ("agent", "Hello, how can I help?", "hello how can I help", False, None),
+        ("customer", "My refund never", "my refund never", True, "My refund never came."),
+        ("agent", "Let me check.", None, False, None),
     ]
     starts_ends = [(t.start, t.end) for t in rec.turns]
     assert starts_ends[0][0] == 0.5 and abs(starts_ends[0][1] - 2.5) < 0.01  # one turn across the pause

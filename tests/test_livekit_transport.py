@@ -66,6 +66,49 @@ def test_two_conversations_in_real_rooms_meet_the_contract(tmp_path):
     assert "livekit_api_secret" not in json.dumps(run) and run["flags"]["livekit_url"].startswith(("ws://", "wss://"))
 
 
+def test_a_listener_cuts_in_and_the_speaker_stops_in_a_real_room(tmp_path):
+    """Barge-in in a room is real: the listening agent comes in over its peer (after a few words,
+    from the peer's transcript as it is played), and the peer's session, hearing that, stops.
+    A copy of a scenario that cuts most long turns makes it happen in one short call."""
+    import wave
+
+    import numpy as np
+
+    from synthconv.runfolder.audio import loud
+
+    scenarios = tmp_path / "scenarios"
+    scenarios.mkdir()
+    text = (ROOT / "scenarios" / "billing-dispute.yaml").read_text()
+    assert "turns: {min: 6, max: 14}\n" in text
+    (scenarios / "billing-dispute.yaml").write_text(
+        text.replace("turns: {min: 6, max: 14}\n", "turns: {min: 6, max: 14}\nturn_taking: {interruptions: 5}\n"))
+    out = tmp_path / "run"
+    res = generate("ok", out, "--count", "1", "--seed", "3", "--scenario", "billing-dispute",
+                   "--scenarios-dir", str(scenarios), "--job-timeout", "240")
+    assert res["exit"] == 0, res["stdout"] + res["stderr"]
+    (row,) = read_jsonl(out / "conversations.jsonl")
+    folder = out / "conversations" / row["id"]
+    # the contract check includes: an interrupted text starts its intended line, and its track
+    # is silent after the cut
+    assert validate_conversation(folder) == []
+    turns = read_jsonl(folder / "transcript.jsonl")
+    cuts = [i for i, t in enumerate(turns) if t["interrupted"]]
+    assert cuts, [(t["role"], t["text"]) for t in turns]
+    for i in cuts:
+        cut = turns[i]
+        assert cut["intended"].startswith(cut["text"]) and len(cut["intended"]) > len(cut["text"])
+        peer = next(t for t in turns[i + 1:] if t["role"] != cut["role"])
+        # the peer came in over the speaker, who stopped within a human reaction time
+        assert peer["start"] < cut["end"] <= peer["start"] + 0.8, (cut, peer)
+        with wave.open(str(folder / "tracks" / f"{cut['role']}.wav")) as w:
+            rate = w.getframerate()
+            pcm = np.frombuffer(w.readframes(w.getnframes()), np.int16)
+        again = next((t["start"] for t in turns[i + 1:] if t["role"] == cut["role"]), len(pcm) / rate)
+        assert not loud(pcm[int((cut["end"] + 0.05) * rate): int(again * rate)]).any()  # it really stopped
+    labels = json.loads((folder / "meta.json").read_text())["labels"]
+    assert labels["interruptions_per_min"] > 0 and labels["floor_transfer_offset_s"]["overlapped"] > 0
+
+
 @contextlib.contextmanager
 def busy_machine():
     """Every core busy at the lowest priority: the machine's CPU reads near 100 % while the

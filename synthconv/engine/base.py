@@ -88,12 +88,17 @@ class Speaker:
     # awaited before the first speaker opens the call (a room: until the peer listens)
     peer_ready: Callable[[], Awaitable[None]] | None = None
     turn_taking: str = "natural"  # or "strict": no self-repairs or repetitions in the wording
+    barge_in: bool = False  # a room with natural turn-taking: the peer may cut in, and we stop
 
 
 class Engine(ABC):
     """One way of speaking, hearing and thinking. Subclasses are registered in `ENGINES`."""
 
     name: str
+    # In a room, whether this engine's agent can cut in on its peer mid-line (transport/barge_in.py):
+    # it must hear the peer word by word as the words are spoken, which the peer's published
+    # transcript gives and an STT that hears whole utterances does not.
+    cuts_in: bool = False
 
     @abstractmethod
     def voice(self, persona: Persona) -> dict:

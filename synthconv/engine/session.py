@@ -17,22 +17,31 @@ IDENTITY = "You are {name}, the {role} in this call: {title}. Your goal: {goal} 
 IDENTITY_PATTERN = re.compile(r"You are (?P<name>.+?), the (?P<role>.+?) in this call: ")
 
 
-def session_options() -> dict:
+# Seconds of the peer's speech over our own before we stop talking (barge-in in a room). The
+# overlapped speaker drops out within one or two syllables (Schegloff 2000); the room's audio path
+# adds about 0.1 s to this.
+YIELD_AFTER_S = 0.25
+
+
+def session_options(barge_in: bool = False) -> dict:
     """AgentSession keyword arguments for agent-to-agent calls.
 
     - Turns are found by VAD on the peer's audio; no cloud turn detector.
     - No AEC warm-up: the peer's first words would otherwise be replaced by silence.
-    - No interruptions, no preemptive generation, no "user away" timer: two agents take turns.
+    - No preemptive generation, no "user away" timer: two agents take turns.
+    - Interruptions only with `barge_in` (natural turn-taking in a room, where the peer may cut
+      in): the session then stops speaking once it hears YIELD_AFTER_S of the peer, found by
+      our VAD (not livekit's adaptive detector, a cloud model), and never resumes the cut line
+      (the policy says it again). On the local bridge the bridge itself cuts the audio.
     """
+    interruption = {"enabled": False, "discard_audio_if_uninterruptible": False, "resume_false_interruption": False}
+    if barge_in:
+        interruption.update(enabled=True, mode="vad", min_duration=YIELD_AFTER_S, false_interruption_timeout=None)
     return {
         "turn_handling": {
             "turn_detection": "vad",
             "endpointing": {"min_delay": 0.5, "max_delay": 3.0},
-            "interruption": {
-                "enabled": False,
-                "discard_audio_if_uninterruptible": False,
-                "resume_false_interruption": False,
-            },
+            "interruption": interruption,
             "preemptive_generation": {"enabled": False},
         },
         "aec_warmup_duration": None,
@@ -72,6 +81,13 @@ class RoleAgent(Agent):
         super().__init__(instructions=instructions)
         self._opens = opens
         self._peer_ready = peer_ready
+        self.intended = ""  # the whole of the line being said: a cut line's transcript is shorter
+
+    async def transcription_node(self, text, model_settings):  # noqa: ANN001, ANN201
+        self.intended = ""
+        async for chunk in Agent.default.transcription_node(self, text, model_settings):
+            self.intended += str(chunk)
+            yield chunk
 
     @classmethod
     def for_speaker(cls, speaker: Speaker) -> RoleAgent:

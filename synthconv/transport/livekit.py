@@ -27,10 +27,12 @@ from livekit import api, rtc
 
 from ..errors import LiveKitError
 from ..job import Job
+from ..labels import disfluencies
 from ..recorder import Recording, Turn
 from ..runfolder.audio import loud  # what counts as speech: the contract check's threshold
 from ..scenario import Library
-from .protocol import (AGENT_NAME, ENDED_ATTR, FAILED_ATTR, HEARD_TOPIC, ROOM_ENV, SAID_TOPIC, identity,
+from .protocol import (AGENT_NAME, ENDED_ATTR, FAILED_ATTR, HEARD_TOPIC, INTENDED_ATTR, INTERRUPTED_ATTR, ROOM_ENV,
+                       SAID_TOPIC, identity,
                        observer_identity)
 
 SAMPLE_RATE = 24000
@@ -78,9 +80,10 @@ async def check_server(cfg: LiveKitConfig, timeout: float = 10.0) -> None:
 class Observer:
     """A hidden participant that records both agents' tracks and transcriptions."""
 
-    def __init__(self, roles: list[str], job: Job) -> None:
+    def __init__(self, roles: list[str], job: Job, language: str = "en") -> None:
         self.room = rtc.Room()
         self.roles = roles
+        self.language = language
         self.identities = {identity(job.id, r): r for r in roles}
         self.t0 = 0.0
         self.audio: dict[str, tuple[int, list[np.ndarray]]] = {}
@@ -134,9 +137,12 @@ class Observer:
 
         async def read() -> None:
             text = (await reader.read_all()).strip()
+            attributes = reader.info.attributes or {}
             if text:
                 self.texts.append({"role": role, "topic": reader.info.topic, "text": text,
-                                   "at": time.monotonic() - self.t0})
+                                   "at": time.monotonic() - self.t0,
+                                   "interrupted": attributes.get(INTERRUPTED_ATTR) == "1",
+                                   "intended": attributes.get(INTENDED_ATTR)})
 
         self._spawn(read())
 
@@ -200,24 +206,30 @@ class Observer:
             texts = _assign(mine, own[role])
             heards = _assign(mine, heard[role])
             for (a, b, _), said, got in zip(mine, texts, heards):
-                turns.append(Turn(turn=0, role=role, speaker=role, text=" ".join(said), start=round(a / SAMPLE_RATE, 3),
-                                  end=round(b / SAMPLE_RATE, 3), interrupted=False, heard=" ".join(got) or None))
+                # a line the peer cut off ends its region (the speaker stopped there)
+                cut = bool(said) and said[-1].get("interrupted", False)
+                text = " ".join(t["text"] for t in said)
+                intended = " ".join([t["text"] for t in said[:-1]] + [said[-1].get("intended") or said[-1]["text"]]) if cut else None
+                turns.append(Turn(turn=0, role=role, speaker=role, text=text, start=round(a / SAMPLE_RATE, 3),
+                                  end=round(b / SAMPLE_RATE, 3), interrupted=cut, intended=intended,
+                                  heard=" ".join(t["text"] for t in got) or None,
+                                  disfluencies=disfluencies(text, self.language)))
         turns.sort(key=lambda t: t.start)
         for i, t in enumerate(turns):
             t.turn = i
         return turns
 
 
-def _assign(regions: list[tuple[int, int, str]], texts: list[dict]) -> list[list[str]]:
+def _assign(regions: list[tuple[int, int, str]], texts: list[dict]) -> list[list[dict]]:
     """Each text goes to the last region that started before it arrived."""
-    out: list[list[str]] = [[] for _ in regions]
+    out: list[list[dict]] = [[] for _ in regions]
     for t in sorted(texts, key=lambda t: t["at"]):
         at = int(t["at"] * SAMPLE_RATE)
         started = [i for i, (a, _, _) in enumerate(regions) if a <= at]
         if started:
-            out[started[-1]].append(t["text"])
+            out[started[-1]].append(t)
         elif regions:
-            out[0].append(t["text"])
+            out[0].append(t)
     return out
 
 
@@ -227,7 +239,7 @@ async def converse(job: Job, library: Library, options: dict, timeout: float) ->
     scenario = job.played(library)
     # `synthconv serve` names the room of a conversation it starts, to hand out its observer token
     room = os.environ.get(ROOM_ENV) or f"synthconv-{job.id}-{uuid.uuid4().hex[:6]}"
-    observer = Observer(scenario.role_keys, job)
+    observer = Observer(scenario.role_keys, job, scenario.language)
     async with cfg.api() as lk:
         await lk.room.create_room(api.CreateRoomRequest(name=room, empty_timeout=30, departure_timeout=10,
                                                         max_participants=4 + VIEWERS))
@@ -239,7 +251,8 @@ async def converse(job: Job, library: Library, options: dict, timeout: float) ->
             async def dispatch(role: str) -> None:
                 dispatches[role] += 1
                 meta = {"role": role, "job": job.to_dict(), "name": job.persona(role, library).name,
-                        "engine": options["engine"], "scenarios_dir": str(options["scenarios_dir"]),
+                        "engine": options["engine"], "turn_taking": options.get("turn_taking", "natural"),
+                        "scenarios_dir": str(options["scenarios_dir"]),
                         "personas_dir": str(options["personas_dir"])}
                 await lk.agent_dispatch.create_dispatch(api.CreateAgentDispatchRequest(
                     agent_name=AGENT_NAME, room=room, metadata=json.dumps(meta)))

@@ -9,6 +9,7 @@ the same engine code as the local transport and links it to its peer:
 - the words it hears come from the peer's `lk.transcription` text stream, published next to
   the peer's audio (the same seam as the local bridge);
 - the end of the call travels as a participant attribute, so the peer stops replying;
+- with natural turn-taking a listener may cut in on its peer and the peer stops (barge_in.py);
 - what it said and what it heard go to the recorder as text streams of its own (`SAID_TOPIC`,
   `HEARD_TOPIC`; the names both sides share are in protocol.py). livekit-agents publishes a heard transcript under the *speaker's* identity
   (`sender_identity`), and a real livekit-server passes that on, so on `lk.transcription` a
@@ -35,8 +36,10 @@ from ..engine.base import CallControl, Speaker, TranscriptChannel
 from ..errors import transient
 from ..job import Job
 from ..scenario import draw_facts, load_library
-from .protocol import (AGENT_NAME, ENDED_ATTR, ENDING_ATTR, FAILED_ATTR, HEARD_TOPIC, READY_ATTR, SAID_TOPIC,
-                       identity, observer_identity)
+from .barge_in import BargeIn
+from .protocol import (AGENT_NAME, ENDED_ATTR, ENDING_ATTR, FAILED_ATTR, HEARD_TOPIC, INTENDED_ATTR,
+                       INTERRUPTED_ATTR, READY_ATTR, SAID_TOPIC, identity, observer_identity)
+from .timing import timing_model
 
 log = logging.getLogger("synthconv.worker")
 
@@ -92,6 +95,9 @@ async def entrypoint(ctx: JobContext) -> None:
     peer_identity = identity(job.id, peer_role)
     call = CallControl()
     heard = TranscriptChannel()
+    turn_taking = meta.get("turn_taking", "natural")
+    barge_in = BargeIn(timing_model(turn_taking, job.seed, scenario, job.cast(library)), role, peer_role, call,
+                       heard=lambda text: tell_recorder(HEARD_TOPIC, text))
 
     def on_text(reader: rtc.TextStreamReader, participant_identity: str) -> None:
         log.debug("%s: text stream from %s %s", role, participant_identity, reader.info.attributes)
@@ -105,7 +111,7 @@ async def entrypoint(ctx: JobContext) -> None:
             return  # what the peer heard of us, not what it said
 
         async def read() -> None:
-            text = (await reader.read_all()).strip()
+            text = await barge_in.follow(reader) if engine.cuts_in else (await reader.read_all()).strip()
             if text:
                 log.info("%s heard: %s", role, text[:60])
                 heard.put(text)
@@ -115,6 +121,15 @@ async def entrypoint(ctx: JobContext) -> None:
     def on_attributes(changed: dict[str, str], participant: rtc.Participant) -> None:
         if participant.identity == peer_identity and changed.get(ENDING_ATTR):
             call.end_after_turn(peer_role)
+
+    tasks: set[asyncio.Task] = set()
+
+    def tell_recorder(topic: str, text: str, attributes: dict[str, str] | None = None) -> None:
+        task = asyncio.get_running_loop().create_task(ctx.room.local_participant.send_text(
+            text.strip(), topic=topic, attributes=attributes,
+            destination_identities=[observer_identity(ctx.room.name)]))
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
 
     ctx.room.register_text_stream_handler(TOPIC_TRANSCRIPTION, on_text)
     ctx.room.on("participant_attributes_changed", on_attributes)
@@ -131,8 +146,9 @@ async def entrypoint(ctx: JobContext) -> None:
 
     speaker = Speaker(job=job, role=role, scenario=scenario, persona=job.persona(role, library),
                       peer_role=peer_role, facts=draw_facts(scenario, job.seed)[role], heard=heard, call=call,
-                      peer_ready=peer_ready)
+                      peer_ready=peer_ready, turn_taking=turn_taking, barge_in=turn_taking == "natural")
     session, agent = engine.build(speaker)
+    barge_in.session = session
     done = asyncio.Event()
 
     @session.on("agent_state_changed")
@@ -154,18 +170,15 @@ async def entrypoint(ctx: JobContext) -> None:
         done.set()
 
     call.failure_listeners.append(announce_failure)
-    tasks: set[asyncio.Task] = set()
-
-    def tell_recorder(topic: str, text: str) -> None:
-        task = asyncio.get_running_loop().create_task(ctx.room.local_participant.send_text(
-            text.strip(), topic=topic, destination_identities=[observer_identity(ctx.room.name)]))
-        tasks.add(task)
-        task.add_done_callback(tasks.discard)
 
     @session.on("conversation_item_added")
     def _on_item(ev) -> None:  # noqa: ANN001
         if isinstance(ev.item, llm.ChatMessage) and ev.item.role == "assistant" and (ev.item.text_content or "").strip():
-            tell_recorder(SAID_TOPIC, ev.item.text_content)
+            said, attributes = ev.item.text_content.strip(), None
+            if ev.item.interrupted:  # the peer cut in: `said` is what got out; the next line repairs it
+                call.interrupted[role] = said
+                attributes = {INTERRUPTED_ATTR: "1", INTENDED_ATTR: (getattr(agent, "intended", "") or said).strip()}
+            tell_recorder(SAID_TOPIC, said, attributes)
 
     @session.on("user_input_transcribed")
     def _on_heard(ev) -> None:  # noqa: ANN001

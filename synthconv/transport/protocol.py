@@ -18,6 +18,9 @@ FAILED_ATTR = "synthconv.failed"  # "transient: why" or "final: why": its engine
 # text streams an agent sends to the observer only
 SAID_TOPIC = "synthconv.said"  # each line it spoke, once played out
 HEARD_TOPIC = "synthconv.heard"  # each final transcript of its peer's audio
+# attributes of a SAID_TOPIC text the peer cut off: "1", and the whole line it meant to say
+INTERRUPTED_ATTR = "synthconv.interrupted"
+INTENDED_ATTR = "synthconv.intended"
 
 
 def identity(job_id: str, role: str) -> str:

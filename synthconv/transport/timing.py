@@ -1,4 +1,5 @@
-"""When each side speaks on the local bridge: seeded models of turn-taking.
+"""When each side speaks: seeded models of turn-taking (on the local bridge every gap, overlap,
+cut and backchannel; in a room, when a listener cuts in).
 
 `strict` is a chess clock (every gap 0.15-0.8 s, nobody overlaps, nobody is cut off). `natural`
 is fitted to published measurements of conversation, telephone English among them:
@@ -64,6 +65,7 @@ class StrictTiming:
     natural = False
 
     def __init__(self, seed: int, scenario: Scenario, personas: dict[str, Persona]) -> None:
+        self._seed = seed
         self._rng = random.Random(f"{seed}:timing")
 
     def lead_in(self) -> float:
@@ -84,6 +86,11 @@ class StrictTiming:
         """(seconds into the segment, token) the listener says during `role`'s pauses."""
         return []
 
+    def barge_in(self, role: str) -> int | None:
+        """In a room: after how many words of `role`'s next turn its peer cuts in, if it does (a
+        turn that ends sooner is not cut)."""
+        return None
+
 
 class NaturalTiming(StrictTiming):
     natural = True
@@ -101,6 +108,7 @@ class NaturalTiming(StrictTiming):
         self._mode = tune.offset_mode if tune.offset_mode is not None else self.MODE
         self._interruptions = self.INTERRUPTIONS * tune.interruptions
         self._backchannel = min(1.0, self.BACKCHANNEL * tune.backchannels)
+        self._barge: dict[str, random.Random] = {}
 
     def offset(self, role: str, previous_s: float) -> float:
         mode = self._mode + MODE_SHIFT[self._tempo[role]]
@@ -129,6 +137,15 @@ class NaturalTiming(StrictTiming):
         onset = words[k][0]
         stop = min(run_end[k], onset + self._tt.uniform(0.15, 0.45))
         return Cut(onset=onset, stop=stop, words=sum(1 for a, _ in words if a < stop))
+
+    def barge_in(self, role: str) -> int | None:
+        # each listener's process draws alone, so its own stream (the same seed would otherwise
+        # give both sides the same draws); word 5-9 of a turn is near the local bridge's 40-75 %
+        # of a turn of 8 words or more
+        rng = self._barge.setdefault(role, random.Random(f"{self._seed}:barge-in:{role}"))
+        chance = self._interruptions * INTERRUPT_SCALE[self._tempo[self._peer[role]]]
+        words = rng.randint(5, 9)
+        return words if rng.random() < chance else None
 
     def backchannels(self, role: str, pauses: list[tuple[float, float]]) -> list[tuple[float, str]]:
         out = []

@@ -16,6 +16,7 @@ HEARINGS = ("whisper", "transcript")
 
 class OfflineEngine(Engine):
     name = "offline"
+    cuts_in = True  # in a room it hears the peer's published transcript, word by word
 
     def __init__(self, hearing: str = "transcript") -> None:
         if hearing not in HEARINGS:
@@ -77,7 +78,7 @@ class OfflineEngine(Engine):
             ),
             tts=EspeakTTS(speaker.persona.voice.offline),
             use_tts_aligned_transcript=True,  # espeak's word timings become the turn's words
-            **session_options(),
+            **session_options(barge_in=speaker.barge_in),
         )
         return session, RoleAgent.for_speaker(speaker)
 

@@ -107,6 +107,7 @@ class DialoguePolicy(OfflinePlugin, llm.LLM):
         super().__init__()
         self.disfluent = disfluent
         self._said_again: set[str] = set()  # lines said again after the peer cut them off
+        self._last_line = ""  # the whole of the last line (a cut one reaches the chat shorter in a room)
         self.scenario = scenario
         self.role = role
         self.persona = persona
@@ -132,6 +133,11 @@ class DialoguePolicy(OfflinePlugin, llm.LLM):
 
     def next_line(self, chat_ctx: llm.ChatContext) -> str:
         """The next thing to say, or "" once the call is over."""
+        line = self._next_line(chat_ctx)
+        self._last_line = line or self._last_line
+        return line
+
+    def _next_line(self, chat_ctx: llm.ChatContext) -> str:
         if self.call.ending_role is not None:
             return ""  # the other side said goodbye: the call is over
         said = [m for m in chat_ctx.messages() if m.role == "assistant"]
@@ -144,7 +150,9 @@ class DialoguePolicy(OfflinePlugin, llm.LLM):
                 last_heard = (m.text_content or "") + " " + last_heard
         turns_so_far = len(said) + len(heard)
         # what advances the script: neither lines said again after a cut nor asking about a number
-        said_texts = [t for t in (m.text_content or "" for m in said) if t not in self._said_again]
+        # (in a room a line said again can itself be cut: its message then holds the start of it)
+        said_texts = [t for t in (m.text_content or "" for m in said)
+                      if not (t and any(again.startswith(t) for again in self._said_again))]
         own = len(said_texts)
         repair = self.repair.next(said_texts, last_heard, turns_so_far)
         if repair:
@@ -158,7 +166,9 @@ class DialoguePolicy(OfflinePlugin, llm.LLM):
         else:
             beat = self.beats[own]
             final = beat is self.scenario.script[-1]
-        if cut_off is not None and not final and own > 0:
+        # a question the peer answered anyway (it heard enough of it) is not asked again
+        answered = "?" in self._last_line and last_heard.strip() and "?" not in last_heard
+        if cut_off is not None and not final and own > 0 and not answered:
             beat = self.beats[min(own, len(self.beats)) - 1]
             rng = random.Random(f"{self.seed}:{self.role}:{own}:repair")
             line = self.render(beat, rng, peer=peer_name(heard), echo=echo_token(last_heard), first=False)

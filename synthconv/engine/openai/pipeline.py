@@ -50,7 +50,7 @@ class OpenAIPipelineEngine(_OpenAIEngine):
             vad=silero_vad(),
             conn_options=SessionConnectOptions(stt_conn_options=conn, llm_conn_options=conn,
                                                tts_conn_options=conn, max_unrecoverable_errors=0),
-            **session_options(),
+            **session_options(barge_in=speaker.barge_in),
         )
         self._watch(session, speaker, list(clients.values()))
         return session, OpenAIRoleAgent(speaker)
