@@ -107,3 +107,30 @@ def test_policy_says_goodbye_and_ends_at_the_turn_limit():
     assert any(w in line for w in ("goodbye", "Take care", "great day"))
     assert closing.phase == "closing"
     assert policy.next_line(ctx) == ""  # nothing more once the call is ending
+
+
+def test_a_cut_off_line_is_said_again_unless_the_peer_answered_its_question():
+    """In a room the chat holds only what got out of a cut line (here its first five words)."""
+    from synthconv.engine.offline.policy import REPAIR
+
+    def talk(policy, call, cut_at, replies):
+        said, ctx = [], []
+        for i, reply in enumerate(replies):
+            line = policy.next_line(_ctx(*ctx))
+            said.append(line)
+            if i == cut_at:
+                call.interrupted["agent"] = line = " ".join(line.split()[:5])
+            ctx += [("assistant", line), ("user", reply)]
+        return said
+
+    replies = ["Hi, I was charged twice in March.", "Sure, it is 4417 2093.", "Oh, okay.", "No, that's all."]
+    # the question for the account number is cut, and answered anyway: the call goes on
+    asked = talk(*_policy("agent", seed=3), cut_at=1, replies=replies)
+    assert asked[1].endswith("?") and "4417 2093" in asked[2]
+    assert not asked[2].startswith(tuple(REPAIR["en"]))
+    # the line with the refund reference is cut before it: the next line says it again
+    policy, call = _policy("agent", seed=3)
+    told = talk(policy, call, cut_at=2, replies=replies)
+    reference = policy.facts["reference"]
+    assert reference in told[2] and reference not in " ".join(told[2].split()[:5])
+    assert told[3].startswith(tuple(REPAIR["en"])) and reference in told[3]

@@ -190,3 +190,26 @@ def test_turn_taking_figures_from_tracks_and_turns():
     assert got["overlap_ratio"] == pytest.approx(0.5 / 8, abs=0.01)
     assert got["speaking_share"] == {"a": pytest.approx(4 / 8.5, abs=0.01), "b": pytest.approx(4.5 / 8.5, abs=0.01)}
     assert got["interruptions_per_min"] == 6.0 and got["backchannels_per_min"] == 0.0
+
+
+def test_in_a_room_a_listener_cuts_in_on_a_seeded_share_of_turns():
+    """timing.barge_in: after which word of the peer's turn a listener in a room comes in."""
+    from synthconv.job import plan
+    from synthconv.scenario import load_library
+    from synthconv.transport.timing import timing_model
+
+    lib = load_library()
+    job = plan(lib, 1, 7, scenarios=["billing-dispute"])[0]
+    sc, cast = job.played(lib), job.cast(lib)
+
+    def draws(mode, scale=1.0):
+        tuned = sc.model_copy(update={"turn_taking": sc.turn_taking.model_copy(update={"interruptions": scale})})
+        model = timing_model(mode, job.seed, tuned, cast)
+        return [model.barge_in("customer") for _ in range(400)]
+
+    natural = draws("natural")
+    assert natural == draws("natural")  # seeded
+    cut = [w for w in natural if w is not None]
+    assert 0.03 < len(cut) / len(natural) < 0.35 and set(cut) <= set(range(5, 10))
+    assert draws("strict") == [None] * 400 and draws("natural", 0.0) == [None] * 400
+    assert sum(w is not None for w in draws("natural", 5.0)) > 2 * len(cut)
