@@ -106,7 +106,9 @@ def test_a_listener_cuts_in_and_the_speaker_stops_in_a_real_room(tmp_path):
         again = next((t["start"] for t in turns[i + 1:] if t["role"] == cut["role"]), len(pcm) / rate)
         # it really stopped (turn times are rounded to the millisecond: keep 10 ms clear of the next)
         assert not loud(pcm[int((cut["end"] + 0.01) * rate): int((again - 0.01) * rate)]).any()
-    labels = json.loads((folder / "meta.json").read_text())["labels"]
+    meta = json.loads((folder / "meta.json").read_text())
+    assert meta["turn_taking"] == "natural" and meta["timing"] == "measured"
+    labels = meta["labels"]
     assert labels["interruptions_per_min"] > 0 and labels["floor_transfer_offset_s"]["overlapped"] > 0
 
 

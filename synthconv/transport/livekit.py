@@ -285,6 +285,7 @@ async def converse(job: Job, library: Library, options: dict, timeout: float) ->
             await asyncio.sleep(2.0)  # the last words, and the listener's transcript of them, arrive
             rec = observer.recording()
             rec.notes["livekit"] = {"room": room, "dispatches": dispatches}
+            rec.notes["turn_taking"] = options.get("turn_taking", "natural")  # natural: barge-in
         finally:
             await observer.close()
             try:
