@@ -348,8 +348,8 @@ _ID_DIGITS = re.compile(r"(?<![\d$₹£€.,])\d+(?:[ -]\d+)*(?![\d%]|[.,]\d)")
 
 
 def fresh_digits(value: str, seed: int) -> str:
-    """`value` with each ID's digits replaced by others of the same shape, drawn from `seed` and
-    the ID: the same ID in two facts of one conversation stays the same ID."""
+    """`value` with each ID's digits after the first replaced by others, drawn from `seed` and the
+    ID: the same ID in two facts of one conversation stays the same ID."""
     import random
 
     def swap(m: re.Match) -> str:
@@ -358,7 +358,7 @@ def fresh_digits(value: str, seed: int) -> str:
         if len(digits) < 4 or (len(digits) == 4 and ident.isdigit() and 1900 <= int(ident) <= 2099):
             return ident
         r = random.Random(f"{seed}:id:{ident}")
-        new = [str(r.randrange(1 if i == 0 and c != "0" else 0, 10)) for i, c in enumerate(digits)]
+        new = [c if i == 0 else str(r.randrange(10)) for i, c in enumerate(digits)]  # a prefix stays (a mobile's 9)
         it = iter(new)
         return "".join(next(it) if c.isdigit() else c for c in ident)
 

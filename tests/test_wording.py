@@ -15,7 +15,7 @@ def test_variants_walk_every_composition_before_repeating_one():
     lines = ["[Hi|Hello] {peer}, I [sent back|returned] {item}.", "Thank you. I'm chasing a refund for {item}."]
     n = len(compositions([expand(x, "en") for x in lines]))
     said = [choose(lines, "refund:customer:1", v, random.Random(0), "en") for v in range(n)]
-    assert n == 4 + 7 and len(set(said)) == n  # "Thank you" has seven paraphrases
+    assert n == 4 + 8 and len(set(said)) == n  # "Thank you" has eight paraphrases
     assert choose(lines, "refund:customer:1", n, random.Random(1), "en") == said[0]  # then it cycles
 
 
@@ -27,13 +27,18 @@ def test_jobs_of_one_scenario_say_their_beats_differently():
     assert len(set(openings)) == 4, openings
 
 
-def test_a_plan_of_60_repeats_few_long_lines_and_splits_by_speaker():
+def test_a_plan_of_200_as_text_repeats_few_lines_and_splits_by_speaker():
+    # issue 15's goals on a 200-conversation plan, on the dialogue as text (bench/diversity.py
+    # --text-only; a real run adds Whisper's hearing). Distinct 3-grams: the goal is 0.75, this
+    # library reaches about 0.60 (0.535 before the wording work), so the floor guards what is
+    # reached, not the goal.
     lib = load_library()
     samples = [Sample(id=j.id, scenario=j.scenario, roles=j.roles, utterances=[t for _, t in dialogue(j, lib)])
-               for j in plan(lib, 60, seed=1, personas="sampled")]
+               for j in plan(lib, 200, seed=1, personas="sampled")]
     f = figures(samples)
-    assert f["repeated_share_4_words"] < 0.12 and f["distinct_speakers"] == 120
+    assert f["repeated_share_4_words"] < 0.05 and f["distinct_speakers"] >= 150
     assert f["speaker_split"]["possible"] and f["speaker_split"]["off_by_points"] <= 2
+    assert f["distinct_3grams"] > 0.59, f["distinct_3grams"]
 
 
 def test_style_changes_the_words_not_only_the_fillers():

@@ -31,7 +31,8 @@ FILLERS = {
     "hi": ["अच्छा,", "देखिए,", "मतलब,", "हम्म,", "जी,"],
 }
 THANKS = {
-    "en": ["Thank you.", "Thanks.", "Sure, of course.", "Thanks very much.", "Thank you for that.", "Cheers."],
+    "en": ["Thank you.", "Thanks.", "Sure, of course.", "Thank you for that.", "Cheers.", "Lovely, thanks.",
+           "Appreciated."],
     "hi": ["धन्यवाद।", "शुक्रिया।", "जी, धन्यवाद।"],
 }
 CURT = {"en": ["Look,", "Right.", "Fine."], "hi": ["सुनिए,", "ठीक है।"]}
@@ -55,7 +56,7 @@ MOOD = {  # composed from parts like a scenario line (wording.py): said once per
                   "I'm [pretty|rather|really|a bit] [worn out|tired|exhausted] [today|this evening|at the moment]."],
         "hurried": ["I'm in a [bit of a|real] [rush|hurry], so [quickly|as quick as you can] please.",
                     "I [don't|do not] have [long|much time|many minutes] [to talk|on this], [sorry|I'm afraid]."],
-        "cheerful": ["[Hope|I hope] your [day|week|afternoon] is going [well|nicely|okay|great]!",
+        "cheerful": ["[Hope|I hope] your [day|week] is going [well|nicely|okay|great]!",
                      "[Nice|Lovely|Good] to [hear|get] a friendly voice[!| on the line!]",
                      "Hope you're [keeping|doing] [well|all right][ today|]!"],
     },

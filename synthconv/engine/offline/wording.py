@@ -51,14 +51,14 @@ def compositions(lines: list[str]) -> list[tuple[int, tuple[int, ...]]]:
 # elsewhere ("I'm" cannot stand for "my name is"). Never a member that starts like repair.py's
 # corrections or questions ("No,", "Actually", "Sorry,"): a reworded line must not read as one.
 PARAPHRASES = [
-    ["Thank you", "Thanks", "Thanks a lot", "Many thanks", "Thanks very much", "Thank you so much", "Cheers"],
-    ["thanks for calling", "thank you for calling", "thanks for ringing", "thanks so much for calling",
-     "thank you for your call"],
+    ["Thank you", "Thanks", "Thanks a lot", "Many thanks", "Thanks very much", "Thank you so much", "Cheers",
+     "Thanks ever so much"],
+    ["thanks for calling", "thank you for calling", "thanks for ringing", "thanks so much for calling"],
     ["Thanks for your help", "Thank you for your help", "I appreciate your help", "Thanks for sorting that out",
      "Thanks for helping me out", "That's very helpful, thank you"],
     ["thanks for your patience", "thank you for your patience", "thanks for bearing with me",
      "thanks for holding", "thanks for waiting"],
-    ["Goodbye", "Bye now", "Bye-bye", "Bye for now", "Bye then", "All the best, bye"],
+    ["Goodbye", "Bye now", "Bye-bye", "Bye for now", "Bye then", "Cheerio", "Speak soon, bye"],
     ["talk to you later", "speak to you later", "speak soon", "talk soon"],
     ["Hi", "Hello", "Hey"],
     ["Hi there", "Hello there", "Hiya"],
@@ -75,11 +75,12 @@ PARAPHRASES = [
     ["have a good day", "have a great day", "have a nice day", "enjoy the rest of your day", "have a lovely day",
      "have a good rest of your day"],
     ["I can see", "I'm seeing", "I notice"],
-    ["Got it", "Understood", "Perfect", "Noted", "Great, got that"],
+    ["Got it", "Understood", "Perfect", "Great, got that"],
     ["one second", "one moment", "just a sec", "hang on a second", "bear with me a second", "give me a moment"],
     ["I'd like to", "I want to", "I need to", "I was hoping to", "I'd really like to"],
     ["How can I help you today", "How can I help you", "What can I do for you", "How can I help",
-     "What can I help you with", "How may I help", "What can I help with today"],
+     "What can I help you with", "How may I help", "What are you calling about today", "What's the call about",
+     "What do you need today", "What can I sort out for you"],
     ["Let me check", "I'll check", "Let me have a look", "I'll take a look", "Let me look into it",
      "Let me pull that up", "I'll look into it"],
     ["Take care", "All the best", "Look after yourself", "Have a good one", "Take it easy"],
@@ -88,7 +89,7 @@ PARAPHRASES = [
     ["That's great", "That's brilliant", "That's perfect", "Lovely", "Wonderful", "That's fantastic"],
     ["Yes", "Yeah", "Yep", "Yes indeed"],
     ["no problem", "not a problem", "no worries", "happy to help", "not a problem at all", "glad to help"],
-    ["I understand", "I hear you", "I get that", "That makes sense", "I completely understand"],
+    ["I understand", "I hear you", "That makes sense", "I completely understand"],
     ["as soon as possible", "as soon as I can", "at the earliest", "as quickly as I can"],
     ["a few minutes", "a couple of minutes", "a few moments", "a minute or two"],
     ["a few days", "a couple of days", "two or three days", "a day or two"],
@@ -147,6 +148,17 @@ HINDI = [
     ["अपना ध्यान रखिए", "ख़याल रखिए", "सेहत का ध्यान रखिए"],
     ["माफ़ कीजिए", "क्षमा कीजिए", "माफ़ी चाहते हैं"],
     ["असुविधा के लिए खेद है", "तकलीफ़ के लिए माफ़ी चाहते हैं", "परेशानी के लिए खेद है"],
+    ["दिख रही है", "नज़र आ रही है"],
+    ["दिख रहा है", "नज़र आ रहा है"],
+    ["बता सकते हैं", "बता देंगे", "बताएँगे"],
+    ["एक मिनट", "एक सेकंड", "ज़रा रुकिए"],
+    ["अभी चेक कर लेते हैं", "अभी देख लेते हैं", "अभी पता करते हैं"],
+    ["कर दिया है", "कर दिया गया है"],
+    ["बहुत ज़्यादा", "काफ़ी ज़्यादा"],
+    ["जी हाँ", "हाँ जी"],
+    ["ज़रूर", "बिल्कुल"],
+    ["कोई बात नहीं", "कोई दिक़्क़त नहीं"],
+    ["परेशानी", "दिक़्क़त", "समस्या"],
 ]
 # not after "make", "be", "for", "not", "so": "make sure" is not "make of course"
 # nor after "do", "did", "should": "Do I need to" is not "Do I'd like to"
@@ -348,7 +360,7 @@ def speak_like(text: str, persona: Persona, rng: random.Random) -> str:
 
     def adverb(m: re.Match) -> str:
         aux, following = m.group(1).lower(), m.group(2)
-        if following in ADVERBS or following in ("not", "never", "no", "nothing", "be", "sorry", "afraid", "a", "the", "got"):
+        if following in ADVERBS or following in ("not", "never", "no", "nothing", "be", "sorry", "afraid", "a", "the", "got", "see", "hear"):
             return m.group(0)
         if aux == "i'm" and not following.endswith("ing"):
             return m.group(0)  # "I'm just calling", not "I'm just sorry"
@@ -359,7 +371,8 @@ def speak_like(text: str, persona: Persona, rng: random.Random) -> str:
 
     def marker(m: re.Match) -> str:
         word = m.group(1)
-        if word not in STARTERS or rng.random() >= rate:
+        before = re.split(r"[.!?] ", m.string[: m.start()])[-1]  # the sentence before: not after "Hi."
+        if word not in STARTERS or len(before.split()) < 3 or rng.random() >= rate:
             return m.group(0)
         return f" {rng.choice(markers)} "
 
