@@ -86,3 +86,6 @@ def test_paraphrases_keep_questions_and_sentences_grammatical():
     assert expand("Do I need to have it done again?", "en") == "Do I need to have it done again?"
     assert "[" not in expand("Tell me if that's right.", "en")
     assert expand("That's right.", "en").startswith("[That's right|")
+    # a paraphrase of "I'm afraid" is capitalised where a sentence starts, not elsewhere
+    assert expand("That's the earliest, I'm afraid.", "en") == "That's the earliest, [I'm afraid|unfortunately]."
+    assert expand("I'm afraid not.", "en") == "[I'm afraid|Unfortunately] not."

@@ -21,7 +21,7 @@ from livekit.agents.types import DEFAULT_API_CONNECT_OPTIONS, NOT_GIVEN, NotGive
 
 from ...scenario import Beat, Persona, Scenario
 from ..base import CallControl
-from .wording import choose, restyle
+from .wording import address, choose, restyle
 from .plugin import OfflinePlugin
 from .repair import Repair, ungroup
 
@@ -226,6 +226,8 @@ class DialoguePolicy(OfflinePlugin, llm.LLM):
             text = re.sub(r",? please\b", "", text)
 
         text = restyle(text, self.persona, self.lang, rng)
+        if peer and not first:
+            text = address(text, peer, self.persona, rng)
 
         p_filler = {"none": 0.0, "some": 0.3, "many": 0.65}[style.fillers]
         if rng.random() < p_filler:

@@ -1,12 +1,15 @@
 """Wording variety for the scripted policy: lines composed from parts, a plan-level variant that
-keeps a run from choosing the same composition twice, and rewording by speaking style.
+keeps a run from choosing the same composition twice, rewording by speaking style and a
+speaker's habits (idiolect).
 
 A scenario line may hold alternatives, `[Hi|Hello|Good morning] {peer}, I [sent back|returned]
 {item}`: every choice of parts is one composition of the beat. Conversations run in separate
 processes, so instead of remembering what was said, each job carries `variant` (job.py: a
 per-scenario offset drawn from the plan seed plus the job's occurrence number in the plan), and
-the k-th conversation of a scenario takes composition k of one fixed permutation of all of the
-beat's compositions: until they run out, no two conversations of a run say a beat alike.
+the k-th conversation of a scenario takes the k-th composition of a walk over the beat's lines in
+which neighbouring conversations differ in every part: until they run out, no two conversations
+of a run say a beat alike. About 400 lines because the paraphrase tables are data that belong
+next to the code reading them.
 """
 
 from __future__ import annotations
@@ -175,10 +178,13 @@ _HI_PHRASE = re.compile("|".join(rf"(?<![\w\u0900-\u0963\u0966-\u097F]){re.escap
 _PROTECTED = re.compile(r"(\[[^\[\]]*\]|\{[^{}]*\})")
 
 
-def _case(alt: str, like: str) -> str:
-    if alt.startswith(("I ", "I'")) or like.startswith(("I ", "I'")) or alt[:2].isupper():
+def _case(alt: str, like: str, starts: bool) -> str:
+    """`alt` capitalised like `like`; after "I ..." (always capitalised) like where it stands:
+    "That's the earliest, I'm afraid" is "..., unfortunately", not "..., Unfortunately"."""
+    if alt.startswith(("I ", "I'")) or alt[:2].isupper():
         return alt
-    return (alt[0].upper() if like[0].isupper() else alt[0].lower()) + alt[1:]
+    upper = starts if like.startswith(("I ", "I'")) else like[0].isupper()
+    return (alt[0].upper() if upper else alt[0].lower()) + alt[1:]
 
 
 def _hi_group(m: re.Match) -> str:
@@ -189,7 +195,8 @@ def _hi_group(m: re.Match) -> str:
 def _group(m: re.Match) -> str:
     said = m.group(0)
     key = next(p for p in _GROUP_OF if p.lower() == said.lower())
-    return "[" + "|".join([said] + [_case(p, said) for p in _GROUP_OF[key] if p.lower() != said.lower()]) + "]"
+    starts = not m.string[: m.start()].strip() or m.string[: m.start()].rstrip()[-1] in ".!?"
+    return "[" + "|".join([said] + [_case(p, said, starts) for p in _GROUP_OF[key] if p.lower() != said.lower()]) + "]"
 
 
 def expand(line: str, lang: str) -> str:
@@ -382,3 +389,21 @@ def speak_like(text: str, persona: Persona, rng: random.Random) -> str:
     # a marker is followed by the sentence it opens, lower-cased unless it starts with "I"
     return re.sub(r"((?:So|Now,|And|Right,|Okay, so|Well,|Anyway,|So yeah,|Alright, so|Basically,) )"
                   r"(?!I\b|I'|[A-Z]{2})([A-Z])(?=[a-z'])", lambda m: m.group(1) + m.group(2).lower(), text)
+
+
+# Calling the peer by name after an acknowledgement ("Thanks, Megan. I have ..."), as people on
+# the phone do once they know it: how often is this speaker's habit, more for the role that
+# answers the call. English only; a name is never inserted into a line that already has it.
+ACKNOWLEDGED = re.compile(r"^((?:Thanks|Thank you|Okay|OK|Right|Alright|All right|Great|Perfect|Sure|Of course|"
+                          r"Cheers|Lovely|Got it|Brilliant|Understood|Excellent)(?: then| so much| very much)?)([,.!])\s")
+
+
+def address(text: str, peer: str, persona: Persona, rng: random.Random) -> str:
+    """`text` with the peer's name after its opening acknowledgement, as this speaker tends to."""
+    if peer in text or not peer[:1].isupper():
+        return text
+    habit = random.Random(f"names:{persona.id}").choice([0.0, 0.15, 0.3, 0.5])
+    m = ACKNOWLEDGED.match(text)
+    if not m or rng.random() >= habit:
+        return text
+    return f"{m.group(1)}, {peer}{m.group(2)} {text[m.end():]}"
