@@ -14,6 +14,7 @@ next to the code reading them.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import itertools
 import math
@@ -167,9 +168,17 @@ HINDI = [
 # nor after "do", "did", "should": "Do I need to" is not "Do I'd like to"
 _NOT_AFTER = r"(?<!\bmake )(?<!\bbe )(?<!\bfor )(?<!\bnot )(?<!\bso )(?<!\bdo )(?<!\bdid )(?<!\bshould )"
 _START = r"(?:^|(?<=[.!?] ))"
-_PHRASE = re.compile("|".join(rf"{_START if p in SENTENCE_START else _NOT_AFTER}\b{re.escape(p)}\b"
-                              for p in sorted({p for g in PARAPHRASES for p in g}, key=len, reverse=True)),
-                     re.IGNORECASE)
+
+
+def _alternatives(phrases: set[str]) -> str:
+    return "|".join(re.escape(p) for p in sorted(phrases, key=len, reverse=True))  # the longest first
+
+
+_ALL = {p for g in PARAPHRASES for p in g}
+# one lookbehind per position, not per phrase: the general phrases first, so "Okay then" is not
+# taken for "Okay" and "then"
+_PHRASE = re.compile(rf"{_NOT_AFTER}\b(?:{_alternatives(_ALL - SENTENCE_START)})\b"
+                     rf"|{_START}\b(?:{_alternatives(_ALL & SENTENCE_START)})\b", re.IGNORECASE)
 _GROUP_OF = {p: g for g in PARAPHRASES for p in g}
 _HI_GROUP_OF = {p: g for g in HINDI for p in g}
 # Devanagari vowel signs are not \w to `re`: a Hindi phrase ends where no letter or sign (danda aside) follows
@@ -199,6 +208,7 @@ def _group(m: re.Match) -> str:
     return "[" + "|".join([said] + [_case(p, said, starts) for p in _GROUP_OF[key] if p.lower() != said.lower()]) + "]"
 
 
+@functools.lru_cache(maxsize=4096)  # a line is expanded for every conversation that says it
 def expand(line: str, lang: str) -> str:
     """`line` with every known English or Hindi phrase (outside `{slots}` and `[a|b]` groups)
     turned into a group of its paraphrases, the written one first."""
