@@ -17,7 +17,11 @@ from pathlib import Path
 LONG_WORDS = 4  # "an utterance of four or more words": shorter ones ("It's 60614.") may repeat
 NEAR_DUPLICATE = 0.8  # Jaccard similarity of word 3-gram sets above which two conversations are near-duplicates
 MAX_PAIRWISE = 3000  # conversations; beyond that the pair matrix (n x n) is not made (not measured)
-WORD = re.compile(r"[\w'’-]+", re.UNICODE)
+# A word starts with a letter or digit and goes on with letters, digits, apostrophes, hyphens and
+# combining marks: to `re`, \w is not a Devanagari vowel sign ("नमस्कार" would split into
+# "नमस क र"), so the Indic blocks' marks are listed (their dandas "।" "॥" are punctuation).
+_MARKS = "\u0300-\u036F\u0900-\u0963\u0966-\u0DFF\u1AB0-\u1AFF\u1DC0-\u1DFF\u200C\u200D"
+WORD = re.compile(rf"[^\W_][\w{_MARKS}'’-]*")
 
 
 @dataclass(frozen=True)
@@ -112,7 +116,8 @@ def figures(samples: list[Sample], top: int = 10, split: dict[str, float] | None
 
 
 def run_samples(run: Path) -> list[Sample]:
-    """The complete conversations of a run folder (their transcripts' text, in turn order)."""
+    """The complete conversations of a run folder (the text of their transcripts' turns, in order;
+    backchannels left out)."""
     from .runfolder import conversation_dir, read_index, read_run_info, read_transcript
 
     info = read_run_info(run)
@@ -126,7 +131,8 @@ def run_samples(run: Path) -> list[Sample]:
         except Exception:  # noqa: BLE001 - a damaged transcript is validate's finding, not ours
             continue
         out.append(Sample(id=job["id"], scenario=job["scenario"], roles=dict(job["roles"]),
-                          utterances=[str(t.get("text", "")) for t in turns]))
+                          utterances=[str(t.get("text", "")) for t in turns
+                                      if t.get("kind", "turn") == "turn"]))  # a backchannel is not an utterance
     return out
 
 

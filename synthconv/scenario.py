@@ -9,6 +9,8 @@ the axes a drawn persona keeps within and the locales it draws from are validate
 
 from __future__ import annotations
 
+import re
+
 import string
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -325,13 +327,39 @@ def load_library(
 
 def draw_facts(scenario: Scenario, seed: int) -> dict[str, dict[str, str]]:
     """Each role's facts for one conversation. A listed fact draws one value per conversation,
-    the same for both roles when both know it (the draw depends on the fact, not the role)."""
+    the same for both roles when both know it (the draw depends on the fact, not the role). The
+    digits of an ID in a drawn value are drawn afresh (fresh_digits): every caller has their own
+    account number, not one of the four the scenario lists."""
     import random
 
     out: dict[str, dict[str, str]] = {}
     for key, role in scenario.roles.items():
         out[key] = {
-            name: value if isinstance(value, str) else random.Random(f"{seed}:fact:{name}").choice(value)
+            name: value if isinstance(value, str) else
+            fresh_digits(random.Random(f"{seed}:fact:{name}").choice(value), seed)
             for name, value in role.facts.items()
         }
     return out
+
+
+# An ID: digit groups joined by a space or hyphen, 4+ digits in all ("RE-448190", "8815 0436",
+# "630 228 4915", "MC 752301"), not an amount ("$1,250", "₹1499") and not a year ("1993").
+_ID_DIGITS = re.compile(r"(?<![\d$₹£€.,])\d+(?:[ -]\d+)*(?![\d%]|[.,]\d)")
+
+
+def fresh_digits(value: str, seed: int) -> str:
+    """`value` with each ID's digits after the first replaced by others, drawn from `seed` and the
+    ID: the same ID in two facts of one conversation stays the same ID."""
+    import random
+
+    def swap(m: re.Match) -> str:
+        ident = m.group(0)
+        digits = [c for c in ident if c.isdigit()]
+        if len(digits) < 4 or (len(digits) == 4 and ident.isdigit() and 1900 <= int(ident) <= 2099):
+            return ident
+        r = random.Random(f"{seed}:id:{ident}")
+        new = [c if i == 0 else str(r.randrange(10)) for i, c in enumerate(digits)]  # a prefix stays (a mobile's 9)
+        it = iter(new)
+        return "".join(next(it) if c.isdigit() else c for c in ident)
+
+    return _ID_DIGITS.sub(swap, value)

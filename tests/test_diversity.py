@@ -1,10 +1,11 @@
 """Diversity figures: on hand-made conversations where the answer is known, and on a real run via inspect."""
 
 import json
+import shutil
 
 from conftest import cli, read_jsonl
 
-from synthconv.diversity import Sample, distinct_ngrams, figures, repeats, speaker_groups
+from synthconv.diversity import Sample, distinct_ngrams, figures, repeats, run_samples, speaker_groups, words
 
 
 def _s(i, roles, *lines):
@@ -44,7 +45,29 @@ def test_inspect_reports_diversity_of_a_run(offline_run):
     d = json.loads(proc.stdout)["diversity"]
     ok = [r for r in read_jsonl(offline_run / "conversations.jsonl") if r["status"] == "ok"]
     assert d["conversations"] == len(ok) and d["distinct_speakers"] == 2 * len(ok)
-    turns = sum(len(read_jsonl(offline_run / "conversations" / r["id"] / "transcript.jsonl")) for r in ok)
+    turns = sum(t.get("kind", "turn") == "turn"
+                for r in ok for t in read_jsonl(offline_run / "conversations" / r["id"] / "transcript.jsonl"))
     assert d["utterances"] == turns and 0 < d["distinct_3grams"] <= 1
     text = cli("inspect", str(offline_run), "--diversity").stdout
     assert "distinct speakers" in text and "speaker-disjoint split" in text
+
+
+def test_a_word_keeps_its_combining_marks():
+    # Devanagari vowel signs and viramas are not \w to Python's re: "नमस्कार" is one word, not "नमस क र"
+    assert words("नमस्कार, मेरा नाम दीपिका है। ठीक है॥") == ["नमस्कार", "मेरा", "नाम", "दीपिका", "है", "ठीक", "है"]
+    assert words("Hi, it's RE-448190 — don’t worry.") == ["hi", "it's", "re-448190", "don’t", "worry"]
+    one = _s(1, {}, "नमस्कार जी, कहिए नमस्कार जी")
+    assert distinct_ngrams([one], 2) == 3 / 4  # (नमस्कार जी) twice, (जी कहिए), (कहिए नमस्कार)
+
+
+def test_a_run_folder_counts_turns_not_backchannels(offline_run, tmp_path):
+    run = tmp_path / "run"
+    shutil.copytree(offline_run, run)
+    before = {s.id: s.utterances for s in run_samples(run)}
+    cid = next(iter(before))
+    path = run / "conversations" / cid / "transcript.jsonl"
+    rows = read_jsonl(path)
+    rows.append({**rows[0], "kind": "backchannel", "text": "mm-hmm, right, I see", "heard": None})
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    after = {s.id: s.utterances for s in run_samples(run)}
+    assert after == before and len(after[cid]) == sum(r.get("kind", "turn") == "turn" for r in rows)

@@ -88,24 +88,27 @@ def converse(scenario: str, seed: int, channel) -> list[tuple[str, str, str]]:  
 def test_a_misheard_id_is_asked_again_and_a_wrong_read_back_corrected():
     policies, _ = _policies("billing-dispute", 4)
     agent, customer = policies["agent"], policies["customer"]
-    account = customer.facts["account"]  # "8820 1156"
+    account = customer.facts["account"]  # "8294 4713": an 8-digit account, fresh digits per conversation
+    d = account.replace(" ", "")
+    seven = d[:3] + d[4:]  # a recognizer's 7 digits for it, as it writes them: "8,294,713"
+    close = f"{d[:4]} {d[4:6]}{(int(d[6]) + 1) % 10}{d[7]}"  # the right shape, one digit off: "8294 4723"
     opening = "Thank you for calling, my name is Maya Chen. How can I help you today?"
     problem = customer.next_line(_ctx(("user", opening)))
     ask = "Could you read me the account number on the bill?"
     given = customer.next_line(_ctx(("user", opening), ("assistant", problem), ("user", ask)))
     assert account in given
-    misheard = given.replace(account, "8,821,156")  # a recognizer's 7 digits for an 8-digit account
+    misheard = given.replace(account, f"{seven[0]},{seven[1:4]},{seven[4:]}")
     heard_so_far = [("assistant", opening), ("user", problem), ("assistant", ask), ("user", misheard)]
     question = agent.next_line(_ctx(*heard_so_far))
-    assert CLARIFICATION.match(question) and "8821156" in question, question
+    assert CLARIFICATION.match(question) and seven in question, question
     # the customer hears its number asked about wrongly, and says it again
     customer_ctx = [("user", opening), ("assistant", problem), ("user", ask), ("assistant", given)]
     correction = customer.next_line(_ctx(*customer_ctx, ("user", question)))
     assert CLARIFICATION.match(correction) and account in correction, correction
     # the agent now hears it with the right shape, slightly wrong, and reads back what it heard
-    heard_again = correction.replace(account, "8820 1166")
+    heard_again = correction.replace(account, close)
     read_back = agent.next_line(_ctx(*heard_so_far, ("assistant", question), ("user", heard_again)))
-    assert "8820 1166" in read_back and not CLARIFICATION.match(read_back)
+    assert close in read_back and not CLARIFICATION.match(read_back)
     # which the customer corrects; the agent takes the correction
     fix = customer.next_line(_ctx(*customer_ctx, ("user", question), ("assistant", correction), ("user", read_back)))
     assert CLARIFICATION.match(fix) and account in fix, fix

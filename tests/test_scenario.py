@@ -1,3 +1,4 @@
+import re
 from pathlib import Path
 
 import pytest
@@ -69,3 +70,17 @@ def test_shared_facts_draw_the_same_value_for_both_roles():
     draws = {draw_facts(sc, seed)["agent"]["company"] for seed in range(20)}
     assert len(draws) > 1  # listed facts vary between conversations
     assert draw_facts(sc, 3) == draw_facts(sc, 3)
+
+
+def test_ids_are_drawn_afresh_in_the_shape_of_the_listed_ones():
+    from synthconv.scenario import fresh_digits
+
+    sc = load_library().scenarios["refund"]
+    numbers = {draw_facts(sc, seed)["customer"]["order_number"] for seed in range(40)}
+    assert len(numbers) > 20  # not one of the four listed
+    for n in numbers:  # "RE-448190" or "3307 5521": same letters, separators and digit count
+        assert re.fullmatch(r"(RE|NG)-\d{6}|\d{4} \d{4}", n), n
+    assert fresh_digits("MC 752301", 5) == fresh_digits("MC 752301", 5) != fresh_digits("MC 752301", 6)
+    # amounts, small counts and years stay as written
+    for kept in ["$1,250.00", "₹1499", "December 12th 1993", "about 300 homes", "2.5%"]:
+        assert fresh_digits(kept, 3) == kept

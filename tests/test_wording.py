@@ -2,10 +2,11 @@
 while compositions last, and speaking style that changes the words."""
 
 import random
+import re
 
 from synthconv.diversity import Sample, figures
 from synthconv.engine.offline.dryrun import dialogue
-from synthconv.engine.offline.wording import choose, compositions, expand, restyle
+from synthconv.engine.offline.wording import choose, compositions, expand, idiolect, restyle, speak_like
 from synthconv.job import plan
 from synthconv.scenario import load_library
 
@@ -14,7 +15,7 @@ def test_variants_walk_every_composition_before_repeating_one():
     lines = ["[Hi|Hello] {peer}, I [sent back|returned] {item}.", "Thank you. I'm chasing a refund for {item}."]
     n = len(compositions([expand(x, "en") for x in lines]))
     said = [choose(lines, "refund:customer:1", v, random.Random(0), "en") for v in range(n)]
-    assert n == 4 + 4 and len(set(said)) == n  # "Thank you" has four paraphrases
+    assert n == 4 + 8 and len(set(said)) == n  # "Thank you" has eight paraphrases
     assert choose(lines, "refund:customer:1", n, random.Random(1), "en") == said[0]  # then it cycles
 
 
@@ -26,13 +27,18 @@ def test_jobs_of_one_scenario_say_their_beats_differently():
     assert len(set(openings)) == 4, openings
 
 
-def test_a_plan_of_60_repeats_few_long_lines_and_splits_by_speaker():
+def test_a_plan_of_200_as_text_repeats_few_lines_and_splits_by_speaker():
+    # issue 15's goals on a 200-conversation plan, on the dialogue as text (bench/diversity.py
+    # --text-only; a real run adds Whisper's hearing). Distinct 3-grams: the goal is 0.75, this
+    # library reaches about 0.60 (0.535 before the wording work), so the floor guards what is
+    # reached, not the goal.
     lib = load_library()
     samples = [Sample(id=j.id, scenario=j.scenario, roles=j.roles, utterances=[t for _, t in dialogue(j, lib)])
-               for j in plan(lib, 60, seed=1, personas="sampled")]
+               for j in plan(lib, 200, seed=1, personas="sampled")]
     f = figures(samples)
-    assert f["repeated_share_4_words"] < 0.12 and f["distinct_speakers"] == 120
+    assert f["repeated_share_4_words"] < 0.05 and f["distinct_speakers"] >= 150
     assert f["speaker_split"]["possible"] and f["speaker_split"]["off_by_points"] <= 2
+    assert f["distinct_3grams"] > 0.59, f["distinct_3grams"]
 
 
 def test_style_changes_the_words_not_only_the_fillers():
@@ -47,3 +53,39 @@ def test_style_changes_the_words_not_only_the_fillers():
     assert restyle(line, casual, "en", random.Random(0)).startswith("I'm sorry, I don't have it.")
     terse = base.model_copy(update={"style": base.style.model_copy(update={"verbosity": "terse"})})
     assert restyle("Okay, it's 60614.", terse, "en", random.Random(0)) == "It's 60614."
+
+
+def test_neighbouring_variants_differ_in_every_part_not_only_the_last():
+    # the jobs of one scenario have neighbouring variants: changing one word of a line would leave
+    # most of its 3-grams alike, so every [a|b] group changes from one variant to the next
+    line = ["[Hi|Hello|Hey] there, I [sent|posted|mailed] it [today|yesterday|on Monday] to {who}."]
+    said = [re.fullmatch(r"(\w+) there, I (\w+) it (.+) to \{who\}\.", choose(line, "k", v, random.Random(0))).groups()
+            for v in range(27)]
+    assert len(set(said)) == 27  # every composition once
+    shared = [sum(x == y for x, y in zip(a, b)) for a, b in zip(said, said[1:])]
+    assert all(a[0] != b[0] for a, b in zip(said, said[1:]))
+    assert sum(shared) <= 3, shared  # only where two groups roll over at once does one part stay
+
+
+def test_a_speaker_has_habits_and_two_speakers_differ():
+    lib = load_library()
+    people = [p for p in lib.personas.values() if p.language == "en"]
+    assert idiolect(people[0]) == idiolect(people[0])
+    assert len({tuple(idiolect(p)[0]) for p in people}) > 3  # adverbs and intensifier differ between people
+    line = "Thanks. I'll check it now. I've sent the refund. It's 4417 2093. The Dallas team is sorry."
+    for p in people:
+        said = speak_like(line, p, random.Random(1))
+        assert "4417 2093" in said and "Dallas" in said  # facts and names stay as written
+        assert not said.startswith(("Actually", "No")), said  # repair.py would read a correction
+    habits = {speak_like(line, p, random.Random(s)) for p in people for s in range(3)}
+    assert len(habits) > 5
+
+
+def test_paraphrases_keep_questions_and_sentences_grammatical():
+    # "Do I need to" is a question, not "Do I'd like to"; "if that's right" is not "if exactly"
+    assert expand("Do I need to have it done again?", "en") == "Do I need to have it done again?"
+    assert "[" not in expand("Tell me if that's right.", "en")
+    assert expand("That's right.", "en").startswith("[That's right|")
+    # a paraphrase of "I'm afraid" is capitalised where a sentence starts, not elsewhere
+    assert expand("That's the earliest, I'm afraid.", "en") == "That's the earliest, [I'm afraid|unfortunately]."
+    assert expand("I'm afraid not.", "en") == "[I'm afraid|Unfortunately] not."

@@ -21,7 +21,7 @@ from livekit.agents.types import DEFAULT_API_CONNECT_OPTIONS, NOT_GIVEN, NotGive
 
 from ...scenario import Beat, Persona, Scenario
 from ..base import CallControl
-from .wording import choose, restyle
+from .wording import address, choose, restyle
 from .plugin import OfflinePlugin
 from .repair import Repair, ungroup
 
@@ -31,7 +31,8 @@ FILLERS = {
     "hi": ["अच्छा,", "देखिए,", "मतलब,", "हम्म,", "जी,"],
 }
 THANKS = {
-    "en": ["Thank you.", "Thanks.", "Sure, of course."],
+    "en": ["Thank you.", "Thanks.", "Sure, of course.", "Thank you for that.", "Cheers.", "Lovely, thanks.",
+           "Appreciated."],
     "hi": ["धन्यवाद।", "शुक्रिया।", "जी, धन्यवाद।"],
 }
 CURT = {"en": ["Look,", "Right.", "Fine."], "hi": ["सुनिए,", "ठीक है।"]}
@@ -43,20 +44,29 @@ REPAIR = {  # said before a line the peer cut off, which then comes again (not "
 SELF_REPAIR = {"en": "I mean", "hi": "मेरा मतलब"}  # labels.REPAIR_MARKERS finds them again
 # chance per line of a repetition and of a self-repair, by the persona's `fillers` style
 DISFLUENT = {"none": (0.0, 0.0), "some": (0.12, 0.05), "many": (0.25, 0.12)}
-MOOD = {
+MOOD = {  # composed from parts like a scenario line (wording.py): said once per call, by many callers
     "en": {
-        "frustrated": ["Honestly, this is really frustrating.", "I've already lost enough time on this."],
-        "anxious": ["I'm a bit worried about this, to be honest.", "I just want to make sure it's sorted."],
-        "tired": ["Sorry, it's been a long day.", "I'm pretty worn out today."],
-        "hurried": ["I'm in a bit of a rush, so quickly please.", "I don't have long, sorry."],
-        "cheerful": ["Hope your day is going well!", "Nice to hear a friendly voice."],
+        "frustrated": ["[Honestly|To be honest|I have to say], this is [really|very|pretty] [frustrating|annoying|stressful].",
+                       "I've [already lost|already wasted|lost|wasted] [enough|too much|far too much] time on this[ as it is| this week|].",
+                       "I [really|honestly] [didn't|did not] expect to [be chasing|have to chase] this."],
+        "anxious": ["I'm [a bit|a little|rather|quite] [worried|nervous|anxious] about this, [to be honest|if I'm honest|I must say].",
+                    "I [just|really] want to [make sure|be sure|know] it's [sorted|dealt with|going to be okay].",
+                    "[Forgive me|Bear with me], I [get|tend to get] [a bit|a little] [flustered|nervous] with [things like this|this sort of thing]."],
+        "tired": ["[Forgive me|Excuse me|Bear with me], it's been a [long|really long|very long] day.",
+                  "I'm [pretty|rather|really|a bit] [worn out|tired|exhausted] [today|this evening|at the moment]."],
+        "hurried": ["I'm in a [bit of a|real] [rush|hurry], so [quickly|as quick as you can] please.",
+                    "I [don't|do not] have [long|much time|many minutes] [to talk|on this], [sorry|I'm afraid]."],
+        "cheerful": ["[Hope|I hope] your [day|week] is going [well|nicely|okay|great]!",
+                     "[Nice|Lovely|Good] to [hear|get] a friendly voice[!| on the line!]",
+                     "Hope you're [keeping|doing] [well|all right][ today|]!"],
     },
     "hi": {
-        "frustrated": ["सच कहूँ तो यह बहुत परेशान करने वाला है।", "मेरा काफ़ी समय बर्बाद हो चुका है।"],
-        "anxious": ["मुझे इसकी थोड़ी चिंता हो रही है।"],
-        "tired": ["माफ़ कीजिए, आज दिन बहुत लंबा रहा।"],
-        "hurried": ["मैं थोड़ी जल्दी में हूँ।"],
-        "cheerful": ["उम्मीद है आपका दिन अच्छा जा रहा है!"],
+        "frustrated": ["[सच कहूँ तो|ईमानदारी से कहूँ तो] यह [बहुत|काफ़ी] परेशान करने वाला है।",
+                       "मेरा [काफ़ी|बहुत] समय [बर्बाद हो चुका है|ख़राब हो चुका है]।"],
+        "anxious": ["मुझे इसकी [थोड़ी|काफ़ी] चिंता हो रही है।"],
+        "tired": ["[माफ़ कीजिए|क्षमा कीजिए], आज दिन बहुत लंबा रहा।"],
+        "hurried": ["मैं [थोड़ी|बहुत] जल्दी में हूँ।"],
+        "cheerful": ["[उम्मीद है|आशा है] आपका दिन [अच्छा|बढ़िया] जा रहा है!"],
     },
 }
 NAME_PATTERNS = [
@@ -212,26 +222,34 @@ class DialoguePolicy(OfflinePlugin, llm.LLM):
         if first_problem is None and style.mood == "cheerful":
             first_problem = self.beats[0]
         if mood and beat is first_problem:
-            parts.append(rng.choice(mood))
+            parts.append(choose(mood, "", None, rng, self.lang))
         if beat.phase in ("verification", "resolution") and not first:
             thanked = any(t.split()[0].strip(".,।") in line[:24] for t in THANKS[self.lang])
             if style.politeness == "high" and rng.random() < 0.5 and not thanked:
                 parts.insert(0, rng.choice(THANKS[self.lang]))
             elif style.politeness == "low" and rng.random() < 0.4:
                 parts.insert(0, rng.choice(CURT[self.lang]))
+        if parts[0].endswith(","):  # "Look, it's ...", not "Look, It's ..."
+            parts[1] = _lower_first(parts[1], self._names())
         text = " ".join(parts)
         if style.politeness == "low":
             text = re.sub(r",? please\b", "", text)
 
         text = restyle(text, self.persona, self.lang, rng)
+        if peer and not first:
+            text = address(text, peer, self.persona, rng)
 
         p_filler = {"none": 0.0, "some": 0.3, "many": 0.65}[style.fillers]
         if rng.random() < p_filler:
             filler = rng.choice(FILLERS[self.lang])
-            text = f"{filler} {_lower_first(text)}"
+            text = f"{filler} {_lower_first(text, self._names())}"
         if self.disfluent:
             text = self.disfluency(text, random.Random(f"{rng.random()}:disfluency"))
         return text
+
+    def _names(self) -> set[str]:
+        """Words that keep their capital after a filler: the names in facts ("Eastgate Medical")."""
+        return {w for v in [*map(str, self.facts.values()), self.persona.name] for w in v.split() if w[:1].isupper()}
 
     def disfluency(self, text: str, rng: random.Random) -> str:
         """Maybe a repetition ("I I need") or a self-repair ("my account, I mean my account
@@ -271,9 +289,10 @@ def _plain(word: str) -> bool:
     return word == "I" or not any(c.isdigit() or c.isupper() or c in ",.?!।;:$%-'\"" for c in word)
 
 
-def _lower_first(text: str) -> str:
+def _lower_first(text: str, keep: set[str] = frozenset()) -> str:  # type: ignore[assignment]
     first = text.split(" ", 1)[0]
-    if len(first) > 1 and first[0].isupper() and first[1:].islower() and first not in ("I", "I'm", "I've", "I'd"):
+    if (len(first) > 1 and first[0].isupper() and first[1:].islower() and first not in ("I", "I'm", "I've", "I'd")
+            and first.rstrip(",.!?") not in keep):
         return text[0].lower() + text[1:]
     return text
 
