@@ -166,6 +166,14 @@ def test_espeak_words_are_timed_by_the_engine():
         assert loud(pcm[int(w.start * rate) : int(w.end * rate)]).mean() > 0.3
     number = next(w for w in words if w.word == "4471,")
     assert number.end - number.start > 1.0  # "four thousand four hundred seventy one"
+    # espeak says some pairs under one word event ("I am", "that's it."): no written token is lost
+    # (the turn's text is made of these words), each has speech under it
+    for line in ("Really? I am sure that is it. How else can I do it?", "I'm sure that's it."):
+        pcm, words = espeak.speak(line, OfflineVoice(voice="en-us"))
+        assert [w.word for w in words] == line.split()
+        for w, nxt in zip(words, words[1:] + [None]):
+            assert w.start < w.end <= (nxt.start if nxt else len(pcm) / rate)
+            assert loud(pcm[int(w.start * rate) : int(w.end * rate)]).mean() > 0.3
     hindi, hwords = espeak.speak("मेरा रिचार्ज फेल हो गया।", OfflineVoice(voice="hi"))
     assert [w.word for w in hwords] == "मेरा रिचार्ज फेल हो गया।".split()
 

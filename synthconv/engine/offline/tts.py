@@ -64,7 +64,10 @@ def word_spans(text: str, starts: list[tuple[int, int]], pcm: np.ndarray, rate: 
     `starts` are espeak's word events: (1-based character position, sample where it starts).
     espeak reports a number such as 4471 as several spoken words, all inside one written token,
     so events are grouped by the whitespace token they fall in; a token lasts until the next
-    token starts and is then trimmed to its loud samples (its pause belongs to no word).
+    token starts and is then trimmed to its loud samples (its pause belongs to no word). Some
+    tokens get no event of their own: espeak says "I am" or "that's it." under one event. The
+    event's span is then shared among its tokens by their length (an estimate of the boundary),
+    so every written token is a word.
     """
     tokens = [(m.start(), m.end()) for m in re.finditer(r"\S+", text)]
     first: dict[int, int] = {}
@@ -73,16 +76,38 @@ def word_spans(text: str, starts: list[tuple[int, int]], pcm: np.ndarray, rate: 
             if a <= pos - 1 < b:
                 first.setdefault(i, sample)
                 break
-    order = sorted(first.items(), key=lambda kv: kv[1])
+    groups: list[list[int]] = []  # token indices spoken under the first one's event
+    for i in range(len(tokens)):
+        if i in first or not groups:
+            groups.append([i])
+        else:
+            groups[-1].append(i)
+    if len(groups) > 1 and groups[0][0] not in first:  # leading tokens without an event
+        groups[1] = groups.pop(0) + groups[0]
+    order = sorted((first[next(i for i in g if i in first)], g) for g in groups if any(i in first for i in g))
     loud = np.abs(pcm.astype(np.int32)) > SILENT
-    words = []
-    for k, (i, a) in enumerate(order):
-        b = order[k + 1][1] if k + 1 < len(order) else len(pcm)
+    words: list[Word] = []
+
+    def add(i: int, a: int, b: int) -> None:
         where = np.flatnonzero(loud[a:b])
-        if not len(where):
-            continue
-        words.append(Word(text[tokens[i][0]:tokens[i][1]], float(round((a + where[0]) / rate, 3)),
-                          float(round((a + where[-1] + 1) / rate, 3))))
+        said = text[tokens[i][0]:tokens[i][1]]
+        if len(where):
+            words.append(Word(said, float(round((a + where[0]) / rate, 3)), float(round((a + where[-1] + 1) / rate, 3))))
+        elif words:  # no sound of its own: the text still belongs to the word before
+            words[-1] = Word(f"{words[-1].word} {said}", words[-1].start, words[-1].end)
+
+    for k, (a, group) in enumerate(order):
+        b = order[k + 1][0] if k + 1 < len(order) else len(pcm)
+        where = np.flatnonzero(loud[a:b])
+        if len(group) > 1 and len(where):  # one event, several tokens: shared by their length
+            a, b = a + int(where[0]), a + int(where[-1]) + 1
+            sizes = np.cumsum([0] + [tokens[i][1] - tokens[i][0] + 1 for i in group])
+            cuts = [a + int((b - a) * x / sizes[-1]) for x in sizes]
+            for i, x, y in zip(group, cuts, cuts[1:]):
+                add(i, x, y)
+        else:
+            for i in group:
+                add(i, a, b)  # a lone token, or tokens over silence (they join the word before)
     return words
 
 
