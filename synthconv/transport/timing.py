@@ -136,7 +136,8 @@ class NaturalTiming(StrictTiming):
         k = self._tt.choice(starts)
         onset = words[k][0]
         stop = min(run_end[k], onset + self._tt.uniform(0.15, 0.45))
-        return Cut(onset=onset, stop=stop, words=sum(1 for a, _ in words if a < stop))
+        # a word that had barely begun at the stop was not said (and would be a span of no sound)
+        return Cut(onset=onset, stop=stop, words=sum(1 for a, _ in words if a < stop - 0.03))
 
     def barge_in(self, role: str) -> int | None:
         # each listener's process draws alone, so its own stream (the same seed would otherwise
