@@ -7,8 +7,8 @@ and the speaker, hearing that, stops.
 - The listener follows the peer's `lk.transcription` stream, which livekit-agents paces with the
   audio it plays, word by word. Where the timing model says (`barge_in`: after word 5-9 of a
   turn, with the scenario's and persona's share of cut turns; never the line right after a cut,
-  which says the cut line again), it answers what it has heard so far, at once and uninterruptibly (livekit waits for the peer's silence only before
-  interruptible speech).
+  which says the cut line again), it answers what it has heard so far, at once and
+  uninterruptibly (livekit waits for the peer's silence only before interruptible speech).
 - The speaker's session runs with interruptions on (engine/session.py `session_options`): its
   VAD hears YIELD_AFTER_S of the listener, it stops, and its line enters the chat as
   `interrupted` with the words that were played.
@@ -39,7 +39,6 @@ class BargeIn:
         self.heard = heard  # told what we heard of a line we cut in on
         self.session: AgentSession | None = None  # set once built; the peer's first line is never cut
         self.lines = 0
-        self.cuts = 0
         self.cut_last = False  # whether we cut in on the peer's last line
 
     def _may_cut(self) -> bool:
@@ -60,7 +59,6 @@ class BargeIn:
             text += chunk
             if after is not None and reply is None and len(text.split()) > after and self._may_cut():
                 # word `after` is out and the next one has started: come in now
-                self.cuts += 1
                 self.heard(text.strip())
                 reply = self.session.generate_reply(user_input=text.strip(), allow_interruptions=False)
         self.cut_last = reply is not None
