@@ -49,6 +49,7 @@ def test_every_branch_is_reachable_and_ends_coherently(sid):
         assert len(turns) <= sc.turns.max and len(turns) >= sc.turns.min, where
         for _, text in turns:
             assert text and not re.search(r"[{}\[\]|]", text), (where, text)
+            assert not re.search(r"(?<!\.)\.\.(?!\.)", text), (where, text)  # "8 a.m.." reads as two stops
         if branch is not None:
             assert played.outcome == branch.outcome and played.script[branch.at:] == branch.script
             drawn = draw_facts(played, seed)

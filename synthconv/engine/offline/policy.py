@@ -233,7 +233,7 @@ class DialoguePolicy(OfflinePlugin, llm.LLM):
                 parts.insert(0, rng.choice(CURT[self.lang]))
         if parts[0].endswith(","):  # "Look, it's ...", not "Look, It's ..."
             parts[1] = _lower_first(parts[1], self._names())
-        text = " ".join(parts)
+        text = re.sub(r"(?<=\w\.\w\.)\.(?!\.)", "", " ".join(parts))  # a fact "8 a.m." ending a sentence: one stop
         if style.politeness == "low":
             text = re.sub(r",? please\b", "", text)
 
