@@ -134,3 +134,29 @@ def test_a_cut_off_line_is_said_again_unless_the_peer_answered_its_question():
     reference = policy.facts["reference"]
     assert reference in told[2] and reference not in " ".join(told[2].split()[:5])
     assert told[3].startswith(tuple(REPAIR["en"])) and reference in told[3]
+
+
+def test_a_hindi_speaker_says_it_again_in_her_own_gender():
+    """"जैसा मैं कह रहा था" is a man's words; a woman says "कह रही थी"."""
+    from synthconv.engine.offline.policy import REPAIR
+
+    lib = load_library()
+    sc = lib.scenarios["recharge-failed-hi"]
+    said = {}
+    for pid in ("cust-sunita-verma", "cust-raj-sharma"):
+        call = CallControl()
+        policy = DialoguePolicy(scenario=sc, role="customer", persona=lib.personas[pid],
+                                facts=draw_facts(sc, 1)["customer"], seed=1, call=call)
+        first = policy.next_line(_ctx(("user", "नमस्ते, स्काईटेल कस्टमर केयर, बताइए?")))
+        call.interrupted["customer"] = cut = " ".join(first.split()[:3])
+        said[pid] = policy.next_line(_ctx(("user", "नमस्ते, स्काईटेल कस्टमर केयर, बताइए?"), ("assistant", cut),
+                                          ("user", "जी, बताइए।")))
+    assert "रही थी" in said["cust-sunita-verma"] and "रहा था" not in said["cust-sunita-verma"], said
+    assert said["cust-raj-sharma"].startswith(tuple(REPAIR["hi"])), said
+
+
+def test_a_filler_before_i_keeps_its_capital():
+    from synthconv.engine.offline.policy import _lower_first
+
+    assert _lower_first("I'll try them first.") == "I'll try them first."
+    assert _lower_first("It's fine.") == "it's fine."

@@ -89,3 +89,18 @@ def test_paraphrases_keep_questions_and_sentences_grammatical():
     # a paraphrase of "I'm afraid" is capitalised where a sentence starts, not elsewhere
     assert expand("That's the earliest, I'm afraid.", "en") == "That's the earliest, [I'm afraid|unfortunately]."
     assert expand("I'm afraid not.", "en") == "[I'm afraid|Unfortunately] not."
+    # "I'll check them" is not "Let me pull that up them"; "How would you like" not "How can you like"
+    assert expand("I'll check them for you.", "en") == "I'll check them for you."
+    assert expand("Okay, I'll check.", "en").endswith("|I'll look into it].")
+    assert expand("How would you like to pay?", "en") == "How would you like to pay?"
+
+
+def test_a_careful_speaker_says_its_in_full_only_where_it_means_it_is():
+    lib = load_library()
+    base = lib.personas["cust-maria-lopez"]
+    formal = base.model_copy(update={"style": base.style.model_copy(update={"politeness": "high", "pace": "slow",
+                                                                           "mood": "calm"})})
+    said = {restyle("It's been a long week. What's happened? It's booked.", formal, "en", random.Random(s))
+            for s in range(10)}
+    assert any("It is booked" in s for s in said), said  # expanded where "it's" is "it is"
+    assert not any("is been" in s or "is happened" in s for s in said), said  # not where it is "it has"

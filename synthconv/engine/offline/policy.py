@@ -7,7 +7,7 @@ and the peer's name it heard, and colours the line with the persona's style: fil
 natural turn-taking repetitions ("I I think") and self-repairs ("my account, I mean my account
 number"). It ends the call on the script's last beat, or early with its closing line when the
 turn limit is near. A line the peer cut off is said again, with a repair ("As I was saying,").
-About 310 lines because choosing the next line (beat, hearing repair, cut-off repair, ending)
+About 315 lines because choosing the next line (beat, hearing repair, cut-off repair, ending)
 and colouring it are one decision; wording.py already holds the tables.
 """
 
@@ -184,7 +184,10 @@ class DialoguePolicy(OfflinePlugin, llm.LLM):
             beat = self.beats[min(own, len(self.beats)) - 1]
             rng = random.Random(f"{self.seed}:{self.role}:{own}:repair")
             line = self.render(beat, rng, peer=peer_name(heard), echo=echo_token(last_heard), first=False)
-            line = f"{rng.choice(REPAIR[self.lang])} {_lower_first(line)}"
+            again = rng.choice(REPAIR[self.lang])
+            if self.persona.gender == "female":  # Hindi verbs agree with the speaker: "कह रही थी"
+                again = again.replace("रहा था", "रही थी")
+            line = f"{again} {_lower_first(line)}"
             self._said_again.add(line)
             return line
         if final:
@@ -293,7 +296,7 @@ def _plain(word: str) -> bool:
 
 def _lower_first(text: str, keep: set[str] = frozenset()) -> str:  # type: ignore[assignment]
     first = text.split(" ", 1)[0]
-    if (len(first) > 1 and first[0].isupper() and first[1:].islower() and first not in ("I", "I'm", "I've", "I'd")
+    if (len(first) > 1 and first[0].isupper() and first[1:].islower() and not re.match(r"I['’]", first)
             and first.rstrip(",.!?") not in keep):
         return text[0].lower() + text[1:]
     return text

@@ -143,6 +143,10 @@ PARAPHRASES = [
 # ("if that's right", "the great thing")
 SENTENCE_START = {"That's right", "Great", "Exactly", "Hold on", "Sure", "Yes", "Okay", "Got it", "Lovely",
                   "Perfect", "Sounds good", "Anything else", "Cheers", "Here it is", "There it is"}
+# groups matched only where a clause ends: their members differ in the object they take
+# ("I'll check them" is not "Let me pull that up them")
+CLAUSE_END = {"Let me check", "I'll check", "Let me have a look", "I'll take a look", "Let me look into it",
+              "Let me pull that up", "I'll look into it"}
 HINDI = [
     ["धन्यवाद", "शुक्रिया", "बहुत धन्यवाद", "बहुत-बहुत शुक्रिया"],
     ["नमस्ते", "नमस्कार"],
@@ -165,8 +169,9 @@ HINDI = [
     ["परेशानी", "दिक़्क़त", "समस्या"],
 ]
 # not after "make", "be", "for", "not", "so": "make sure" is not "make of course"
-# nor after "do", "did", "should": "Do I need to" is not "Do I'd like to"
-_NOT_AFTER = r"(?<!\bmake )(?<!\bbe )(?<!\bfor )(?<!\bnot )(?<!\bso )(?<!\bdo )(?<!\bdid )(?<!\bshould )"
+# nor after "do", "did", "should", "how": "Do I need to" is not "Do I'd like to", "How would you
+# like" is not "How can you like"
+_NOT_AFTER = r"(?<!\bmake )(?<!\bbe )(?<!\bfor )(?<!\bnot )(?<!\bso )(?<!\bdo )(?<!\bdid )(?<!\bshould )(?<!\bhow )"
 _START = r"(?:^|(?<=[.!?] ))"
 
 
@@ -177,8 +182,9 @@ def _alternatives(phrases: set[str]) -> str:
 _ALL = {p for g in PARAPHRASES for p in g}
 # one lookbehind per position, not per phrase: the general phrases first, so "Okay then" is not
 # taken for "Okay" and "then"
-_PHRASE = re.compile(rf"{_NOT_AFTER}\b(?:{_alternatives(_ALL - SENTENCE_START)})\b"
-                     rf"|{_START}\b(?:{_alternatives(_ALL & SENTENCE_START)})\b", re.IGNORECASE)
+_PHRASE = re.compile(rf"{_NOT_AFTER}\b(?:{_alternatives(_ALL - SENTENCE_START - CLAUSE_END)})\b"
+                     rf"|{_START}\b(?:{_alternatives(_ALL & SENTENCE_START)})\b"
+                     rf"|{_NOT_AFTER}\b(?:{_alternatives(CLAUSE_END)})(?=[.,!?;:]|$)", re.IGNORECASE)
 _GROUP_OF = {p: g for g in PARAPHRASES for p in g}
 _HI_GROUP_OF = {p: g for g in HINDI for p in g}
 # Devanagari vowel signs are not \w to `re`: a Hindi phrase ends where no letter or sign (danda aside) follows
@@ -288,6 +294,7 @@ CONTRACT = [("I am", "I'm"), ("I will", "I'll"), ("do not", "don't"), ("it is", 
 # said in full by a careful speaker, never shortened by a hurried one ("I have a" is not "I've a")
 EXPAND_ONLY = [("I have", "I've"), ("we have", "we've"), ("We have", "We've"), ("you have", "you've"),
                ("You have", "You've"), ("Here is", "Here's"), ("here is", "here's")]
+PERFECT = r"(?! (?:been|got|gotten|gone|come|happened|arrived|had|become|taken|left|changed)\b)"
 POLITE_ASK = [(r"^(Can|Could) you\b", r"Would you mind if I asked you to"), (r"^What's\b", "May I ask what's"),
               (r"^Can I (have|get)\b", r"Could I please \1")]
 HEDGES = ["I think ", "As far as I can tell, ", "Just so you know, ", "To be honest, ", "Basically, "]
@@ -308,8 +315,9 @@ def restyle(text: str, persona: Persona, lang: str, rng: random.Random) -> str:
     # some speakers say words in full out of habit even when not formal (idiolect, seeded by id)
     careful = not casual and random.Random(f"careful:{persona.id}").random() < 0.35
     if (formal and rng.random() < 0.7) or (careful and rng.random() < 0.6):
-        for long, short in CONTRACT + EXPAND_ONLY:
-            text = re.sub(rf"\b{re.escape(short)}\b", long, text)
+        for long, short in CONTRACT + EXPAND_ONLY:  # "it's" before "been" or "happened" is "it has"
+            after = PERFECT if short.endswith("'s") else ""
+            text = re.sub(rf"\b{re.escape(short)}\b{after}", long, text)
     elif casual:
         for long, short in CONTRACT:  # not at a sentence's end: "Yes, it is." stays
             text = re.sub(rf"\b{re.escape(long)}\b(?![.,!?]|$)", short, text)
