@@ -93,6 +93,17 @@ def test_paraphrases_keep_questions_and_sentences_grammatical():
     assert expand("I'll check them for you.", "en") == "I'll check them for you."
     assert expand("Okay, I'll check.", "en").endswith("|I'll look into it].")
     assert expand("How would you like to pay?", "en") == "How would you like to pay?"
+    # nor "any time" in mid-sentence "you're welcome", nor "no problem with" "happy to help with"
+    assert expand("Repay it any time. You're welcome to call. No problem with that.", "en") == \
+        "Repay it any time. You're welcome to call. No problem with that."
+
+
+def test_an_opener_lowers_the_next_word_but_not_a_name_or_a_day():
+    lib = load_library()
+    p = lib.personas["cust-maria-lopez"]
+    said = speak_like("And Monday works. So Green Valley Grocers rang. So The rest is fine.", p, random.Random(0),
+                      frozenset({"Green", "Valley"}))
+    assert "And Monday" in said and "So Green Valley" in said and "So the rest" in said, said
 
 
 def test_a_careful_speaker_says_its_in_full_only_where_it_means_it_is():
@@ -100,7 +111,7 @@ def test_a_careful_speaker_says_its_in_full_only_where_it_means_it_is():
     base = lib.personas["cust-maria-lopez"]
     formal = base.model_copy(update={"style": base.style.model_copy(update={"politeness": "high", "pace": "slow",
                                                                            "mood": "calm"})})
-    said = {restyle("It's been a long week. What's happened? It's booked.", formal, "en", random.Random(s))
-            for s in range(10)}
-    assert any("It is booked" in s for s in said), said  # expanded where "it's" is "it is"
-    assert not any("is been" in s or "is happened" in s for s in said), said  # not where it is "it has"
+    said = {restyle("It's been a long week. What's happened? That's brought it up. I'd already paid. It's fine.",
+                    formal, "en", random.Random(s)) for s in range(10)}
+    assert any("It is fine" in s for s in said), said  # expanded where "it's" is "it is"
+    assert not any(re.search(r"is (been|happened|brought)|would already", s) for s in said), said  # "has", "had"

@@ -240,7 +240,7 @@ class DialoguePolicy(OfflinePlugin, llm.LLM):
         if style.politeness == "low":
             text = re.sub(r",? please\b", "", text)
 
-        text = restyle(text, self.persona, self.lang, rng)
+        text = restyle(text, self.persona, self.lang, rng, frozenset(self._names()))
         if peer and not first:
             text = address(text, peer, self.persona, rng)
 

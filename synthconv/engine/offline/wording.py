@@ -68,7 +68,7 @@ PARAPHRASES = [
     ["Hi there", "Hello there", "Hiya"],
     ["Good morning", "Good afternoon", "Good evening"],
     ["Can I have", "Could I get", "May I have", "Can you give me", "Could you give me", "Could I have"],
-    ["Could you", "Can you", "Would you"],
+    ["Could you", "Can you"],  # not "Would you": "Can you see it" is not "Would you see it"
     ["Can you confirm", "Could you confirm", "Can I just confirm", "Would you mind confirming"],
     ["I'm sorry", "I'm so sorry", "I'm really sorry", "I'm very sorry"],
     ["sorry for the trouble", "sorry for the hassle", "sorry about all this", "apologies for the trouble"],
@@ -142,11 +142,15 @@ PARAPHRASES = [
 # groups matched only where a sentence starts: elsewhere the words mean something else
 # ("if that's right", "the great thing")
 SENTENCE_START = {"That's right", "Great", "Exactly", "Hold on", "Sure", "Yes", "Okay", "Got it", "Lovely",
-                  "Perfect", "Sounds good", "Anything else", "Cheers", "Here it is", "There it is"}
+                  "Perfect", "Sounds good", "Anything else", "Cheers", "Here it is", "There it is",
+                  *(WELCOME := ["You're welcome", "My pleasure", "Any time", "Not at all", "Glad I could help"])}
 # groups matched only where a clause ends: their members differ in the object they take
 # ("I'll check them" is not "Let me pull that up them")
 CLAUSE_END = {"Let me check", "I'll check", "Let me have a look", "I'll take a look", "Let me look into it",
-              "Let me pull that up", "I'll look into it"}
+              "Let me pull that up", "I'll look into it",
+              # "no problem with the pressure" is not "happy to help with the pressure"
+              "no problem", "not a problem", "no worries", "happy to help", "not a problem at all", "glad to help",
+              *WELCOME}  # "You're welcome to call" is not "Any time to call"
 HINDI = [
     ["धन्यवाद", "शुक्रिया", "बहुत धन्यवाद", "बहुत-बहुत शुक्रिया"],
     ["नमस्ते", "नमस्कार"],
@@ -182,9 +186,13 @@ def _alternatives(phrases: set[str]) -> str:
 _ALL = {p for g in PARAPHRASES for p in g}
 # one lookbehind per position, not per phrase: the general phrases first, so "Okay then" is not
 # taken for "Okay" and "then"
-_PHRASE = re.compile(rf"{_NOT_AFTER}\b(?:{_alternatives(_ALL - SENTENCE_START - CLAUSE_END)})\b"
-                     rf"|{_START}\b(?:{_alternatives(_ALL & SENTENCE_START)})\b"
-                     rf"|{_NOT_AFTER}\b(?:{_alternatives(CLAUSE_END)})(?=[.,!?;:]|$)", re.IGNORECASE)
+_END = r"(?=[.,!?;:]|$)"
+_PHRASE = re.compile("|".join(rf"{before}\b(?:{_alternatives(phrases)}){after}" for before, phrases, after in [
+    (_NOT_AFTER, _ALL - SENTENCE_START - CLAUSE_END, r"\b"),
+    (_START, SENTENCE_START - CLAUSE_END, r"\b"),
+    (_NOT_AFTER, CLAUSE_END - SENTENCE_START, _END),
+    (_START, SENTENCE_START & CLAUSE_END, _END),
+]), re.IGNORECASE)
 _GROUP_OF = {p: g for g in PARAPHRASES for p in g}
 _HI_GROUP_OF = {p: g for g in HINDI for p in g}
 # Devanagari vowel signs are not \w to `re`: a Hindi phrase ends where no letter or sign (danda aside) follows
@@ -294,7 +302,9 @@ CONTRACT = [("I am", "I'm"), ("I will", "I'll"), ("do not", "don't"), ("it is", 
 # said in full by a careful speaker, never shortened by a hurried one ("I have a" is not "I've a")
 EXPAND_ONLY = [("I have", "I've"), ("we have", "we've"), ("We have", "We've"), ("you have", "you've"),
                ("You have", "You've"), ("Here is", "Here's"), ("here is", "here's")]
-PERFECT = r"(?! (?:been|got|gotten|gone|come|happened|arrived|had|become|taken|left|changed)\b)"
+# "it's", "that's", "I'd" before a participle are "it has", "I had": a careful speaker leaves them
+PERFECT = (r"(?! (?:already |just |never |now |really |also )?(?:\w+ed|\w+en|been|got|gone|come|had|become|"
+           r"left|brought|hit|put|made|sent|done|seen|said|told|paid|bought|lost|found|run|set|cut|sold|won)\b)")
 POLITE_ASK = [(r"^(Can|Could) you\b", r"Would you mind if I asked you to"), (r"^What's\b", "May I ask what's"),
               (r"^Can I (have|get)\b", r"Could I please \1")]
 HEDGES = ["I think ", "As far as I can tell, ", "Just so you know, ", "To be honest, ", "Basically, "]
@@ -303,7 +313,7 @@ HEDGEABLE = {"the", "that", "it", "it's", "your", "you", "you'll", "we", "we've"
 TERSE_DROP = re.compile(r"^(?:Okay|Alright|Right|Sure|Great|Perfect|Thanks|Thank you|Got it|Understood)[,.!]\s+")
 
 
-def restyle(text: str, persona: Persona, lang: str, rng: random.Random) -> str:
+def restyle(text: str, persona: Persona, lang: str, rng: random.Random, keep: frozenset[str] = frozenset()) -> str:
     """Reword a rendered line the way this speaker talks: contractions for fast or hurried
     speakers and none for formal ones, softened questions for polite ones, hedges for verbose
     ones, bare answers for terse ones."""
@@ -316,7 +326,7 @@ def restyle(text: str, persona: Persona, lang: str, rng: random.Random) -> str:
     careful = not casual and random.Random(f"careful:{persona.id}").random() < 0.35
     if (formal and rng.random() < 0.7) or (careful and rng.random() < 0.6):
         for long, short in CONTRACT + EXPAND_ONLY:  # "it's" before "been" or "happened" is "it has"
-            after = PERFECT if short.endswith("'s") else ""
+            after = PERFECT if short.endswith(("'s", "'d")) else ""
             text = re.sub(rf"\b{re.escape(short)}\b{after}", long, text)
     elif casual:
         for long, short in CONTRACT:  # not at a sentence's end: "Yes, it is." stays
@@ -327,7 +337,7 @@ def restyle(text: str, persona: Persona, lang: str, rng: random.Random) -> str:
             if new != text:
                 text = new
                 break
-    text = speak_like(text, persona, rng)
+    text = speak_like(text, persona, rng, keep)  # keep: names that stay capitalised after "So"
     first = text.split(" ", 1)[0].rstrip(",.!?")
     if style.verbosity == "verbose" and rng.random() < 0.35 and first.lower() in HEDGEABLE:
         text = rng.choice(HEDGES) + text[0].lower() + text[1:]
@@ -378,7 +388,7 @@ def idiolect(persona: Persona) -> tuple[list[str], list[str], float]:
     return adverbs, markers, rate
 
 
-def speak_like(text: str, persona: Persona, rng: random.Random) -> str:
+def speak_like(text: str, persona: Persona, rng: random.Random, keep: frozenset[str] = frozenset()) -> str:
     """`text` with this speaker's habitual adverbs and sentence openers."""
     adverbs, markers, rate = idiolect(persona)
     *adverbs, intensifier = adverbs
@@ -404,9 +414,15 @@ def speak_like(text: str, persona: Persona, rng: random.Random) -> str:
     text = AUXILIARY.sub(adverb, text)
     text = INTENSIFIABLE.sub(lambda m: f"{m.group(1)} {intensifier} " if rng.random() < rate else m.group(0), text)
     text = SENTENCE.sub(marker, text)
-    # a marker is followed by the sentence it opens, lower-cased unless it starts with "I"
+    # a marker is followed by the sentence it opens, lower-cased unless it starts with "I" or a name
+    keep = keep | PROPER
     return re.sub(r"((?:So|Now,|And|Right,|Okay, so|Well,|Anyway,|So yeah,|Alright, so|Basically,) )"
-                  r"(?!I\b|I'|[A-Z]{2})([A-Z])(?=[a-z'])", lambda m: m.group(1) + m.group(2).lower(), text)
+                  r"(?!I\b|I'|[A-Z]{2})([A-Z][a-z']*)",
+                  lambda m: m.group(1) + (m.group(2) if m.group(2) in keep else m.group(2).lower()), text)
+
+
+PROPER = {*"Monday Tuesday Wednesday Thursday Friday Saturday Sunday".split(),
+          *"January February March April May June July August September October November December".split()}
 
 
 # Calling the peer by name after an acknowledgement ("Thanks, Megan. I have ..."), as people on
