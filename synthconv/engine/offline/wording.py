@@ -8,7 +8,7 @@ processes, so instead of remembering what was said, each job carries `variant` (
 per-scenario offset drawn from the plan seed plus the job's occurrence number in the plan), and
 the k-th conversation of a scenario takes the k-th composition of a walk over the beat's lines in
 which neighbouring conversations differ in every part: until they run out, no two conversations
-of a run say a beat alike. About 400 lines because the paraphrase tables are data that belong
+of a run say a beat alike. About 440 lines because the paraphrase tables are data that belong
 next to the code reading them.
 """
 
