@@ -18,6 +18,8 @@ from dataclasses import asdict, dataclass, field
 from .personas import MIXED_FILE_SHARE, MODES, draw
 from .scenario import Branch, Library, Persona, Scenario
 
+WALK = 4096  # a job's variant: its run's offset (a multiple of WALK) plus its step along the wording walk
+
 
 @dataclass(frozen=True)
 class Job:
@@ -90,8 +92,9 @@ def plan(library: Library, count: int, seed: int, scenarios: list[str] | None = 
 
     jobs: list[Job] = []
     seen: set[str] = set()
-    # the k-th job of a scenario says each beat in the k-th wording after a per-run offset
-    variants = {sid: random.Random(f"{seed}:variant:{sid}").getrandbits(20) for sid in ids}
+    # the k-th job of a scenario says each beat in the k-th wording of a walk the per-run offset
+    # shuffles (the offset's low bits are zero, so k is where the walk is)
+    variants = {sid: random.Random(f"{seed}:variant:{sid}").getrandbits(20) * WALK for sid in ids}
     while len(jobs) < count:
         order = ids[:]
         rng.shuffle(order)  # every scenario once per round

@@ -5,10 +5,12 @@ speaker's habits (idiolect).
 A scenario line may hold alternatives, `[Hi|Hello|Good morning] {peer}, I [sent back|returned]
 {item}`: every choice of parts is one composition of the beat. Conversations run in separate
 processes, so instead of remembering what was said, each job carries `variant` (job.py: a
-per-scenario offset drawn from the plan seed plus the job's occurrence number in the plan), and
-the k-th conversation of a scenario takes the k-th composition of a walk over the beat's lines in
-which neighbouring conversations differ in every part: until they run out, no two conversations
-of a run say a beat alike. About 440 lines because the paraphrase tables are data that belong
+per-scenario offset drawn from the plan seed, a multiple of WALK, plus the job's occurrence
+number in the plan), and the k-th conversation of a scenario takes the k-th composition of a
+walk over the beat's lines in which the lines take turns and neighbouring conversations differ in
+every part: until they run out, no two conversations of a run say a beat alike. The offset picks
+the walk, not where on it a run starts: started at random, most runs began where only the beat's
+longest line had compositions left. About 440 lines because the paraphrase tables are data that belong
 next to the code reading them.
 """
 
@@ -21,6 +23,7 @@ import math
 import random
 import re
 
+from ...job import WALK
 from ...scenario import Persona
 
 ALTERNATIVES = re.compile(r"\[([^\[\]]*\|[^\[\]]*)\]")
@@ -250,10 +253,11 @@ def choose(lines: list[str], key: str, variant: int | None, rng: random.Random, 
     if variant is None:
         i, picks = rng.choice(compositions(lines))
         return compose(lines[i], picks)
-    keyed = random.Random(hashlib.sha256(key.encode()).hexdigest())
+    salt, step = divmod(variant, WALK)  # the run's own walk, from its start: every line takes turns first
+    keyed = random.Random(hashlib.sha256(f"{key}:{salt}".encode()).hexdigest())
     order = list(range(len(lines)))
     keyed.shuffle(order)
-    i, n = _line_of(variant, [_count(lines[j]) for j in order])
+    i, n = _line_of(step, [_count(lines[j]) for j in order])
     line = lines[order[i]]
     picks, total = [], 0
     for size in (len(g) for g in parts(line)):
