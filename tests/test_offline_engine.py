@@ -160,3 +160,5 @@ def test_a_filler_before_i_keeps_its_capital():
 
     assert _lower_first("I'll try them first.") == "I'll try them first."
     assert _lower_first("It's fine.") == "it's fine."
+    assert _lower_first("Dr. Adeyemi can see her.") == "Dr. Adeyemi can see her."
+    assert _lower_first("Poppy's leg is worse.", {"Poppy"}) == "Poppy's leg is worse."

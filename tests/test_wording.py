@@ -96,6 +96,7 @@ def test_paraphrases_keep_questions_and_sentences_grammatical():
     # nor "any time" in mid-sentence "you're welcome", nor "no problem with" "happy to help with"
     assert expand("Repay it any time. You're welcome to call. No problem with that.", "en") == \
         "Repay it any time. You're welcome to call. No problem with that."
+    assert expand("I'll hold it. Take care of that tooth.", "en") == "I'll hold it. Take care of that tooth."
 
 
 def test_an_opener_lowers_the_next_word_but_not_a_name_or_a_day():

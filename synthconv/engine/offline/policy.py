@@ -296,8 +296,9 @@ def _plain(word: str) -> bool:
 
 def _lower_first(text: str, keep: set[str] = frozenset()) -> str:  # type: ignore[assignment]
     first = text.split(" ", 1)[0]
+    bare = re.sub(r"['’]s$", "", first.rstrip(",.!?:;"))  # "Poppy's" is Poppy, "Dr." is Dr
     if (len(first) > 1 and first[0].isupper() and first[1:].islower() and not re.match(r"I['’]", first)
-            and first.rstrip(",.!?") not in keep):
+            and bare not in {k.rstrip(",.!?:;") for k in keep} | {"Dr", "Mr", "Mrs", "Ms", "Miss"}):
         return text[0].lower() + text[1:]
     return text
 

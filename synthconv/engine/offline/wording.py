@@ -90,7 +90,8 @@ PARAPHRASES = [
      "What do you need today", "What can I sort out for you"],
     ["Let me check", "I'll check", "Let me have a look", "I'll take a look", "Let me look into it",
      "Let me pull that up", "I'll look into it"],
-    ["Take care", "All the best", "Look after yourself", "Have a good one", "Take it easy"],
+    # only where a clause ends (CLAUSE_END): "Take care of that tooth" is not "Have a good one of that tooth"
+    (CARE := ["Take care", "All the best", "Look after yourself", "Have a good one", "Take it easy"]),
     ["Is there anything else", "Anything else", "Can I help with anything else", "Is there something else",
      "Is there anything more"],
     ["That's great", "That's brilliant", "That's perfect", "Lovely", "Wonderful", "That's fantastic"],
@@ -136,7 +137,7 @@ PARAPHRASES = [
     ["we'll", "we will", "we're going to"],
     ["you'll get", "you'll receive", "you should get", "you'll be getting"],
     ["sorry to hear that", "sorry to hear it", "sorry that's happened"],
-    ["I'll wait", "I'll hold", "I'll stay on the line", "I'll hang on"],
+    (WAIT := ["I'll wait", "I'll hold", "I'll stay on the line", "I'll hang on"]),
     ["Sounds good", "Sounds great", "Sounds fine"],
     ["Hold on", "Hang on", "Wait a moment"],
     ["I think", "I believe", "I reckon"],
@@ -153,7 +154,8 @@ CLAUSE_END = {"Let me check", "I'll check", "Let me have a look", "I'll take a l
               "Let me pull that up", "I'll look into it",
               # "no problem with the pressure" is not "happy to help with the pressure"
               "no problem", "not a problem", "no worries", "happy to help", "not a problem at all", "glad to help",
-              *WELCOME}  # "You're welcome to call" is not "Any time to call"
+              *WELCOME,  # "You're welcome to call" is not "Any time to call"
+              *WAIT, *CARE}  # "I'll hold it" is not "I'll stay on the line it"
 HINDI = [
     ["धन्यवाद", "शुक्रिया", "बहुत धन्यवाद", "बहुत-बहुत शुक्रिया"],
     ["नमस्ते", "नमस्कार"],
