@@ -15,7 +15,7 @@ def test_variants_walk_every_composition_before_repeating_one():
     lines = ["[Hi|Hello] {peer}, I [sent back|returned] {item}.", "Thank you. I'm chasing a refund for {item}."]
     n = len(compositions([expand(x, "en") for x in lines]))
     said = [choose(lines, "refund:customer:1", v, random.Random(0), "en") for v in range(n)]
-    assert n == 4 + 8 and len(set(said)) == n  # "Thank you" has eight paraphrases
+    assert n == 4 + 9 and len(set(said)) == n  # "Thank you" has nine paraphrases
     assert choose(lines, "refund:customer:1", n, random.Random(1), "en") == said[0]  # then it cycles
 
 
@@ -29,16 +29,15 @@ def test_jobs_of_one_scenario_say_their_beats_differently():
 
 def test_a_plan_of_200_as_text_repeats_few_lines_and_splits_by_speaker():
     # issue 15's goals on a 200-conversation plan, on the dialogue as text (bench/diversity.py
-    # --text-only; a real run adds Whisper's hearing). Distinct 3-grams: the goal is 0.75, this
-    # library reaches about 0.60 (0.535 before the wording work), so the floor guards what is
-    # reached, not the goal.
+    # --text-only; a real run adds Whisper's hearing). Distinct 3-grams 0.816 with 60 scenarios
+    # (0.535 with the first 30 and no wording work).
     lib = load_library()
     samples = [Sample(id=j.id, scenario=j.scenario, roles=j.roles, utterances=[t for _, t in dialogue(j, lib)])
                for j in plan(lib, 200, seed=1, personas="sampled")]
     f = figures(samples)
     assert f["repeated_share_4_words"] < 0.05 and f["distinct_speakers"] >= 150
     assert f["speaker_split"]["possible"] and f["speaker_split"]["off_by_points"] <= 2
-    assert f["distinct_3grams"] > 0.59, f["distinct_3grams"]
+    assert f["distinct_3grams"] > 0.75, f["distinct_3grams"]
 
 
 def test_style_changes_the_words_not_only_the_fillers():
@@ -97,6 +96,8 @@ def test_paraphrases_keep_questions_and_sentences_grammatical():
     assert expand("Repay it any time. You're welcome to call. No problem with that.", "en") == \
         "Repay it any time. You're welcome to call. No problem with that."
     assert expand("I'll hold it. Take care of that tooth.", "en") == "I'll hold it. Take care of that tooth."
+    assert "so much so much" not in "".join(expand("Thanks so much.", "en").split("|"))  # "Thanks so much" whole
+    assert expand("मैंने शुरू कर दिया है।", "hi") == "मैंने शुरू कर दिया है।"  # not the passive after "मैंने"
 
 
 def test_an_opener_lowers_the_next_word_but_not_a_name_or_a_day():

@@ -59,7 +59,7 @@ def compositions(lines: list[str]) -> list[tuple[int, tuple[int, ...]]]:
 # corrections or questions ("No,", "Actually", "Sorry,"): a reworded line must not read as one.
 PARAPHRASES = [
     ["Thank you", "Thanks", "Thanks a lot", "Many thanks", "Thanks very much", "Thank you so much", "Cheers",
-     "Thanks ever so much"],
+     "Thanks ever so much", "Thanks so much"],  # the last is looked for whole: not "Cheers so much"
     ["thanks for calling", "thank you for calling", "thanks for ringing", "thanks so much for calling"],
     ["Thanks for your help", "Thank you for your help", "I appreciate your help", "Thanks for sorting that out",
      "Thanks for helping me out", "That's very helpful, thank you"],
@@ -170,7 +170,6 @@ HINDI = [
     ["बता सकते हैं", "बता देंगे", "बताएँगे"],
     ["एक मिनट", "एक सेकंड", "ज़रा रुकिए"],
     ["अभी चेक कर लेते हैं", "अभी देख लेते हैं", "अभी पता करते हैं"],
-    ["कर दिया है", "कर दिया गया है"],
     ["बहुत ज़्यादा", "काफ़ी ज़्यादा"],
     ["जी हाँ", "हाँ जी"],
     ["ज़रूर", "बिल्कुल"],
