@@ -96,6 +96,8 @@ def test_paraphrases_keep_questions_and_sentences_grammatical():
     assert expand("Repay it any time. You're welcome to call. No problem with that.", "en") == \
         "Repay it any time. You're welcome to call. No problem with that."
     assert expand("I'll hold it. Take care of that tooth.", "en") == "I'll hold it. Take care of that tooth."
+    assert expand("Is there anything else I need to do?", "en") == "Is there anything else I need to do?"
+    assert expand("Is there anything else?", "en").startswith("[Is there anything else|")
     assert "so much so much" not in "".join(expand("Thanks so much.", "en").split("|"))  # "Thanks so much" whole
     assert expand("मैंने शुरू कर दिया है।", "hi") == "मैंने शुरू कर दिया है।"  # not the passive after "मैंने"
 

@@ -84,7 +84,7 @@ PARAPHRASES = [
     ["I can see", "I'm seeing", "I notice"],
     ["Got it", "Understood", "Perfect", "Great, got that"],
     ["one second", "one moment", "just a sec", "hang on a second", "bear with me a second", "give me a moment"],
-    ["I'd like to", "I want to", "I need to", "I was hoping to", "I'd really like to"],
+    ["I'd like to", "I want to", "I was hoping to", "I'd really like to"],  # not "I need to": a need is not a wish
     ["How can I help you today", "How can I help you", "What can I do for you", "How can I help",
      "What can I help you with", "How may I help", "What are you calling about today", "What's the call about",
      "What do you need today", "What can I sort out for you"],
@@ -92,8 +92,9 @@ PARAPHRASES = [
      "Let me pull that up", "I'll look into it"],
     # only where a clause ends (CLAUSE_END): "Take care of that tooth" is not "Have a good one of that tooth"
     (CARE := ["Take care", "All the best", "Look after yourself", "Have a good one", "Take it easy"]),
-    ["Is there anything else", "Anything else", "Can I help with anything else", "Is there something else",
-     "Is there anything more"],
+    # only as the whole question (CLAUSE_END): "Is there anything else I need to do?" is not an offer
+    (ELSE := ["Is there anything else", "Anything else", "Can I help with anything else", "Is there something else",
+              "Is there anything more"]),
     ["That's great", "That's brilliant", "That's perfect", "Lovely", "Wonderful", "That's fantastic"],
     ["Yes", "Yeah", "Yep", "Yes indeed"],
     ["no problem", "not a problem", "no worries", "happy to help", "not a problem at all", "glad to help"],
@@ -155,7 +156,7 @@ CLAUSE_END = {"Let me check", "I'll check", "Let me have a look", "I'll take a l
               # "no problem with the pressure" is not "happy to help with the pressure"
               "no problem", "not a problem", "no worries", "happy to help", "not a problem at all", "glad to help",
               *WELCOME,  # "You're welcome to call" is not "Any time to call"
-              *WAIT, *CARE}  # "I'll hold it" is not "I'll stay on the line it"
+              *WAIT, *CARE, *ELSE}  # "I'll hold it" is not "I'll stay on the line it"
 HINDI = [
     ["धन्यवाद", "शुक्रिया", "बहुत धन्यवाद", "बहुत-बहुत शुक्रिया"],
     ["नमस्ते", "नमस्कार"],
