@@ -133,7 +133,6 @@ PARAPHRASES = [
     ["That's fine", "That's okay", "That's no bother", "That's all right"],
     ["I'll do that", "I'll do exactly that", "I'll get on that"],
     ["in a minute", "in a moment", "shortly", "in just a moment"],
-    ["so I can", "so that I can", "and then I can"],
     ["I don't have", "I haven't got", "I do not have"],
     ["we'll", "we will", "we're going to"],
     ["you'll get", "you'll receive", "you should get", "you'll be getting"],
