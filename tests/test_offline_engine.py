@@ -162,3 +162,10 @@ def test_a_filler_before_i_keeps_its_capital():
     assert _lower_first("It's fine.") == "it's fine."
     assert _lower_first("Dr. Adeyemi can see her.") == "Dr. Adeyemi can see her."
     assert _lower_first("Poppy's leg is worse.", {"Poppy"}) == "Poppy's leg is worse."
+
+
+def test_a_fact_that_starts_a_sentence_starts_with_a_capital():
+    from synthconv.engine.offline.policy import _sentence_case
+
+    assert _sentence_case("the Grandview Inn. Done. the 8:10 tomorrow, at 6 a.m. tomorrow.") == \
+        "The Grandview Inn. Done. The 8:10 tomorrow, at 6 a.m. tomorrow."

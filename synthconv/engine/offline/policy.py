@@ -7,7 +7,7 @@ and the peer's name it heard, and colours the line with the persona's style: fil
 natural turn-taking repetitions ("I I think") and self-repairs ("my account, I mean my account
 number"). It ends the call on the script's last beat, or early with its closing line when the
 turn limit is near. A line the peer cut off is said again, with a repair ("As I was saying,").
-About 315 lines because choosing the next line (beat, hearing repair, cut-off repair, ending)
+About 320 lines because choosing the next line (beat, hearing repair, cut-off repair, ending)
 and colouring it are one decision; wording.py already holds the tables.
 """
 
@@ -215,12 +215,12 @@ class DialoguePolicy(OfflinePlugin, llm.LLM):
             usable = sorted(usable, key=len)[: max(1, len(usable) // 2)]
         key = f"{self.scenario.id}:{self.role}:{self.scenario.script.index(beat)}"
         line = choose(usable, key, self.variant, rng, self.lang).format(**values)
-        line = re.sub(r"\s+([,.?!])", r"\1", line).replace(" ,", ",").strip()
+        line = _sentence_case(re.sub(r"\s+([,.?!])", r"\1", line).replace(" ,", ",").strip())
 
         parts = [line]
         add_more = {"terse": 0.0, "normal": 0.25, "verbose": 0.9}[style.verbosity]
         if beat.more and rng.random() < add_more:
-            parts.append(choose(beat.more, "", None, rng, self.lang).format(**values))
+            parts.append(_sentence_case(choose(beat.more, "", None, rng, self.lang).format(**values)))
         mood = MOOD[self.lang].get(style.mood)
         # the mood shows once: where the call's issue comes up, or a cheerful hello
         first_problem = next((b for b in self.beats if b.phase == "problem"), None)
@@ -292,6 +292,11 @@ def _plain(word: str) -> bool:
     """A word without digits, capitals or punctuation: safe to repeat (never part of an ID such
     as "MC 752301", never a sentence end); "I" is a word."""
     return word == "I" or not any(c.isdigit() or c.isupper() or c in ",.?!।;:$%-'\"" for c in word)
+
+
+def _sentence_case(text: str) -> str:
+    """A fact that starts a sentence ("the 8:10 tomorrow") starts with a capital; "6 a.m. tomorrow" stays."""
+    return re.sub(r"(^|\b[A-Za-z]{2,}[.!?] )([a-z])", lambda m: m.group(1) + m.group(2).upper(), text)
 
 
 def _lower_first(text: str, keep: set[str] = frozenset()) -> str:  # type: ignore[assignment]
