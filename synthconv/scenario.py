@@ -3,7 +3,7 @@
 A scenario says *what* a call is about (two roles, their goals and private facts, and the beats
 of the call); a persona says *who* plays a role (name, language, voice per engine, speaking
 style). Both are plain pydantic models so a broken file fails with the file and the field named.
-About 330 lines because the library is one contract: scenarios with their branches, personas,
+About 370 lines because the library is one contract: scenarios with their branches, personas,
 the axes a drawn persona keeps within and the locales it draws from are validated together.
 """
 
@@ -332,14 +332,21 @@ def draw_facts(scenario: Scenario, seed: int) -> dict[str, dict[str, str]]:
     account number, not one of the four the scenario lists."""
     import random
 
-    out: dict[str, dict[str, str]] = {}
-    for key, role in scenario.roles.items():
-        out[key] = {
-            name: value if isinstance(value, str) else
-            fresh_digits(random.Random(f"{seed}:fact:{name}").choice(value), seed)
-            for name, value in role.facts.items()
-        }
-    return out
+    # one currency per call: lists may hold "$312.40" and "£89.99", a call draws amounts in one
+    listed = [v for role in scenario.roles.values() for vs in role.facts.values() if not isinstance(vs, str) for v in vs]
+    symbols = sorted({c for v in listed for c in v if c in CURRENCIES})
+    money = random.Random(f"{seed}:currency").choice(symbols) if len(symbols) > 1 else None
+
+    def draw(name: str, values: list[str]) -> str:
+        if money:
+            values = [v for v in values if not set(v) & (CURRENCIES - {money})] or values
+        return fresh_digits(random.Random(f"{seed}:fact:{name}").choice(values), seed)
+
+    return {key: {name: value if isinstance(value, str) else draw(name, value) for name, value in role.facts.items()}
+            for key, role in scenario.roles.items()}
+
+
+CURRENCIES = set("$£€₹")
 
 
 # An ID: digit groups joined by a space or hyphen, 4+ digits in all ("RE-448190", "8815 0436",

@@ -74,3 +74,17 @@ def test_a_branch_played_as_a_real_offline_conversation(tmp_path):
     assert meta["outcome"] == branch.outcome
     turns = [json.loads(line) for line in (conv / "transcript.jsonl").read_text().splitlines()]
     assert [t["role"] for t in turns] == [b.role for b in sc.play(branch).script]
+
+
+def test_a_call_draws_its_amounts_in_one_currency():
+    # lists may mix "$312.40" and "£89.99"; 4 of 200 calls said both before amounts followed one currency
+    from synthconv.scenario import CURRENCIES
+
+    mixed = {(sc.id, seed) for sc in LIB.scenarios.values() for branch in [None, *sc.branches] for seed in range(20)
+             if len({c for facts in draw_facts(sc.play(branch), seed).values() for v in facts.values() for c in v
+                     if c in CURRENCIES}) > 1}
+    assert not mixed, sorted(mixed)[:5]
+    sc = LIB.scenarios["card-lost"]
+    charged = sc.play(next(b for b in sc.branches if b.id == "unknown-charge"))
+    drawn = {draw_facts(charged, seed)["agent"]["fraud_amount"][0] for seed in range(40)}
+    assert drawn == {"$", "£"}  # each call one currency, the run both
