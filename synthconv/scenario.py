@@ -334,8 +334,8 @@ def draw_facts(scenario: Scenario, seed: int) -> dict[str, dict[str, str]]:
 
     # one currency per call: lists may hold "$312.40" and "£89.99", a call draws amounts in one
     listed = [v for role in scenario.roles.values() for vs in role.facts.values() if not isinstance(vs, str) for v in vs]
-    symbols = sorted({c for v in listed for c in v if c in CURRENCIES})
-    money = random.Random(f"{seed}:currency").choice(symbols) if len(symbols) > 1 else None
+    held = [c for v in listed for c in set(v) & CURRENCIES]  # as often as the lists hold each
+    money = random.Random(f"{seed}:currency").choice(sorted(held)) if len(set(held)) > 1 else None
 
     def draw(name: str, values: list[str]) -> str:
         if money:
