@@ -88,8 +88,8 @@ PARAPHRASES = [
     ["How can I help you today", "How can I help you", "What can I do for you", "How can I help",
      "What can I help you with", "How may I help", "What are you calling about today", "What's the call about",
      "What do you need today", "What can I sort out for you"],
-    ["Let me check", "I'll check", "Let me have a look", "I'll take a look", "Let me look into it",
-     "Let me pull that up", "I'll look into it"],
+    (CHECK := ["Let me check", "I'll check", "Let me have a look", "I'll take a look", "Let me look into it",
+               "Let me pull that up", "I'll look into it"]),
     # only where a clause ends (CLAUSE_END): "Take care of that tooth" is not "Have a good one of that tooth"
     (CARE := ["Take care", "All the best", "Look after yourself", "Have a good one", "Take it easy"]),
     # only as the whole question (CLAUSE_END): "Is there anything else I need to do?" is not an offer
@@ -97,12 +97,12 @@ PARAPHRASES = [
               "Is there anything more"]),
     ["That's great", "That's brilliant", "That's perfect", "Lovely", "Wonderful", "That's fantastic"],
     ["Yes", "Yeah", "Yep", "Yes indeed"],
-    ["no problem", "not a problem", "no worries", "happy to help", "not a problem at all", "glad to help"],
+    (NO_PROBLEM := ["no problem", "not a problem", "no worries", "happy to help", "not a problem at all", "glad to help"]),
     ["I understand", "I hear you", "That makes sense", "I completely understand"],
     ["as soon as possible", "as soon as I can", "at the earliest", "as quickly as I can"],
     ["a few minutes", "a couple of minutes", "a few moments", "a minute or two"],
     ["a few days", "a couple of days", "two or three days", "a day or two"],
-    ["You're welcome", "My pleasure", "Any time", "Not at all", "Glad I could help"],
+    (WELCOME := ["You're welcome", "My pleasure", "Any time", "Not at all", "Glad I could help"]),
     ["Were you able to", "Did you manage to", "Have you been able to"],
     ["your patience", "bearing with us", "your understanding"],
     ["I'm calling", "I'm ringing", "I'm phoning", "I'm just calling"],
@@ -147,15 +147,12 @@ PARAPHRASES = [
 # ("if that's right", "the great thing")
 SENTENCE_START = {"That's right", "Great", "Exactly", "Hold on", "Sure", "Yes", "Okay", "Got it", "Lovely",
                   "Perfect", "Sounds good", "Anything else", "Cheers", "Here it is", "There it is",
-                  *(WELCOME := ["You're welcome", "My pleasure", "Any time", "Not at all", "Glad I could help"])}
+                  *WELCOME}
 # groups matched only where a clause ends: their members differ in the object they take
-# ("I'll check them" is not "Let me pull that up them")
-CLAUSE_END = {"Let me check", "I'll check", "Let me have a look", "I'll take a look", "Let me look into it",
-              "Let me pull that up", "I'll look into it",
-              # "no problem with the pressure" is not "happy to help with the pressure"
-              "no problem", "not a problem", "no worries", "happy to help", "not a problem at all", "glad to help",
-              *WELCOME,  # "You're welcome to call" is not "Any time to call"
-              *WAIT, *CARE, *ELSE}  # "I'll hold it" is not "I'll stay on the line it"
+# ("I'll check them" is not "Let me pull that up them", "no problem with the pressure" not "happy to
+# help with the pressure", "You're welcome to call" not "Any time to call", "I'll hold it" not
+# "I'll stay on the line it")
+CLAUSE_END = {*CHECK, *NO_PROBLEM, *WELCOME, *WAIT, *CARE, *ELSE}
 HINDI = [
     ["धन्यवाद", "शुक्रिया", "बहुत धन्यवाद", "बहुत-बहुत शुक्रिया"],
     ["नमस्ते", "नमस्कार"],
