@@ -13,6 +13,7 @@ and colouring it are one decision; wording.py already holds the tables.
 
 from __future__ import annotations
 
+import functools
 import random
 import re
 import string
@@ -235,26 +236,28 @@ class DialoguePolicy(OfflinePlugin, llm.LLM):
             elif style.politeness == "low" and rng.random() < 0.4:
                 parts.insert(0, rng.choice(CURT[self.lang]))
         if parts[0].endswith(","):  # "Look, it's ...", not "Look, It's ..."
-            parts[1] = _lower_first(parts[1], self._names())
+            parts[1] = _lower_first(parts[1], self._names)
         text = re.sub(r"(?<=\w\.\w\.)\.(?!\.)", "", " ".join(parts))  # a fact "8 a.m." ending a sentence: one stop
         if style.politeness == "low":
             text = re.sub(r",? please\b", "", text)
 
-        text = restyle(text, self.persona, self.lang, rng, frozenset(self._names()))
+        text = restyle(text, self.persona, self.lang, rng, self._names)
         if peer and not first:
             text = address(text, peer, self.persona, rng)
 
         p_filler = {"none": 0.0, "some": 0.3, "many": 0.65}[style.fillers]
         if rng.random() < p_filler:
             filler = rng.choice(FILLERS[self.lang])
-            text = f"{filler} {_lower_first(text, self._names())}"
+            text = f"{filler} {_lower_first(text, self._names)}"
         if self.disfluent:
             text = self.disfluency(text, random.Random(f"{rng.random()}:disfluency"))
         return text
 
-    def _names(self) -> set[str]:
+    @functools.cached_property
+    def _names(self) -> frozenset[str]:
         """Words that keep their capital after a filler: the names in facts ("Eastgate Medical")."""
-        return {w for v in [*map(str, self.facts.values()), self.persona.name] for w in v.split() if w[:1].isupper()}
+        return frozenset(w for v in [*map(str, self.facts.values()), self.persona.name] for w in v.split()
+                         if w[:1].isupper())
 
     def disfluency(self, text: str, rng: random.Random) -> str:
         """Maybe a repetition ("I I need") or a self-repair ("my account, I mean my account
@@ -299,7 +302,7 @@ def _sentence_case(text: str) -> str:
     return re.sub(r"(^|\b[A-Za-z]{2,}[.!?] )([a-z])", lambda m: m.group(1) + m.group(2).upper(), text)
 
 
-def _lower_first(text: str, keep: set[str] = frozenset()) -> str:  # type: ignore[assignment]
+def _lower_first(text: str, keep: frozenset[str] = frozenset()) -> str:
     first = text.split(" ", 1)[0]
     bare = re.sub(r"['’]s$", "", first.rstrip(",.!?:;"))  # "Poppy's" is Poppy, "Dr." is Dr
     if (len(first) > 1 and first[0].isupper() and first[1:].islower() and not re.match(r"I['’]", first)
