@@ -10,7 +10,6 @@ the axes a drawn persona keeps within and the locales it draws from are validate
 from __future__ import annotations
 
 import re
-
 import string
 from dataclasses import dataclass, field
 from pathlib import Path
