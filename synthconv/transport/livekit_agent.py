@@ -207,7 +207,7 @@ def _exit_with_worker() -> None:
 
     Seen once: a job process and the worker's forkserver (which lives while any of its children
     does) still running 45 minutes after `generate` had stopped its local worker. A worker killed
-    with SIGKILL mid-call does not show it (tests/test_livekit_transport.py checks that case);
+    with SIGKILL mid-call does not show it (tests/transport/test_livekit_transport.py checks that case);
     this is the safety net for the paths that do, so that nightly runs never pile up processes.
     """
     import threading

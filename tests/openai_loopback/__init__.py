@@ -11,7 +11,7 @@ Run it on its own (e.g. to try the OpenAI engines without a key):
     cd tests && ../.venv/bin/python -m openai_loopback --port 8765
 
 Tested against livekit-plugins-openai 1.8.9 / livekit-agents 1.8.9 and openai 3.54: a plugin
-upgrade can change the events it sends or parses; re-run tests/test_openai_engines.py after one.
+upgrade can change the events it sends or parses; re-run tests/engine/openai/test_openai_engines.py after one.
 """
 
 from .server import LoopbackThread, OpenAILoopback

@@ -35,7 +35,7 @@ def test_malformed_yaml(tmp_path):
 def test_missing_field(tmp_path):
     sc = tmp_path / "sc"
     sc.mkdir()
-    text = (Path(__file__).parent.parent / "scenarios" / "refund.yaml").read_text()
+    text = (Path(__file__).resolve().parents[2] / "scenarios" / "refund.yaml").read_text()
     (sc / "refund.yaml").write_text(text.replace("first_speaker:", "first_speakr:"))
     one_line_error(cli("scenarios", "--scenarios-dir", str(sc)), "refund.yaml", "first_speaker")
 
