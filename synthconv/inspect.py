@@ -8,6 +8,7 @@ import jsonlines
 import numpy as np
 
 from . import labels
+from .errors import RunFolderError
 from .runfolder import (TURN_FIELDS, ConversationResult, conversation_dir, loud, mp3_duration, read_error,
                         read_index, read_lines, read_meta, read_run_info, read_wav)
 
@@ -137,8 +138,13 @@ def read_run(run: Path) -> dict:
             index[r.id] = r.to_line()
     rows, wer = [], {}
     for job in jobs:
-        folder = conversation_dir(run, job["id"])
         r = index.get(job["id"])
+        try:
+            folder = conversation_dir(run, job["id"])
+        except RunFolderError:  # a link inside the run: the row stays, validation reports it
+            rows.append(r or ConversationResult(id=job["id"], status="pending", scenario=job["scenario"],
+                                                roles=job["roles"]).to_line())
+            continue
         if r is None or r["status"] == "ok":
             meta = read_meta(folder)
             if isinstance(meta, dict) and isinstance(meta.get("wer"), (int, float)):
@@ -208,7 +214,10 @@ def validate_run(view: dict, workers: int = 4) -> dict[str, list[str]]:
     ok = [r for r in view["conversations"] if r["status"] == "ok"]
 
     def check(r: dict) -> list[str]:
-        folder = run / "conversations" / r["id"]
+        try:
+            folder = conversation_dir(run, r["id"])
+        except RunFolderError as e:
+            return [str(e)]
         try:
             found = validate_conversation(folder)
         except Exception as e:  # noqa: BLE001 - damage is a finding; the report must always be written

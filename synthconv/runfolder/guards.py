@@ -34,7 +34,26 @@ def conversation_dir(run: Path, job_id: str) -> Path:
     path = (base / job_id).resolve()
     if path.parent != base:
         raise RunFolderError(f"{run}: conversation {job_id} resolves outside the run ({path})")
-    return Path(run) / "conversations" / job_id
+    folder = Path(run) / "conversations" / job_id
+    no_links(folder.parent, folder)
+    return folder
+
+
+def no_links(*paths: Path) -> None:
+    """Refuse a symbolic link at any of `paths` or, for a folder, anywhere inside it (a
+    conversation's files, tracks/ and impaired/; not the whole conversations/ folder). Nothing that reads or rewrites a run
+    follows a link: a `tracks/a.wav` pointing at a credentials file would be served, exported or
+    overwritten as if it were audio."""
+    for path in paths:
+        if path.is_symlink():
+            raise RunFolderError(f"{path}: a symbolic link; synthconv does not follow links inside a run folder")
+        if path.name != "conversations" and path.is_dir():
+            for entry in os.scandir(path):
+                if entry.is_symlink():
+                    raise RunFolderError(f"{entry.path}: a symbolic link; synthconv does not follow links inside "
+                                         "a run folder")
+                if entry.is_dir(follow_symlinks=False):
+                    no_links(Path(entry.path))
 
 
 def tmp_dir(run: Path, job_id: str) -> Path:
@@ -79,6 +98,7 @@ def check_job(d: object, where: str) -> dict:
 def read_run_info(run: Path) -> dict:
     """RUN/run.json, checked enough that nothing read from it can crash or misdirect a writer."""
     path = Path(run) / "run.json"
+    no_links(path)
     try:
         info = json.loads(path.read_bytes().decode("utf-8"), parse_constant=_no_constants)
     except FileNotFoundError:
