@@ -9,8 +9,9 @@ import numpy as np
 
 from . import labels
 from .errors import RunFolderError
-from .runfolder import (TURN_FIELDS, ConversationResult, conversation_dir, loud, mp3_duration, read_error,
-                        read_index, read_lines, read_meta, read_run_info, read_wav)
+from .runfolder import (NAME, ConversationResult, conversation_dir, finite_number, loud, mp3_duration, read_error,
+                        read_index, read_lines, read_meta, read_run_info, read_wav, turn_problem)
+from .runfolder.guards import no_links
 
 EDGE_S = 0.01  # timestamps are rounded to the millisecond; allow 10 ms at each edge
 
@@ -32,9 +33,9 @@ def validate_conversation(folder: Path, *, check_mp3: bool = True) -> list[str]:
         if isinstance(t, jsonlines.InvalidLineError):
             problems.append(f"transcript.jsonl line {n}: not JSON")
             continue
-        missing = TURN_FIELDS - set(t) if isinstance(t, dict) else TURN_FIELDS
-        if missing:
-            problems.append(f"transcript.jsonl line {n}: missing {sorted(missing)}")
+        bad = turn_problem(t)
+        if bad:
+            problems.append(f"transcript.jsonl line {n}: {bad}")
             continue
         if t["end"] < t["start"]:
             problems.append(f"transcript.jsonl line {n}: end {t['end']} before start {t['start']}")
@@ -42,7 +43,11 @@ def validate_conversation(folder: Path, *, check_mp3: bool = True) -> list[str]:
 
     tracks: dict[str, np.ndarray] = {}
     rates = set()
-    roles = sorted({t["role"] for t in turns} | set((meta or {}).get("personas", {})))
+    personas = (meta or {}).get("personas")
+    if meta and not isinstance(personas, dict):
+        problems.append("meta.json personas: not an object")
+    roles = sorted({t["role"] for t in turns} | {r for r in (personas if isinstance(personas, dict) else {})
+                                                 if isinstance(r, str) and NAME.match(r)})
     for role in roles:
         path = folder / "tracks" / f"{role}.wav"
         if not path.is_file():
@@ -62,7 +67,9 @@ def validate_conversation(folder: Path, *, check_mp3: bool = True) -> list[str]:
         return problems
     rate = rates.pop()
     duration = max(len(p) for p in tracks.values()) / rate
-    if meta and abs(meta.get("duration_s", duration) - duration) > 0.01:
+    if meta and not finite_number(meta.get("duration_s", duration)):
+        problems.append(f"meta.json duration_s {meta['duration_s']!r} is not a number")
+    elif meta and abs(meta.get("duration_s", duration) - duration) > 0.01:
         problems.append(f"meta.json duration_s {meta.get('duration_s')} but tracks last {duration:.3f} s")
 
     for role, pcm in tracks.items():
@@ -126,6 +133,7 @@ def read_run(run: Path) -> dict:
     """
     run = Path(run)
     info = read_run_info(run)
+    no_links(run / "conversations.jsonl", run / "conversations")  # not the folders inside: each is checked alone
     jobs = info["jobs"]
     planned = {j["id"] for j in jobs}
     index, damage = {}, []
@@ -153,7 +161,9 @@ def read_run(run: Path) -> dict:
             r = ConversationResult(id=job["id"], status="pending", scenario=job["scenario"], roles=job["roles"])
             meta, error = read_meta(folder), read_error(folder)
             if isinstance(meta, dict):
-                r.status, r.duration_s, r.turns = "ok", meta.get("duration_s"), meta.get("turns")
+                r.status = "ok"
+                r.duration_s = meta["duration_s"] if finite_number(meta.get("duration_s")) else None
+                r.turns = meta["turns"] if isinstance(meta.get("turns"), int) else None
             elif error is not None:
                 r.status, r.error = "failed", error
             r = r.to_line()

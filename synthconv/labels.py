@@ -113,22 +113,23 @@ def modal_offset(offsets: list[float], bin_s: float = 0.1) -> float:
 def run_figures(run: Path, ids: list[str]) -> dict | None:
     """The run's turn-taking figures over its complete conversations: offsets pooled from the
     transcripts, the rest from each meta.json's `labels` (None for runs written before 1.2)."""
-    from .runfolder import read_lines, read_meta
+    from .runfolder import RunFolderError, conversation_dir, finite_number, read_meta, read_transcript
 
     offsets, overlap, minutes, backchannels, interrupted, turns = [], [], 0.0, 0, 0, 0
-    for cid in ids:
-        folder = run / "conversations" / cid
-        meta = read_meta(folder)
-        if not isinstance(meta, dict) or not isinstance(meta.get("labels"), dict):
-            continue
+    for cid in ids:  # a damaged or linked conversation is left out here; inspect --validate reports it
         try:
-            lines = [t for _, t in read_lines(folder / "transcript.jsonl") if isinstance(t, dict)]
-        except OSError:
+            folder = conversation_dir(run, cid)
+            meta = read_meta(folder)
+            if not isinstance(meta, dict) or not isinstance(meta.get("labels"), dict):
+                continue
+            lines = read_transcript(folder)
+        except (OSError, RunFolderError):
             continue
         real = [t for t in lines if t.get("kind", "turn") == "turn"]
         offsets += [b["start"] - a["end"] for a, b in zip(real, real[1:]) if a["role"] != b["role"]]
-        overlap.append(meta["labels"].get("overlap_ratio") or 0.0)
-        minutes += (meta.get("duration_s") or 0) / 60
+        ratio = meta["labels"].get("overlap_ratio")
+        overlap.append(ratio if finite_number(ratio) else 0.0)
+        minutes += (meta["duration_s"] if finite_number(meta.get("duration_s")) else 0) / 60
         backchannels += sum(t.get("kind") == "backchannel" for t in lines)
         interrupted += sum(bool(t.get("interrupted")) for t in real)
         turns += len(real)

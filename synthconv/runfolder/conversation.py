@@ -7,6 +7,7 @@ conversation is complete, or only error.txt when it failed (docs/FORMAT.md).
 from __future__ import annotations
 
 import json
+import math
 import shutil
 from dataclasses import asdict
 from pathlib import Path
@@ -15,10 +16,12 @@ from typing import Callable
 import jsonlines
 
 from .audio import mix_mp3, stereo_mp3, write_wav
-from .guards import conversation_dir, replace_atomic, tmp_dir
+from .guards import NAME, conversation_dir, replace_atomic, tmp_dir
 from .spoken import spoken_form
 
 TURN_FIELDS = {"turn", "role", "speaker", "text", "start", "end", "interrupted", "heard"}
+_TYPES = (("speaker", str, "a string"), ("text", str, "a string"), ("interrupted", bool, "true or false"),
+          ("heard", (str, type(None)), "a string or null"), ("kind", str, "a string"))
 
 
 def write_conversation(run: Path, job_id: str, rec, meta: dict,  # noqa: ANN001 - a recorder.Recording
@@ -108,11 +111,34 @@ def read_lines(path: Path) -> list[tuple[int, object]]:
                 out.append((len(out) + 1, e))
 
 
+def turn_problem(t: object) -> str | None:
+    """What makes a transcript line unusable (not an object, a field missing or of the wrong
+    type), or None. A reader skips such a line and reports it; it never computes with it: a
+    string `start` or a list `role` would crash whatever sorts, sums or builds a path from it."""
+    if not isinstance(t, dict):
+        return "not a JSON object"
+    missing = TURN_FIELDS - set(t)
+    if missing:
+        return f"missing {sorted(missing)}"
+    number = [k for k in ("start", "end") if not finite_number(t[k])]
+    if number:
+        return f"{number[0]} {t[number[0]]!r} is not a number"
+    if not isinstance(t["role"], str) or not NAME.match(t["role"]):
+        return f"role {t['role']!r} is not a role id"
+    if not isinstance(t["turn"], int) or isinstance(t["turn"], bool):
+        return f"turn {t['turn']!r} is not a whole number"
+    for key, kinds, what in _TYPES:
+        if key in t and not isinstance(t[key], kinds):
+            return f"{key} {t[key]!r} is not {what}"
+    return None
+
+
+def finite_number(value: object) -> bool:
+    """A JSON number that is a real, finite number (not a bool, NaN or Infinity)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
 def read_transcript(folder: Path) -> list[dict]:
-    """transcript.jsonl's turns (lines without every turn field are left out); raises
-    OSError or jsonlines.InvalidLineError on a damaged file."""
-    path = Path(folder) / "transcript.jsonl"
-    if not path.is_file():
-        return []
-    with jsonlines.open(path) as reader:
-        return [t for t in reader if isinstance(t, dict) and TURN_FIELDS <= set(t)]
+    """transcript.jsonl's usable turns: a line that is not JSON or has a `turn_problem` is left
+    out (inspect --validate reports it); raises OSError when the file cannot be read."""
+    return [t for _, t in read_lines(Path(folder) / "transcript.jsonl") if turn_problem(t) is None]

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import jsonlines
 
-from .conversation import read_lines, read_meta
+from .conversation import finite_number, read_lines, read_meta
 from .guards import conversation_dir, replace_atomic
 
 
@@ -53,11 +53,18 @@ class ConversationResult:
         bad = [k for k, kind in REQUIRED.items() if not isinstance(d, dict) or not isinstance(d.get(k), kind)]
         if bad:
             raise ValueError(f"missing or bad {bad}")
+        bad = [k for k, ok in OPTIONAL.items() if d.get(k) is not None and not ok(d[k])]  # type: ignore[union-attr]
+        if not all(isinstance(v, str) for v in d["roles"].values()):  # type: ignore[index]
+            bad.append("roles")
+        if bad:
+            raise ValueError(f"bad {bad}: {', '.join(f'{k} {d[k]!r}' for k in bad)}")  # type: ignore[index]
         return cls(**{k: v for k, v in d.items() if k in LINE_FIELDS})  # type: ignore[union-attr]
 
 
 LINE_FIELDS = ("id", "status", "scenario", "roles", "duration_s", "turns", "error")
 REQUIRED = {"id": str, "status": str, "scenario": str, "roles": dict}
+OPTIONAL = {"duration_s": finite_number, "turns": lambda v: isinstance(v, int) and not isinstance(v, bool),
+            "error": lambda v: isinstance(v, str)}  # each may also be null
 
 
 def write_index(run: Path, jobs: list, results: dict[str, ConversationResult], *, final: bool) -> None:
