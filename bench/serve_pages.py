@@ -242,10 +242,10 @@ def live() -> None:
 def live_in_netns() -> None:
     result = asyncio.run(_live())
     page, delays = result["page"], result["delays"]
-    print(f"conversation {result['state']}; the page showed {len(page['lines'])} lines "
-          f"({sum(line['cut'] for line in page['lines'])} marked cut off), "
-          f"the recording has {result['turns']} turns")
-    for line in page["lines"]:
+    print(f"conversation {result['state']}; the page showed {len(page.get('lines', []))} lines "
+          f"({sum(line['cut'] for line in page.get('lines', []))} marked cut off), the recording has "
+          f"{result['turns']} turns ({result['interrupted']} interrupted)")
+    for line in page.get("lines", []):
         print(f"  {line['speaker']}: {line['text'][:70]}{' [cut off]' if line['cut'] else ''}")
     if delays:
         q = statistics.quantiles(delays, n=10) if len(delays) > 1 else [delays[0]] * 9
@@ -324,8 +324,8 @@ async def _live() -> dict:
                 run = json.loads((runs / cid / "run.json").read_text())
                 job = Job.from_dict(run["jobs"][0])
                 observer = Observer(list(job.roles), job)
+                observer.t0, t0_wall = time.monotonic(), time.time()  # one instant on both clocks
                 await observer.room.connect(access["livekit_url"], access["observer_token"])
-                observer.t0, t0_wall = time.monotonic(), time.time()
             await asyncio.sleep(0.5)
         done.set()
         browser.join(120)
@@ -341,6 +341,7 @@ async def _live() -> dict:
             if near:
                 delays.append(onset["at"] / 1000 - min(near, key=lambda t: abs(onset["at"] / 1000 - t)))
         return {"state": status["state"], "error": status.get("error"), "turns": len(status.get("turns", [])),
+                "interrupted": sum(t["interrupted"] for t in status.get("turns", [])),
                 "page": page_result, "delays": delays,
                 "onsets": {"page": len(page_onsets), "room": sum(len(v) for v in room.values())}}
     finally:
