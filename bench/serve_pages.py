@@ -3,7 +3,7 @@ the live page's audio trails the room.
 
     .venv/bin/python bench/serve_pages.py pages RUN [--players 5]
     .venv/bin/python bench/serve_pages.py api [--conversations 20000] [--keep DIR]
-    .venv/bin/python bench/serve_pages.py live
+    .venv/bin/python bench/serve_pages.py live [--shots DIR]
 
 pages: serves RUN's parent folder with the real CLI, then prints, from navigation to the content
 being on screen: the runs page (table shown), the run's conversations page (every row shown),
@@ -224,7 +224,7 @@ def api(n: int, keep: Path | None) -> None:
 # --- live page audio delay ----------------------------------------------------------------------
 
 
-def live() -> None:
+def live(shots: Path | None) -> None:
     """Re-run this script inside a private network namespace (the pinned livekit-server and
     Chromium's WebRTC need a real-looking interface)."""
     sys.path[:0] = [str(ROOT / "tests")]
@@ -235,12 +235,13 @@ def live() -> None:
     if why:
         sys.exit(f"bench/serve_pages.py live: {why}")
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "tests"), str(ROOT)])}
-    argv = [sys.executable, str(Path(__file__).resolve()), "live-in-netns"]
+    argv = [sys.executable, str(Path(__file__).resolve()), "live-in-netns"] + (["--shots", str(shots.resolve())]
+                                                                               if shots else [])
     sys.exit(subprocess.run(netns_argv(argv), env=env).returncode)
 
 
-def live_in_netns() -> None:
-    result = asyncio.run(_live())
+def live_in_netns(shots: Path | None) -> None:
+    result = asyncio.run(_live(shots))
     page, delays = result["page"], result["delays"]
     print(f"conversation {result['state']}; the page showed {len(page.get('lines', []))} lines "
           f"({sum(line['cut'] for line in page.get('lines', []))} marked cut off), the recording has "
@@ -286,7 +287,7 @@ def room_onsets(observer, t0_wall: float) -> dict[str, list[float]]:  # noqa: AN
     return out
 
 
-async def _live() -> dict:
+async def _live(shots: Path | None) -> dict:
     from livekit_server import API_KEY, API_SECRET, LiveKitServer
     from netns import SERVER_HOST
 
@@ -306,7 +307,7 @@ async def _live() -> dict:
         page_result: dict = {}
         started = threading.Event()
         done = threading.Event()
-        browser = threading.Thread(target=_browse, args=(serve.url, page_result, started, done))
+        browser = threading.Thread(target=_browse, args=(serve.url, page_result, started, done, shots))
         browser.start()
         while not started.is_set():
             await asyncio.sleep(0.2)
@@ -356,7 +357,7 @@ def _post(url: str) -> str:
         return r.read().decode()
 
 
-def _browse(url: str, out: dict, started: threading.Event, done: threading.Event) -> None:
+def _browse(url: str, out: dict, started: threading.Event, done: threading.Event, shots: Path | None) -> None:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
@@ -364,17 +365,23 @@ def _browse(url: str, out: dict, started: threading.Event, done: threading.Event
                                     args=["--autoplay-policy=no-user-gesture-required",
                                           "--disable-features=WebRtcHideLocalIpsWithMdns",
                                           "--force-webrtc-ip-handling-policy=default"])
-        page = browser.new_page()
+        page = browser.new_page(viewport={"width": 1200, "height": 640})
         page.goto(url + "/")
         page.select_option("#start-scenario", "outage")
+        if shots:
+            shots.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=shots / "serve-start.png")
         page.click("#start button[type=submit]")
         page.wait_for_url("**/#/live/*")
         started.set()
         lines: list = []
         while not done.is_set():
-            lines = page.evaluate("""() => [...document.querySelectorAll('#live-transcript li')].map(li => ({
+            now = page.evaluate("""() => [...document.querySelectorAll('#live-transcript li')].map(li => ({
                 speaker: li.querySelector('b')?.textContent ?? '', text: li.querySelector('.text')?.textContent ?? '',
-                cut: li.dataset.cut === 'true'}))""") or lines
+                cut: li.dataset.cut === 'true'}))""")
+            if shots and len(now) > len(lines):  # the live page at its fullest, before it becomes the player
+                page.screenshot(path=shots / "serve-live.png", full_page=True)
+            lines = now or lines
             out["onsets"] = page.evaluate("() => window.synthconvLive ? window.synthconvLive.onsets : []")
             time.sleep(0.5)
         out["lines"] = lines
@@ -390,17 +397,17 @@ def main() -> None:
     a = sub.add_parser("api")
     a.add_argument("--conversations", type=int, default=20000)
     a.add_argument("--keep", type=Path, help="write the synthetic run here and leave it")
-    sub.add_parser("live")
-    sub.add_parser("live-in-netns")
+    for name in ("live", "live-in-netns"):
+        sub.add_parser(name).add_argument("--shots", type=Path, help="screenshots of the form and the live page here")
     args = ap.parse_args()
     if args.what == "pages":
         pages(args.run, args.players)
     elif args.what == "api":
         api(args.conversations, args.keep)
     elif args.what == "live":
-        live()
+        live(args.shots)
     else:
-        live_in_netns()
+        live_in_netns(args.shots)
 
 
 if __name__ == "__main__":
