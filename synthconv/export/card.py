@@ -35,7 +35,8 @@ def _audio_line(conversations: list[Conversation]) -> str:
 
 
 def write_card(out: Path, run: Path, info: dict, conversations: list[Conversation], splits: dict[str, str],
-               formats: list[str], split_by: str, shares: dict[str, float]) -> None:
+               formats: list[str], options, shares: dict[str, float], skipped: list[str]) -> None:  # noqa: ANN001
+    split_by = options.split_by
     names = sorted(set(splits.values()), key=["train", "dev", "test"].index)
     meta: dict = {
         "license": "other",
@@ -67,6 +68,8 @@ def write_card(out: Path, run: Path, info: dict, conversations: list[Conversatio
         f"domains: {', '.join(sorted({c.domain for c in conversations}))}",
         f"- sample rate: {', '.join(str(r) for r in sorted({c.sample_rate for c in conversations}))} Hz, 16-bit mono WAV",
         _audio_line(conversations),
+        *([f"- left out: {len(skipped)} conversation(s) the run lists as complete but that could not be exported "
+           f"({', '.join(s.split(':', 1)[0] for s in skipped)}); `synthconv export` printed why"] if skipped else []),
         "", "## Splits", "",
         f"Assigned by `{split_by}` with target shares "
         + "/".join(f"{round(v * 100)}" for v in shares.values())
@@ -88,13 +91,31 @@ def write_card(out: Path, run: Path, info: dict, conversations: list[Conversatio
            "`datasets.load_dataset(DIR, \"conversations\")`. Audio is stored as WAV bytes; decoding it "
            "needs datasets' audio extra (torchcodec), or `cast_column(..., Audio(decode=False))` without it."]
           if "hf" in formats else []),
-        *(["- `audio/<split>/<conversation>/<role>.wav`, `mix.wav`: the tracks and a mono mix, for NeMo."]
-          if "nemo" in formats else []),
+        *(["- `audio/<split>/<conversation>/<role>.wav`, `mix.wav`: the tracks (copies) and a mono mix, for "
+           + " and ".join(n for f, n in (("nemo", "NeMo"), ("lhotse", "Lhotse")) if f in formats) + "."]
+          if {"nemo", "lhotse"} & set(formats) else []),
         *(["- `nemo/asr_<lang>_<split>.jsonl`: NeMo ASR manifests (`audio_filepath` relative to the manifest, "
            "`offset`, `duration`, `text`, `spoken`, `speaker`, `segment_id`); `nemo/diarization_<split>.jsonl`: NeMo diarization "
            "input (mix, RTTM, UEM)."] if "nemo" in formats else []),
         *(["- `rttm/<conversation>.rttm` / `.uem`: reference speaker turns (persona ids as speaker labels) "
            "and the scored region."] if "rttm" in formats or "nemo" in formats else []),
+        *(["- `lhotse/synthconv_{recordings,supervisions,cuts}_<split>.jsonl.gz`: Lhotse manifests in lhotse's "
+           "own JSONL schema (checked against lhotse 1.33). Recordings: one per role track "
+           "(`<conversation>-<role>`) and one for the mix (`<conversation>-mix`). Supervisions: one per turn on "
+           "its speaker's track (`id` the segment id; `speaker` the persona id; `gender`; `language`; `text`; "
+           "the word timestamps as `alignment[\"word\"]` AlignmentItems; `custom`: `conversation_id`, `role`, "
+           "`speaker_name`, `locale`, `kind`, `interrupted`, `spoken`). Cuts: one MonoCut per recording with "
+           "its supervisions, as `CutSet.from_manifests` makes them (the mix's cut has none). Audio paths are "
+           "relative to this folder: `CutSet.from_file(DIR + \"/lhotse/synthconv_cuts_train.jsonl.gz\")"
+           ".with_recording_path_prefix(DIR)`."] if "lhotse" in formats else []),
+        *([f"- `stereo/<split>/<conversation>.wav`: 16-bit stereo WAV per conversation, the caller on the LEFT "
+           f"channel (0) and the agent on the RIGHT channel (1), the order caller/agent evaluators read (DeepEval's "
+           f"voice timing metrics, lks). The agent is the first of the roles {', '.join(options.agent_roles)} a "
+           "conversation has; each file's LIST/INFO comment (ICMT) names its channels, e.g. `left: customer "
+           "(caller, <persona id>); right: agent (agent, <persona id>)`. `stereo/<split>.jsonl`: one line per file "
+           "(`audio_filepath` relative to stereo/, `conversation_id`, `duration`, `sample_rate`, `left` and "
+           "`right` each with `role`, `side`, `speaker`). (The run's own `mix_stereo.mp3` puts the first speaker "
+           "left instead.)"] if "stereo" in formats else []),
         "- `SHA256SUMS`: every file's checksum (`sha256sum -c SHA256SUMS`).",
         "", "## How it was generated", "",
         f"- engines: {', '.join(f'{e} ({n})' for e, n in engines.items())}; "
