@@ -213,8 +213,9 @@ def _jsonl_gz(path) -> list[str]:
 def test_lhotse_manifests_are_what_lhotse_writes(tmp_path):
     """The fixture run exported: each manifest, line for line and byte for byte once unzipped,
     is the one lhotse 1.33 wrote for it (tests/export/lhotse/make_golden.py)."""
-    out = tmp_path / "ds"
-    proc = cli("export", str(LHOTSE / "run"), "--out", str(out), "-f", "lhotse", "--split", "50/25/25",
+    out, run = tmp_path / "ds", tmp_path / "run"
+    shutil.copytree(LHOTSE / "run", run)  # the export takes the run's lock: not in the source tree
+    proc = cli("export", str(run), "--out", str(out), "-f", "lhotse", "--split", "50/25/25",
                "--split-by", "conversation")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     golden = sorted(p.name for p in (LHOTSE / "golden").iterdir())
@@ -307,8 +308,9 @@ def test_stereo_puts_the_caller_left_and_the_agent_right(offline_run, exported):
 
 def test_stereo_takes_the_agent_role_the_user_names(tmp_path):
     """A scenario of the user's own with other role names: --agent-role says which goes right."""
-    out = tmp_path / "ds"
-    proc = cli("export", str(LHOTSE / "run"), "--out", str(out), "-f", "stereo", "--split", "100/0/0",
+    out, run = tmp_path / "ds", tmp_path / "run"
+    shutil.copytree(LHOTSE / "run", run)
+    proc = cli("export", str(run), "--out", str(out), "-f", "stereo", "--split", "100/0/0",
                "--agent-role", "customer", "--agent-role", "driver")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     lines = {line["conversation_id"]: line for line in read_jsonl(out / "stereo" / "train.jsonl")}
