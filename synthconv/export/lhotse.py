@@ -1,7 +1,7 @@
 """Lhotse manifests, written without importing lhotse (it needs torch): each line is what
 lhotse 1.33's `to_dict()` gives for the same object, key for key, and the files are what its
 `to_file("....jsonl.gz")` writes (one `json.dumps(..., ensure_ascii=False)` per line, gzipped).
-tests/export/lhotse/ holds manifests real lhotse wrote for a committed run; `make test-lhotse`
+tests/export/lhotse_fixture/ holds manifests real lhotse wrote for a committed run; `make test-lhotse`
 loads a fresh export in lhotse itself.
 
 Per split, in lhotse/ (the names its recipes use, prefix `synthconv`):

@@ -1,6 +1,6 @@
 """`synthconv export`: every format loads with the library people use it with, offline, and says
 the same as the run (durations, segments, speakers, times), with splits that leak no speaker.
-Lhotse's manifests are checked against ones real lhotse wrote (tests/export/lhotse/)."""
+Lhotse's manifests are checked against ones real lhotse wrote (tests/export/lhotse_fixture/)."""
 
 import gzip
 import io
@@ -202,7 +202,7 @@ def test_hf_is_written_a_row_group_at_a_time_and_loads_whole(offline_run, tmp_pa
 
 # --- Lhotse --------------------------------------------------------------------------------
 
-LHOTSE = Path(__file__).resolve().parent / "lhotse"
+LHOTSE = Path(__file__).resolve().parent / "lhotse_fixture"
 
 
 def _jsonl_gz(path) -> list[str]:
@@ -212,7 +212,7 @@ def _jsonl_gz(path) -> list[str]:
 
 def test_lhotse_manifests_are_what_lhotse_writes(tmp_path):
     """The fixture run exported: each manifest, line for line and byte for byte once unzipped,
-    is the one lhotse 1.33 wrote for it (tests/export/lhotse/make_golden.py)."""
+    is the one lhotse 1.33 wrote for it (tests/export/lhotse_fixture/make_golden.py)."""
     out, run = tmp_path / "ds", tmp_path / "run"
     shutil.copytree(LHOTSE / "run", run)  # the export takes the run's lock: not in the source tree
     proc = cli("export", str(run), "--out", str(out), "-f", "lhotse", "--split", "50/25/25",

@@ -16,7 +16,7 @@ import pytest
 
 from conftest import ROOT, cli, one_line_error, read_jsonl, start
 
-FIXTURE = Path(__file__).resolve().parent / "lhotse" / "run"  # 4 small conversations
+FIXTURE = Path(__file__).resolve().parent / "lhotse_fixture" / "run"  # 4 small conversations
 IDS = ["appointment-booking-1a2b3c4d", "wrong-delivery-address-5e6f7a8b", "bank-card-block-hi-9c0d1e2f",
        "refund-request-3a4b5c6d"]
 

@@ -3,8 +3,8 @@ lhotse's own classes (Recording.from_file reads the exported WAVs; SupervisionSe
 AlignmentItems; CutSet.from_manifests) and saved with its own `to_file`, so the goldens are
 lhotse's schema and serialization, not ours. Run with a Python that has lhotse (and torch):
 
-    synthconv export tests/export/lhotse/run --out EXPORT -f lhotse --split 50/25/25 --split-by conversation
-    LHOTSE_PYTHON tests/export/lhotse/make_golden.py EXPORT tests/export/lhotse/golden
+    synthconv export tests/export/lhotse_fixture/run --out EXPORT -f lhotse --split 50/25/25 --split-by conversation
+    LHOTSE_PYTHON tests/export/lhotse_fixture/make_golden.py EXPORT tests/export/lhotse_fixture/golden
 
 (`make test-lhotse` does this into a scratch folder and compares with golden/.) Imports only
 lhotse and the standard library.

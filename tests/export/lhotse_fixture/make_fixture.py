@@ -1,10 +1,10 @@
-"""Writes tests/export/lhotse/run/: a small run folder (4 conversations, 8 kHz tracks of about a
+"""Writes tests/export/lhotse_fixture/run/: a small run folder (4 conversations, 8 kHz tracks of about a
 second, tone bursts where the turns are) through synthconv's own run-folder writers, so it is
 what `generate` writes, only smaller. It covers what the Lhotse manifests must carry: drawn
 personas with a gender and a persona file without, a dispatcher/driver call, Devanagari text,
 a backchannel, an interrupted turn, and a turn without word timing.
 
-    .venv/bin/python tests/export/lhotse/make_fixture.py   # then make_golden.py (see there)
+    .venv/bin/python tests/export/lhotse_fixture/make_fixture.py   # then make_golden.py (see there)
 """
 
 from __future__ import annotations
