@@ -11,6 +11,7 @@ retry). The run is read under a shared run lock: no `generate` or `impair` may w
 from __future__ import annotations
 
 import errno
+import glob
 import os
 import shutil
 from dataclasses import dataclass
@@ -119,7 +120,7 @@ def _scratch(out: Path) -> Path:
     """The hidden folder next to `out` the export is written into; one left by an export that was
     killed (its process is gone) is removed first."""
     out.parent.mkdir(parents=True, exist_ok=True)
-    for old in out.parent.glob(f".{out.name}.export-*"):
+    for old in out.parent.glob(f".{glob.escape(out.name)}.export-*"):
         pid = old.name.rsplit("-", 1)[-1]
         if pid.isdigit() and not _alive(int(pid)) and not old.is_symlink():
             shutil.rmtree(old, ignore_errors=True)
