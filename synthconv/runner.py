@@ -12,12 +12,17 @@ import logging
 import os
 import signal
 import traceback
-from pathlib import Path
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
+from .config import RunConfig
 from .errors import transient
 from .job import Job
 from .runfolder import DISK_ERRORS, ConversationResult, disk_problem, write_conversation, write_error
-from .scenario import draw_facts
+
+if TYPE_CHECKING:
+    from .engine.base import Engine
+    from .scenario import Library
 
 
 def die_with_parent() -> None:
@@ -34,40 +39,54 @@ def die_with_parent() -> None:
         pass
 
 
-def run_job(job: Job, library, engine, out_dir: Path, transport: str, job_timeout: float,  # noqa: ANN001
-            options: dict | None = None, impair: list[str] | None = None) -> ConversationResult:
+@dataclass(frozen=True)
+class Ready:
+    """Runner -> supervisor: loaded and waiting for a job (or unable to run any: `error`)."""
+
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class Order:
+    """Supervisor -> runner: run this job. A `None` order ends the runner."""
+
+    job: Job
+
+
+def run_job(job: Job, library: Library, engine: Engine, config: RunConfig) -> ConversationResult:
     """Run one job and write its folder; a failure comes back as a result, never raised."""
     from .transport import converse
 
+    assert config.out is not None
     try:
-        rec = asyncio.run(converse(transport, job, library, engine, timeout=job_timeout, options=options))
-        scenario, branch = job.played(library), job.branch(library)
-        problem = rec.problem(scenario.turns.min)
+        played = job.resolve(library)
+        rec = asyncio.run(converse(config, played, engine))
+        problem = rec.problem(played.scenario.turns.min)
         if problem:
             raise RuntimeError(problem)
-        personas = job.cast(library)
+        scenario = played.scenario
         meta = {
             "id": job.id,
             "scenario": {k: getattr(scenario, k) for k in ("id", "title", "domain", "language")},
-            "branch": branch and {"id": branch.id, "title": branch.title},
+            "branch": played.branch and {"id": played.branch.id, "title": played.branch.title},
             "outcome": scenario.outcome,
-            "personas": {r: p.model_dump() for r, p in personas.items()},
+            "personas": {r: p.model_dump() for r, p in played.personas.items()},
             "engine": engine.name,
-            "transport": transport,
-            "voices": {r: engine.voice(p) for r, p in personas.items()},
+            "transport": config.transport,
+            "voices": {r: engine.voice(p) for r, p in played.personas.items()},
             **engine.notes(scenario),
             "seed": job.seed,
             **labels_of(rec),
-            "facts": draw_facts(scenario, job.seed),  # what each role knew: amounts, ids, dates
+            "facts": played.facts,  # what each role knew: amounts, ids, dates
             "wer": rec.label_errors(),
         }
         finish = None
-        if impair:  # checked by generate; the impaired copies are part of the complete folder
+        if config.impair:  # the impaired copies are part of the complete folder
             from .impair import impair_folder, parse
 
-            chain = parse(impair)
+            chain = parse(list(config.impair))
             finish = lambda folder: {"impaired": impair_folder(folder, chain, job.seed, list(job.roles))}  # noqa: E731
-        write_conversation(out_dir, job.id, rec, meta, finish)
+        write_conversation(config.out, job.id, rec, meta, finish)
         return ConversationResult.for_job(job, "ok", duration_s=round(rec.duration, 3),
                                           turns=sum(t.kind == "turn" for t in rec.turns))
     except Exception as e:  # noqa: BLE001 - one job's failure must not stop the batch
@@ -75,7 +94,7 @@ def run_job(job: Job, library, engine, out_dir: Path, transport: str, job_timeou
             return ConversationResult.for_job(job, "failed", disk=disk_problem(e))
         result = ConversationResult.failed(job, f"{type(e).__name__}: {e}".strip().splitlines()[0], transient(e))
         try:
-            write_error(out_dir, job.id, traceback.format_exc())
+            write_error(config.out, job.id, traceback.format_exc())
         except OSError as e2:
             if e2.errno not in DISK_ERRORS:
                 raise
@@ -96,9 +115,8 @@ def labels_of(rec) -> dict:  # noqa: ANN001 - a recorder.Recording
     }
 
 
-def runner_main(conn, scenarios_dir: str, personas_dir: str, engine_name: str, parent: int,  # noqa: ANN001
-                hearing: str | None = None) -> None:
-    """Serve jobs from the supervisor over `conn` until it sends None."""
+def runner_main(conn, config: RunConfig, parent: int) -> None:  # noqa: ANN001 - a multiprocessing Connection
+    """Serve the supervisor's orders over `conn` until it sends None."""
     die_with_parent()
     if os.getppid() != parent:  # it died before we asked
         return
@@ -107,23 +125,19 @@ def runner_main(conn, scenarios_dir: str, personas_dir: str, engine_name: str, p
     from .engine import make_engine
     from .scenario import load_library
 
-    library = engine = make_engine_error = None
+    library = engine = error = None
     try:
-        library = load_library(Path(scenarios_dir), Path(personas_dir))
-        engine = make_engine(engine_name, hearing)
+        library = load_library(config.scenarios_dir, config.personas_dir)
+        engine = make_engine(config.engine_spec)
         engine.warm_up()
     except Exception as e:  # noqa: BLE001 - reported with every job instead
-        make_engine_error = f"runner could not start: {type(e).__name__}: {e}"
-    conn.send({"ready": True})
+        error = f"runner could not start: {type(e).__name__}: {e}"
+    conn.send(Ready(error))
     while True:
-        msg = conn.recv()
-        if msg is None:
+        order: Order | None = conn.recv()
+        if order is None:
             return
-        job = Job.from_dict(msg["job"])
-        if make_engine_error:
-            conn.send(ConversationResult.failed(job, make_engine_error))
+        if library is None or engine is None:
+            conn.send(ConversationResult.failed(order.job, error or "runner could not start"))
             continue
-        options = {"engine": engine_name, "scenarios_dir": scenarios_dir, "personas_dir": personas_dir,
-                   "turn_taking": msg.get("turn_taking", "natural")}
-        conn.send(run_job(job, library, engine, Path(msg["out"]), msg["transport"], msg["job_timeout"], options,
-                          msg.get("impair")))
+        conn.send(run_job(order.job, library, engine, config))

@@ -208,7 +208,8 @@ def test_in_a_room_a_listener_cuts_in_on_a_seeded_share_of_turns():
 
     lib = load_library()
     job = plan(lib, 1, 7, scenarios=["billing-dispute"])[0]
-    sc, cast = job.played(lib), job.cast(lib)
+    played = job.resolve(lib)
+    sc, cast = played.scenario, played.personas
 
     def draws(mode, scale=1.0):
         tuned = sc.model_copy(update={"turn_taking": sc.turn_taking.model_copy(update={"interruptions": scale})})
