@@ -18,10 +18,12 @@ from typing import TYPE_CHECKING
 from .config import RunConfig
 from .errors import transient
 from .job import Job
-from .runfolder import DISK_ERRORS, ConversationResult, disk_problem, write_conversation, write_error
+from .runfolder import DISK_ERRORS, ConversationMeta, IndexLine, disk_problem, write_conversation, write_error
 
 if TYPE_CHECKING:
     from .engine.base import Engine
+    from .job import ResolvedJob
+    from .recording import Recording
     from .scenario import Library
 
 
@@ -53,7 +55,7 @@ class Order:
     job: Job
 
 
-def run_job(job: Job, library: Library, engine: Engine, config: RunConfig) -> ConversationResult:
+def run_job(job: Job, library: Library, engine: Engine, config: RunConfig) -> IndexLine:
     """Run one job and write its folder; a failure comes back as a result, never raised."""
     from .transport import converse
 
@@ -64,22 +66,7 @@ def run_job(job: Job, library: Library, engine: Engine, config: RunConfig) -> Co
         problem = rec.problem(played.scenario.turns.min)
         if problem:
             raise RuntimeError(problem)
-        scenario = played.scenario
-        meta = {
-            "id": job.id,
-            "scenario": {k: getattr(scenario, k) for k in ("id", "title", "domain", "language")},
-            "branch": played.branch and {"id": played.branch.id, "title": played.branch.title},
-            "outcome": scenario.outcome,
-            "personas": {r: p.model_dump() for r, p in played.personas.items()},
-            "engine": engine.name,
-            "transport": config.transport,
-            "voices": {r: engine.voice(p) for r, p in played.personas.items()},
-            **engine.notes(scenario),
-            "seed": job.seed,
-            **labels_of(rec),
-            "facts": played.facts,  # what each role knew: amounts, ids, dates
-            "wer": rec.label_errors(),
-        }
+        meta = conversation_meta(played, engine, config.transport, rec)
         finish = None
         if config.impair:  # the impaired copies are part of the complete folder
             from .impair import impair_folder, parse
@@ -87,12 +74,12 @@ def run_job(job: Job, library: Library, engine: Engine, config: RunConfig) -> Co
             chain = parse(list(config.impair))
             finish = lambda folder: {"impaired": impair_folder(folder, chain, job.seed, list(job.roles))}  # noqa: E731
         write_conversation(config.out, job.id, rec, meta, finish)
-        return ConversationResult.for_job(job, "ok", duration_s=round(rec.duration, 3),
+        return IndexLine.for_job(job, "ok", duration_s=round(rec.duration, 3),
                                           turns=sum(t.kind == "turn" for t in rec.turns))
     except Exception as e:  # noqa: BLE001 - one job's failure must not stop the batch
         if isinstance(e, OSError) and e.errno in DISK_ERRORS:  # not the job's fault: the run stops
-            return ConversationResult.for_job(job, "failed", disk=disk_problem(e))
-        result = ConversationResult.failed(job, f"{type(e).__name__}: {e}".strip().splitlines()[0], transient(e))
+            return IndexLine.for_job(job, "failed", disk=disk_problem(e))
+        result = IndexLine.failed(job, f"{type(e).__name__}: {e}".strip().splitlines()[0], transient(e))
         try:
             write_error(config.out, job.id, traceback.format_exc())
         except OSError as e2:
@@ -102,17 +89,38 @@ def run_job(job: Job, library: Library, engine: Engine, config: RunConfig) -> Co
         return result
 
 
-def labels_of(rec) -> dict:  # noqa: ANN001 - a recorder.Recording
-    """meta.json's word-timing note and turn-taking `labels`, computed from the recording."""
+def conversation_meta(played: ResolvedJob, engine: Engine, transport: str, rec: Recording) -> dict:
+    """meta.json of a finished conversation, whole (docs/FORMAT.md; `impaired` is added by the
+    impairments written with it). Sets every turn's `wer` on the way."""
     from dataclasses import asdict
 
-    from .labels import turn_taking
+    from .runfolder.labels import turn_taking
 
+    scenario = played.scenario
     timed = [t.words is not None for t in rec.turns if t.kind == "turn"]
-    return {
+    meta = {
+        "id": played.job.id,
+        "scenario": {k: getattr(scenario, k) for k in ("id", "title", "domain", "language")},
+        "branch": played.branch and {"id": played.branch.id, "title": played.branch.title},
+        "outcome": scenario.outcome,
+        "personas": {r: p.model_dump() for r, p in played.personas.items()},
+        "engine": engine.name,
+        "transport": transport,
+        "voices": {r: engine.voice(p) for r, p in played.personas.items()},
+        **engine.notes(scenario),
+        "seed": played.job.seed,
         "word_timing": "engine" if all(timed) else ("partial" if any(timed) else None),
         "labels": turn_taking([asdict(t) for t in rec.turns], rec.tracks, rec.sample_rate),
+        "facts": played.facts,  # what each role knew: amounts, ids, dates
+        "wer": rec.label_errors(),
+        **rec.notes,
+        "timing": rec.timing,
+        "sample_rate": rec.sample_rate,
+        "duration_s": round(rec.duration, 3),
+        "turns": sum(t.kind == "turn" for t in rec.turns),
     }
+    ConversationMeta.from_dict(meta)  # a record the readers cannot read is never written
+    return meta
 
 
 def runner_main(conn, config: RunConfig, parent: int) -> None:  # noqa: ANN001 - a multiprocessing Connection
@@ -138,6 +146,6 @@ def runner_main(conn, config: RunConfig, parent: int) -> None:  # noqa: ANN001 -
         if order is None:
             return
         if library is None or engine is None:
-            conn.send(ConversationResult.failed(order.job, error or "runner could not start"))
+            conn.send(IndexLine.failed(order.job, error or "runner could not start"))
             continue
         conn.send(run_job(order.job, library, engine, config))

@@ -24,7 +24,7 @@ from .config import LIBRARY_FOLDERS, RunConfig
 from .errors import RunFolderError
 from .job import Job
 from .runner import Order, Ready
-from .runfolder import (DISK_ERRORS, ConversationResult, RunLog, completed, disk_problem, now, read_run_info,
+from .runfolder import (DISK_ERRORS, IndexLine, RunLog, completed, disk_problem, now, read_run_info,
                         tmp_dir, versions, write_error, write_index, write_run_info)
 
 
@@ -42,7 +42,7 @@ class _Runner:
 
 @dataclass
 class Outcome:
-    results: dict[str, ConversationResult]
+    results: dict[str, IndexLine]
     stopped: str | None = None  # why the run ended before every job finished
     signal: int | None = None
 
@@ -60,8 +60,8 @@ def execute(
     jobs: list[Job],
     *,
     log: RunLog,
-    done: dict[str, ConversationResult] | None = None,
-    on_result: Callable[[ConversationResult], None] = lambda r: None,
+    done: dict[str, IndexLine] | None = None,
+    on_result: Callable[[IndexLine], None] = lambda r: None,
 ) -> Outcome:
     """Run every job not in `done` into `out`; conversations.jsonl is kept current throughout."""
     out = config.out
@@ -94,7 +94,7 @@ def execute(
     runners: list[_Runner] = []
     failures = sum(not r.ok for r in results.values())
 
-    def finish(w: _Runner, r: ConversationResult) -> None:
+    def finish(w: _Runner, r: IndexLine) -> None:
         nonlocal failures
         job, attempt = w.job, w.attempt
         w.job = None
@@ -157,7 +157,7 @@ def execute(
                     job = w.job
                     if job is not None:
                         write_error(out, job.id, error)
-                        finish(w, ConversationResult.failed(job, error, transient=True))
+                        finish(w, IndexLine.failed(job, error, transient=True))
                     runners[i] = spawn() if (queue or any(x.job for x in runners)) else w
     except _Interrupted:
         outcome.signal = received[0]
@@ -199,7 +199,7 @@ def execute(
 
 
 def run(config: RunConfig, jobs: list[Job], *, resume: bool,
-        on_result: Callable[[ConversationResult], None] = lambda r: None) -> Outcome:
+        on_result: Callable[[IndexLine], None] = lambda r: None) -> Outcome:
     """Start (or resume) the run in `config.out`: run.json, run.log, the jobs, the final counts."""
     out = config.out
     assert out is not None

@@ -5,7 +5,7 @@ from __future__ import annotations
 from ..config import TRANSPORTS, RunConfig
 from ..engine.base import Engine
 from ..job import ResolvedJob
-from ..recorder import Recording
+from ..recording import Recording
 
 
 async def converse(config: RunConfig, played: ResolvedJob, engine: Engine) -> Recording:

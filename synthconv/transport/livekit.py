@@ -28,8 +28,8 @@ from livekit import api, rtc
 from ..config import RunConfig
 from ..errors import LiveKitError
 from ..job import Job, ResolvedJob
-from ..labels import disfluencies
-from ..recorder import Recording, Turn
+from ..runfolder.labels import disfluencies
+from ..recording import Recording, Turn
 from ..runfolder.audio import loud  # what counts as speech: the contract check's threshold
 from .protocol import (AGENT_NAME, ENDED_ATTR, FAILED_ATTR, HEARD_TOPIC, INTENDED_ATTR, INTERRUPTED_ATTR, ROOM_ENV,
                        SAID_TOPIC, Dispatch, identity, observer_identity)

@@ -5,15 +5,15 @@ metadata says which role of which job to play; the worker builds that side's Age
 the same engine code as the local transport and links it to its peer:
 
 - participant kinds include AGENT (agents ignore agents by default) and the peer's identity is
-  pinned, so the hidden recorder can never be linked instead;
+  pinned, so the hidden observer can never be linked instead;
 - the words it hears come from the peer's `lk.transcription` text stream, published next to
   the peer's audio (the same seam as the local bridge);
 - the end of the call travels as a participant attribute, so the peer stops replying;
 - with natural turn-taking a listener may cut in on its peer and the peer stops (barge_in.py);
-- what it said and what it heard go to the recorder as text streams of its own (`SAID_TOPIC`,
+- what it said and what it heard go to the observer as text streams of its own (`SAID_TOPIC`,
   `HEARD_TOPIC`; the names both sides share are in protocol.py). livekit-agents publishes a heard transcript under the *speaker's* identity
   (`sender_identity`), and a real livekit-server passes that on, so on `lk.transcription` a
-  recorder cannot tell what an agent said from what its peer heard of it.
+  observer cannot tell what an agent said from what its peer heard of it.
 
 Agents write nothing to local disk: workers on other machines work the same.
 """
@@ -105,7 +105,7 @@ async def entrypoint(ctx: JobContext) -> None:
     heard = TranscriptChannel()
     turn_taking = d.timing.turn_taking
     barge_in = BargeIn(timing_model(turn_taking, job.seed, scenario, played.personas), role, peer_role, call,
-                       heard=lambda text: tell_recorder(HEARD_TOPIC, text))
+                       heard=lambda text: tell_observer(HEARD_TOPIC, text))
 
     def on_text(reader: rtc.TextStreamReader, participant_identity: str) -> None:
         log.debug("%s: text stream from %s %s", role, participant_identity, reader.info.attributes)
@@ -132,7 +132,7 @@ async def entrypoint(ctx: JobContext) -> None:
 
     tasks: set[asyncio.Task] = set()
 
-    def tell_recorder(topic: str, text: str, attributes: dict[str, str] | None = None) -> None:
+    def tell_observer(topic: str, text: str, attributes: dict[str, str] | None = None) -> None:
         task = asyncio.get_running_loop().create_task(ctx.room.local_participant.send_text(
             text.strip(), topic=topic, attributes=attributes,
             destination_identities=[observer_identity(ctx.room.name)]))
@@ -185,12 +185,12 @@ async def entrypoint(ctx: JobContext) -> None:
             if ev.item.interrupted:  # the peer cut in: `said` is what got out; the next line repairs it
                 call.interrupted[role] = said
                 attributes = {INTERRUPTED_ATTR: "1", INTENDED_ATTR: (getattr(agent, "intended", "") or said).strip()}
-            tell_recorder(SAID_TOPIC, said, attributes)
+            tell_observer(SAID_TOPIC, said, attributes)
 
     @session.on("user_input_transcribed")
     def _on_heard(ev) -> None:  # noqa: ANN001
         if ev.is_final and ev.transcript.strip():
-            tell_recorder(HEARD_TOPIC, ev.transcript)
+            tell_observer(HEARD_TOPIC, ev.transcript)
 
     session.on("error", lambda ev: log.warning("%s: session error %s", role, ev))
 

@@ -24,8 +24,8 @@ from livekit.agents import tts
 
 from ..engine.base import CallControl, Engine, Speaker, TranscriptChannel
 from ..job import ResolvedJob
-from ..labels import disfluencies
-from ..recorder import Recording, Turn, Word
+from ..runfolder.labels import disfluencies
+from ..recording import Recording, Turn, Word
 from ..runfolder.audio import loud
 from .local_io import SAMPLE_RATE, BridgeInput, BridgeOutput, BridgeText, resample
 from .timing import timing_model

@@ -35,7 +35,7 @@ def identity(job_id: str, role: str) -> str:
 
 
 def observer_identity(room: str) -> str:
-    """The hidden recorder of `room` (the only one the agents send `SAID_TOPIC`/`HEARD_TOPIC` to)."""
+    """The hidden observer of `room` (the only one the agents send `SAID_TOPIC`/`HEARD_TOPIC` to)."""
     return f"observer-{room}"
 
 

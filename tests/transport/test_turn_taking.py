@@ -9,8 +9,8 @@ import pytest
 import yaml
 
 from conftest import cli, read_jsonl
-from synthconv.inspect import validate_conversation
-from synthconv.labels import disfluencies, turn_taking
+from synthconv.runfolder.validate import validate_conversation
+from synthconv.runfolder.labels import disfluencies, turn_taking
 from synthconv.runfolder import loud, read_wav
 from synthconv.scenario import DEFAULT_PERSONAS, DEFAULT_SCENARIOS, OfflineVoice
 

@@ -23,7 +23,7 @@ from synthconv.engine.offline.stt import TranscriptSTT
 from synthconv.engine.offline.tts import Espeak
 from synthconv.engine.offline.whisper import WhisperSTT
 from synthconv.job import plan
-from synthconv.recorder import word_error_rate
+from synthconv.recording import word_error_rate
 from synthconv.scenario import OfflineVoice, draw_facts, load_library
 
 

@@ -16,7 +16,7 @@ import pytest
 
 from conftest import ROOT, one_line_error, read_jsonl, synthconv
 from openai_loopback import LoopbackThread
-from synthconv.inspect import validate_conversation
+from synthconv.runfolder.validate import validate_conversation
 
 KEY = "sk-loopback-7f3a9c"  # must never appear in a run folder
 
