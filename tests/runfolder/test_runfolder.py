@@ -356,12 +356,14 @@ def test_a_conversation_appears_only_complete_and_a_failure_replaces_it(tmp_path
     def broken_mix(paths, out):  # noqa: ANN001
         raise OSError("ffmpeg went away")
 
+    meta = {"id": job.id, "scenario": {"id": "refund"}, "personas": {"agent": {}, "customer": {}}, "seed": 7,
+            "wer": None, "timing": "modeled", "sample_rate": 24000, "duration_s": 1.0, "turns": 1}
     monkeypatch.setattr(conversation, "mix_mp3", broken_mix)
-    with pytest.raises(OSError):
-        write_conversation(tmp_path, job.id, rec, {"id": job.id})
+    with pytest.raises(OSError, match="ffmpeg went away"):
+        write_conversation(tmp_path, job.id, rec, meta)
     assert not (tmp_path / "conversations").exists() or not any((tmp_path / "conversations").iterdir())
     monkeypatch.undo()
-    folder = write_conversation(tmp_path, job.id, rec, {"id": job.id, "personas": {"agent": {}, "customer": {}}})
+    folder = write_conversation(tmp_path, job.id, rec, meta)
     assert sorted(p.name for p in (tmp_path / "conversations").iterdir()) == [job.id]
     assert validate_conversation(folder) == []
     assert json.loads((folder / "meta.json").read_text())["duration_s"] == 1.0
