@@ -8,13 +8,13 @@ is made of the conversations that are whole, and one damaged call never blocks t
 
 from __future__ import annotations
 
-import math
 import wave
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import RunFolderError
-from ..runfolder import TURN_FIELDS, conversation_dir, read_index, read_lines, read_meta, read_run_info
+from ..runfolder import (ConversationMeta, SchemaError, conversation_dir, read_index, read_meta, read_run_info,
+                         read_transcript)
 
 EDGE_S = 0.01  # times are rounded to the millisecond; tracks and meta.json agree to 10 ms
 
@@ -72,17 +72,17 @@ def _conversation(run: Path, job: dict, audio: str, chain: list | None) -> Conve
     meta = read_meta(folder)
     if not isinstance(meta, dict):
         raise Damaged(meta or "no meta.json")
+    try:
+        ConversationMeta.from_dict(meta)
+    except SchemaError as e:
+        raise Damaged(f"meta.json {e}") from None
     roles = list(job["roles"])  # run.json's, checked names: these become paths
-    personas, scenario = meta.get("personas"), meta.get("scenario")
-    if not isinstance(personas, dict) or list(personas) != roles or not all(
-            isinstance(p, dict) and _str(p.get("id")) and _str(p.get("name")) for p in personas.values()):
+    personas, scenario = meta["personas"], meta["scenario"]
+    if list(personas) != roles or not all(_str(p.get("id")) and _str(p.get("name")) for p in personas.values()):
         raise Damaged(f"meta.json personas: expected {' and '.join(roles)} with an id and a name each")
-    if not isinstance(scenario, dict) or not all(_str(scenario.get(k)) for k in ("id", "domain", "language")):
-        raise Damaged("meta.json scenario: expected an id, a domain and a language")
-    duration = meta.get("duration_s")
-    if not _number(duration) or duration <= 0:
-        raise Damaged(f"meta.json duration_s: {duration!r} is not a positive number")
-    rate = meta.get("sample_rate")
+    if not all(_str(scenario.get(k)) for k in ("domain", "language")):
+        raise Damaged("meta.json scenario: expected a domain and a language")
+    duration, rate = meta["duration_s"], meta["sample_rate"]
     if audio == "impaired":
         record = meta.get("impaired")
         if not isinstance(record, dict):
@@ -91,8 +91,8 @@ def _conversation(run: Path, job: dict, audio: str, chain: list | None) -> Conve
             raise Damaged(f"impaired with {record.get('spec')}, not the run's {chain} (run.json flags.impair): "
                           f"run `synthconv impair {run}` again")
         rate = record.get("sample_rate")
-    if not isinstance(rate, int) or isinstance(rate, bool) or rate <= 0:
-        raise Damaged(f"meta.json sample_rate: {rate!r} is not a positive whole number")
+    if not isinstance(rate, int) or isinstance(rate, bool) or rate <= 0 or duration <= 0:
+        raise Damaged(f"meta.json: {duration} s at {rate} Hz is not audio")
     language = scenario["language"]
     c = Conversation(
         id=job["id"], folder=folder, scenario=scenario["id"], domain=scenario["domain"], language=language,
@@ -105,37 +105,22 @@ def _conversation(run: Path, job: dict, audio: str, chain: list | None) -> Conve
 
 
 def _turns(folder: Path, roles: list[str], duration: float) -> list[dict]:
-    """transcript.jsonl's lines, each checked for what the formats write from it."""
+    """transcript.jsonl's lines (the schema checks each field), each also inside the
+    conversation, by one of its roles, with disfluencies the hf schema can hold."""
     try:
-        lines = read_lines(folder / "transcript.jsonl")
-    except (OSError, UnicodeDecodeError) as e:
-        raise Damaged(f"transcript.jsonl: cannot be read ({e})") from None
-    turns = []
-    for n, t in lines:
+        turns = [t.to_dict() for t in read_transcript(folder)]
+    except SchemaError as e:
+        raise Damaged(str(e)) from None
+    except OSError as e:
+        raise Damaged(f"transcript.jsonl: cannot be read ({e.strerror})") from None
+    for n, t in enumerate(turns, 1):
         where = f"transcript.jsonl line {n}"
-        if isinstance(t, Exception):
-            raise Damaged(f"{where}: not JSON ({t.__cause__ or t})")
-        if not isinstance(t, dict):
-            raise Damaged(f"{where}: not a JSON object")
-        missing = sorted(TURN_FIELDS - set(t))
-        if missing:
-            raise Damaged(f"{where}: missing {', '.join(missing)}")
-        if not isinstance(t["role"], str) or t["role"] not in roles:
+        if t["role"] not in roles:
             raise Damaged(f"{where}: role {t['role']!r} is not one of {', '.join(roles)}")
-        if not (_number(t["start"]) and _number(t["end"]) and 0 <= t["start"] < t["end"] <= duration + EDGE_S):
-            raise Damaged(f"{where}: start {t['start']!r} and end {t['end']!r} are not a span inside the "
-                          f"{duration} s conversation")
-        wrong = [k for k, kind in (("turn", int), ("text", str), ("speaker", str), ("interrupted", bool))
-                 if not isinstance(t[k], kind) or (kind is int and isinstance(t[k], bool))]
-        wrong += [k for k in ("heard", "kind", "intended", "spoken", "segment_id") if t.get(k) is not None
-                  and not isinstance(t[k], str)]
-        if not _items(t.get("words"), {"word": str, "start": float, "end": float}):
-            wrong.append("words")
-        if not _items(t.get("disfluencies"), {"type": str, "index": int, "text": str}):
-            wrong.append("disfluencies")
-        if wrong:
-            raise Damaged(f"{where}: {', '.join(wrong)} of the wrong type")
-        turns.append(t)
+        if not 0 <= t["start"] < t["end"] <= duration + EDGE_S:
+            raise Damaged(f"{where}: [{t['start']}, {t['end']}] is not a span inside the {duration} s conversation")
+        if not _items(t["disfluencies"], {"type": str, "index": int, "text": str}):
+            raise Damaged(f"{where}: disfluencies: expected objects of type, index and text")
     if not turns:
         raise Damaged("transcript.jsonl: no turns")
     if len({t["turn"] for t in turns}) != len(turns):
@@ -168,15 +153,7 @@ def _str(x: object) -> bool:
     return isinstance(x, str) and bool(x)
 
 
-def _number(x: object) -> bool:
-    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
-
-
-def _items(value: object, kinds: dict[str, type]) -> bool:
-    """None, or a list of objects with these fields (float: any number)."""
-    if value is None:
-        return True
-    return isinstance(value, list) and all(
-        isinstance(v, dict) and all(_number(v.get(k)) if kind is float else
-                                    isinstance(v.get(k), kind) and not isinstance(v.get(k), bool)
-                                    for k, kind in kinds.items()) for v in value)
+def _items(value: list, kinds: dict[str, type]) -> bool:
+    """A list of objects with these fields."""
+    return all(isinstance(v, dict) and all(isinstance(v.get(k), kind) and not isinstance(v.get(k), bool)
+                                           for k, kind in kinds.items()) for v in value)

@@ -60,8 +60,8 @@ def _line(run: Path, cid: str, n: int, **change) -> None:
 
 
 DAMAGE = {
-    "string start": (lambda run, cid: _line(run, cid, 1, start="0.3"), "transcript.jsonl line 2: start '0.3'"),
-    "list role": (lambda run, cid: _line(run, cid, 0, role=["agent"]), "transcript.jsonl line 1: role ['agent']"),
+    "string start": (lambda run, cid: _line(run, cid, 1, start="0.3"), "transcript.jsonl line 2: start: '0.3' is not a number"),
+    "list role": (lambda run, cid: _line(run, cid, 0, role=["agent"]), "transcript.jsonl line 1: role: ['agent'] is not a string"),
     "not a WAV": (lambda run, cid: (run / "conversations" / cid / "tracks" / "agent.wav").write_text("hello"),
                   "tracks/agent.wav: not a readable WAV file"),
     "30-byte WAV": (lambda run, cid: (run / "conversations" / cid / "tracks" / "customer.wav").write_bytes(
@@ -71,7 +71,7 @@ DAMAGE = {
     "missing track": (lambda run, cid: (run / "conversations" / cid / "tracks" / "agent.wav").unlink(),
                       "tracks/agent.wav: missing"),
     "undecodable line": (lambda run, cid: (run / "conversations" / cid / "transcript.jsonl").write_bytes(
-        b"\xff\n" + (run / "conversations" / cid / "transcript.jsonl").read_bytes()), "transcript.jsonl"),
+        b"\xff\n" + (run / "conversations" / cid / "transcript.jsonl").read_bytes()), "transcript.jsonl line 1: not JSON"),
     "linked track": (lambda run, cid: _link(run / "conversations" / cid / "tracks" / "agent.wav"), "a symbolic link"),
 }
 

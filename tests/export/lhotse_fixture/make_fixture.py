@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 
 from synthconv.job import Job
-from synthconv.recorder import Recording, Turn, Word
-from synthconv.runfolder import ConversationResult, write_conversation, write_index, write_run_info
+from synthconv.recording import Recording, Turn, Word
+from synthconv.runfolder import IndexLine, write_conversation, write_index, write_run_info
 
 HERE = Path(__file__).resolve().parent
 RATE = 8000
@@ -95,8 +95,11 @@ def main() -> None:
         meta = {"id": cid, "scenario": {"id": sid, "title": f"A {domain} call", "domain": domain, "language": language},
                 "branch": None, "outcome": [], "personas": personas, "engine": "offline", "transport": "local",
                 "seed": job.seed, "turn_taking": "natural", "word_timing": "engine"}
-        write_conversation(run, cid, Recording(RATE, tracks, turns, "modeled"), meta)
-        results[cid] = ConversationResult.for_job(job, "ok", duration_s=round(n / RATE, 3),
+        rec = Recording(RATE, tracks, turns, "modeled")
+        meta.update(timing=rec.timing, sample_rate=RATE, duration_s=round(rec.duration, 3),
+                    turns=sum(t.kind == "turn" for t in turns))  # as runner.conversation_meta ends it
+        write_conversation(run, cid, rec, meta)
+        results[cid] = IndexLine.for_job(job, "ok", duration_s=round(n / RATE, 3),
                                                   turns=sum(t.kind == "turn" for t in turns))
     write_index(run, jobs, results, final=True)
     write_run_info(run, {"flags": {"count": len(jobs), "seed": 1, "engine": "offline", "transport": "local",
