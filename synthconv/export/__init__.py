@@ -21,7 +21,8 @@ from pathlib import Path
 from ..errors import RunFolderError
 from ..runfolder import DISK_ERRORS, RunLock
 from .card import write_card, write_checksums
-from .formats import AGENT_ROLES, FORMATS, caller_and_agent, segment_id, write_audio, write_hf, write_nemo, write_rttm, write_stereo
+from .formats import (AGENT_ROLES, FORMATS, caller_and_agent, segment_id, write_audio, write_hf, write_nemo, write_rttm,
+                      write_stereo)
 from .lhotse import write_lhotse
 from .source import AUDIO, complete_conversations
 from .splits import SPLIT_BY, assign, parse_split
@@ -74,28 +75,14 @@ def export(run: Path, out: Path, options: ExportOptions) -> ExportSummary:
         raise RunFolderError(f"--out: {out} is not an empty folder; choose a new one")
     with RunLock(run, shared=True):
         info, conversations, skipped = complete_conversations(run, options.audio)
-        if "stereo" in options.formats:  # a conversation without an agent role cannot be put in stereo
-            kept = []
-            for c in conversations:
-                try:
-                    caller_and_agent(c, list(options.agent_roles))
-                    kept.append(c)
-                except ValueError as e:
-                    skipped.append(f"{c.id}: -f stereo: {e}")
-            if not kept:
-                raise ValueError(f"--agent-role: {skipped[-1]}")
-            conversations = kept
+        if "stereo" in options.formats:
+            conversations = _with_an_agent(conversations, options.agent_roles, skipped)
         splits = assign(conversations, shares, options.split_by)
         tmp = _scratch(out)
         try:
             _write(tmp, run, info, conversations, splits, shares, options, skipped)
             files = write_checksums(tmp)
-            try:
-                os.rename(tmp, out)  # replaces an empty folder, refuses one filled meanwhile
-            except OSError as e:
-                if e.errno not in (errno.ENOTEMPTY, errno.EEXIST, errno.ENOTDIR):
-                    raise
-                raise RunFolderError(f"--out: {out} is not an empty folder; choose a new one") from None
+            _publish(tmp, out)
         except OSError as e:
             if e.errno in DISK_ERRORS:
                 raise RunFolderError(f"--out: cannot write the export to {out} ({(e.strerror or str(e)).lower()}); "
@@ -114,6 +101,30 @@ def export(run: Path, out: Path, options: ExportOptions) -> ExportSummary:
                         f"exported; `synthconv generate --resume {run}` finishes it")
     return ExportSummary(conversations=len(conversations), splits=counts, files=files, warnings=warnings,
                          skipped=skipped)
+
+
+def _with_an_agent(conversations: list, agent_roles: tuple[str, ...], skipped: list[str]) -> list:
+    """The conversations stereo can put the agent of on the right (the others join `skipped`)."""
+    kept = []
+    for c in conversations:
+        try:
+            caller_and_agent(c, list(agent_roles))
+            kept.append(c)
+        except ValueError as e:
+            skipped.append(f"{c.id}: -f stereo: {e}")
+    if not kept:
+        raise ValueError(f"--agent-role: {skipped[-1]}")
+    return kept
+
+
+def _publish(tmp: Path, out: Path) -> None:
+    """The finished export renamed into place: over an empty folder, never over a filled one."""
+    try:
+        os.rename(tmp, out)
+    except OSError as e:
+        if e.errno not in (errno.ENOTEMPTY, errno.EEXIST, errno.ENOTDIR):
+            raise
+        raise RunFolderError(f"--out: {out} is not an empty folder; choose a new one") from None
 
 
 def _scratch(out: Path) -> Path:

@@ -19,6 +19,7 @@ import gzip
 import json
 import os
 import wave
+from collections.abc import Callable
 from pathlib import Path
 
 from .source import Conversation
@@ -76,7 +77,7 @@ def write_jsonl_gz(path: Path, items: list[dict]) -> None:
 
 
 def write_lhotse(out: Path, conversations: list[Conversation], splits: dict[str, str],
-                 audio: dict[str, dict[str, Path]], segment_id) -> None:  # noqa: ANN001 - formats.segment_id
+                 audio: dict[str, dict[str, Path]], segment_id: Callable[[Conversation, dict], str]) -> None:
     """lhotse/synthconv_{recordings,supervisions,cuts}_<split>.jsonl.gz."""
     recs: dict[str, list[dict]] = {}
     sups: dict[str, list[dict]] = {}

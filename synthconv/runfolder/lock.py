@@ -36,9 +36,9 @@ class RunLock:
         try:
             fcntl.flock(fd, (fcntl.LOCK_SH if self.shared else fcntl.LOCK_EX) | fcntl.LOCK_NB)
         except BlockingIOError:
-            holders = _holders(fd) or [os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"]
+            pids = (", ".join(map(str, _holders(fd)))
+                    or os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown")
             os.close(fd)
-            pids = ", ".join(map(str, holders))
             raise RunFolderError(f"{self.path.parent}: another synthconv (pid {pids}) is "
                                  f"{'writing' if self.shared else 'using'} this run; wait for it to end") from None
         self._fd = fd

@@ -13,7 +13,6 @@ import wave
 from pathlib import Path
 
 import pytest
-
 from conftest import cli, one_line_error, read_jsonl
 
 OFFLINE = {"HF_DATASETS_OFFLINE": "1", "HF_HUB_OFFLINE": "1"}

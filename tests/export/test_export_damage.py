@@ -13,7 +13,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from conftest import ROOT, cli, one_line_error, read_jsonl, start
 
 FIXTURE = Path(__file__).resolve().parent / "lhotse_fixture" / "run"  # 4 small conversations
@@ -95,7 +94,7 @@ def test_a_damaged_conversation_is_left_out_with_one_line(run, tmp_path, kind):
     assert line.startswith(f"skipped {cid}: ") and needle in line, line
     assert "exported 3 conversations" in proc.stdout
     assert sorted(p.name for p in (out / "audio" / "train").iterdir()) == sorted(IDS[1:])
-    assert f"left out: 1 conversation(s)" in (out / "README.md").read_text() and cid in (out / "README.md").read_text()
+    assert "left out: 1 conversation(s)" in (out / "README.md").read_text() and cid in (out / "README.md").read_text()
     if kind == "linked track":  # never copied into the export
         assert not any(p.is_symlink() or cid in p.name for p in out.rglob("*"))
 
@@ -197,9 +196,9 @@ def test_an_export_holds_off_a_writer_while_it_reads(run, tmp_path):
     from synthconv.errors import RunFolderError
     from synthconv.runfolder import RunLock
 
-    with RunLock(run, shared=True), RunLock(run, shared=True):  # two exports at once are fine
-        with pytest.raises(RunFolderError, match=f"pid {os.getpid()}"):
-            RunLock(run).acquire()
+    with RunLock(run, shared=True), RunLock(run, shared=True), \
+            pytest.raises(RunFolderError, match=f"pid {os.getpid()}"):  # two exports at once are fine
+        RunLock(run).acquire()
     RunLock(run).acquire().release()
 
 

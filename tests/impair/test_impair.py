@@ -11,9 +11,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import cli, one_line_error, read_jsonl, start
 from scipy import signal
 
-from conftest import cli, one_line_error, read_jsonl, start
 from synthconv.runfolder import RunLock, read_wav
 
 FIXTURE = Path(__file__).resolve().parents[1] / "export" / "lhotse_fixture" / "run"  # 4 conversations of about a second
