@@ -36,6 +36,8 @@ def validate_conversation(folder: Path, *, check_mp3: bool = True) -> list[str]:
             meta = ConversationMeta.from_dict(raw).to_dict()
         except SchemaError as e:
             problems.append(f"meta.json: {e}")
+    if meta is not None and "facts" in meta and not (folder / "mix_stereo.mp3").is_file():
+        problems.append("missing mix_stereo.mp3")
 
     turns: list[dict] = []  # the lines that read as transcript lines, as written
     for n, t in read_lines(folder / "transcript.jsonl"):
@@ -158,6 +160,9 @@ def validate_run(view: dict, workers: int = 4) -> dict[str, list[str]]:
                 problems.setdefault(r["id"], []).append("missing from conversations.jsonl")
     if view["damage"]:
         problems["run"] = list(view["damage"])
+    if not ok:  # "all valid" must never mean "nothing was checked"
+        problems.setdefault("run", []).append("no complete conversation to validate "
+                                              f"({len(view['conversations'])} planned, none ok)")
     return problems
 
 
