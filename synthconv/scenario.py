@@ -19,6 +19,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .errors import LibraryError
+from .runfolder.names import ID
 
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SCENARIOS = PACKAGE_ROOT / "scenarios"
@@ -28,8 +29,7 @@ DEFAULT_LOCALES = PACKAGE_ROOT / "locales"
 # Placeholders every line may use besides the speaker's own facts.
 BUILTIN_SLOTS = {"name", "first_name", "peer", "echo"}
 MAX_FILE_BYTES = 1_000_000  # a scenario or persona is a few kB; refuse what would eat memory
-ID_PATTERN = r"^[a-z0-9][a-z0-9-]{0,99}$"  # ids and role keys name files and folders of a run
-Id = Annotated[str, Field(pattern=ID_PATTERN)]
+Id = Annotated[str, Field(pattern=f"^{ID}$")]  # ids and role keys name files and folders of a run
 
 
 class _Strict(BaseModel):

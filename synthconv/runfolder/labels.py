@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .audio import loud
+from .audio import SILENT, loud
 
 FILLER_WORDS = {
     "en": {"um", "uh", "er", "erm", "hmm", "well", "so", "okay", "right"},
@@ -57,7 +57,7 @@ def disfluencies(text: str, language: str) -> list[dict]:
     return sorted(found, key=lambda d: d["index"])
 
 
-def speaking(pcm: np.ndarray, rate: int, bridge_s: float = 0.25, silent: int = 64) -> np.ndarray:
+def speaking(pcm: np.ndarray, rate: int, bridge_s: float = 0.25, silent: int = SILENT) -> np.ndarray:
     """Per 10 ms frame, whether the track is speaking: loud frames with pauses shorter than
     `bridge_s` filled in (the gaps between a speaker's words are still their turn)."""
     hop = rate // 100
