@@ -1,7 +1,7 @@
 """The HTTP API under /api/v1 (OpenAPI at /api/openapi.json, Swagger UI at /api/docs) and the pages,
 for one runs folder.
 
-Every id in a URL is checked against the run folder names (runfolder/guards.py) and must resolve
+Every id in a URL is checked against the run folder names (runfolder/names.py) and must resolve
 inside the runs folder before it becomes a path; nothing follows a symbolic link (runs.py). With
 a token (required by the CLI off loopback), every /api/v1 call must carry it as `Authorization:
 Bearer` or the HttpOnly `synthconv_token` cookie that POST /api/v1/session sets for the page; it
@@ -21,8 +21,8 @@ from fastapi.staticfiles import StaticFiles
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from ..errors import RunFolderError
-from ..inspect import validate_conversation
-from ..runfolder import NAME, conversation_dir, read_lines, read_meta, turn_problem
+from ..runfolder import NAME, SchemaError, TranscriptLine, conversation_dir, read_lines, read_meta
+from ..runfolder.validate import validate_conversation
 from .guard import COOKIE, MAX_BODY, Guard
 from .live import TOKEN_TTL, Busy, Conversations, Refused
 from .models import (Choices, Conversation, ConversationList, ConversationRow, LiveList, NewConversation,
@@ -241,11 +241,15 @@ def usable_lines(folder: Path) -> tuple[list[dict], list[str]]:
     except OSError as e:
         return [], [f"transcript.jsonl cannot be read ({e.strerror})"]
     for n, t in lines:
-        bad = "not JSON" if isinstance(t, Exception) else turn_problem(t)
-        if bad:
-            problems.append(f"transcript.jsonl line {n}: {bad}")
+        if isinstance(t, Exception):
+            problems.append(f"transcript.jsonl line {n}: not JSON")
+            continue
+        try:
+            TranscriptLine.from_dict(t)
+        except SchemaError as e:
+            problems.append(f"transcript.jsonl line {n}: {e}")
         else:
-            turns.append(t)
+            turns.append(t)  # as written: every field it has
     return turns, problems
 
 

@@ -21,8 +21,8 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from ..engine import ENGINES
-from ..inspect import read_run
-from ..runfolder import RunFolderError, conversation_dir, read_transcript
+from ..runfolder import RunFolderError, SchemaError, conversation_dir, read_transcript
+from ..runfolder.view import read_run
 from ..scenario import Library
 from ..transport.protocol import ROOM_ENV, identity
 from ..transport.timing import TURN_TAKING
@@ -164,8 +164,9 @@ class Conversations:
         if s.proc.poll() is not None:
             if job and row and row["status"] == "ok":
                 try:
-                    return {**out, "state": "ok", "turns": read_transcript(conversation_dir(run, job["id"]))}
-                except (OSError, RunFolderError) as e:
+                    turns = [t.to_dict() for t in read_transcript(conversation_dir(run, job["id"]))]
+                    return {**out, "state": "ok", "turns": turns}
+                except (OSError, RunFolderError, SchemaError) as e:
                     return {**out, "state": "failed", "error": f"the recorded conversation cannot be read ({e})"}
             error = (row or {}).get("error") or _last_line(s.log) or f"generate exited with {s.proc.returncode}"
             return {**out, "state": "failed", "error": error}

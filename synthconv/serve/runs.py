@@ -1,7 +1,7 @@
-"""The runs folder as serve reads it: each run's view (inspect.read_run) and summary, kept in
+"""The runs folder as serve reads it: each run's view (runfolder.view.read_run) and summary, kept in
 memory and read again only when a file the view is made of changes.
 
-Reading a run means run.json (its plan), conversations.jsonl and a look at every conversation
+Reading a run (runfolder/view.py) means run.json (its plan), conversations.jsonl and a look at every conversation
 folder: 4 s for 20,000 conversations. Every request used to do that, audio range requests
 included (a player makes dozens). A view is now keyed by what changes when a run does: the
 inode, mtime and size of the run folder, run.json, conversations.jsonl and conversations/ (a
@@ -9,7 +9,7 @@ conversation appears by a rename into conversations/, conversations.jsonl is rep
 
 Nothing here follows a symbolic link: a run folder that is a link is refused (its figures would
 come from outside --runs), as are run.json, conversations.jsonl and conversations/ as links
-(inspect.read_run), and a conversation folder with a link inside it (runfolder.conversation_dir,
+(runfolder.view.read_run), and a conversation folder with a link inside it (runfolder.conversation_dir,
 checked per request, since a conversation folder can change without its run's files changing).
 """
 
@@ -24,7 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import RunFolderError
-from ..inspect import read_run, summarize
+from ..runfolder.view import read_run
+from ..summary import summarize
 
 RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")  # folder names such as 20261130-001200
 PARTS = ("", "run.json", "conversations.jsonl", "conversations")  # what a view is read from
@@ -34,7 +35,7 @@ SETTLED_S = 2.0  # a view read within this long of a change to its files is not 
 @dataclass
 class View:
     key: tuple
-    view: dict  # inspect.read_run's
+    view: dict  # runfolder.view.read_run's
     rows: dict[str, dict]  # conversation id -> its row
     summary: dict | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -94,7 +95,7 @@ class Runs:
             return fresh
 
     def summary(self, name: str) -> tuple[View, dict]:
-        """The view and its summary (inspect's; it reads every complete conversation's transcript
+        """The view and its summary (summary.summarize; it reads every complete conversation's transcript
         and meta.json, so it is made once per view)."""
         v = self.view(name)
         with v.lock:

@@ -110,7 +110,7 @@ def test_a_damaged_conversation_is_its_own_problem(runs):
     assert listed["damaged"]["planned"] == 3 and listed["damaged"]["by_status"] == {"ok": 3}
     run = client.get("/api/v1/runs/damaged")
     assert run.status_code == 200
-    assert any("conversations.jsonl line 3" in d and "duration_s 'x'" in d for d in run.json()["damage"]), run.text
+    assert any("conversations.jsonl line 3" in d and "duration_s: 'x' is not a number" in d for d in run.json()["damage"]), run.text
 
     def problems(cid: str) -> list[str]:
         r = client.get(f"/api/v1/runs/damaged/conversations/{cid}")
@@ -123,9 +123,9 @@ def test_a_damaged_conversation_is_its_own_problem(runs):
     got = client.get(f"/api/v1/runs/damaged/conversations/{a}?validate=false").json()
     assert len(got["transcript"]) == n - 2 and got["problems"] is None  # the usable lines are shown
     found = problems(b)
-    assert "transcript.jsonl line 1: start '1.0' is not a number" in found
-    assert "transcript.jsonl line 2: role ['agent'] is not a role id" in found
-    assert "meta.json duration_s '83.4' is not a number" in problems(c)
+    assert "transcript.jsonl line 1: start: '1.0' is not a number" in found
+    assert "transcript.jsonl line 2: role: ['agent'] is not a string" in found
+    assert "meta.json: duration_s: '83.4' is not a number" in problems(c)
     conversations = client.get("/api/v1/runs/damaged/conversations").json()["conversations"]
     assert [r["status"] for r in conversations] == ["ok", "ok", "ok"]
     assert conversations[2]["duration_s"] is None  # neither the bad line's "x" nor meta.json's "83.4"
