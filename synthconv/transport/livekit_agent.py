@@ -12,7 +12,7 @@ the same engine code as the local transport and links it to its peer:
 - with natural turn-taking a listener may cut in on its peer and the peer stops (barge_in.py);
 - what it said and what it heard go to the observer as text streams of its own (`SAID_TOPIC`,
   `HEARD_TOPIC`; the names both sides share are in protocol.py). livekit-agents publishes a heard transcript under the *speaker's* identity
-  (`sender_identity`), and a real livekit-server passes that on, so on `lk.transcription` a
+  (`sender_identity`), and a real livekit-server passes that on, so on `lk.transcription` an
   observer cannot tell what an agent said from what its peer heard of it;
 - each line it said is also its `LINE_ATTR` attribute, for viewers (serve's live page shows each
   line once from it, and marks the lines the peer cut off).
