@@ -29,8 +29,8 @@ $(LIVEKIT_SERVER):
 livekit-server: $(LIVEKIT_SERVER)
 
 # The pages of `synthconv serve`, built from web/ into the package (skipped when web/ is unchanged).
-web:
-	scripts/build-web
+web: $(STAMP)
+	PYTHON=$(BIN)/python scripts/build-web
 
 # Debian's Chromium for the browser tests (skipped when /usr/bin/chromium is there).
 chromium:

@@ -1,15 +1,18 @@
 """The shapes of the API's requests and answers, one model each, so the OpenAPI schema at
 /api/openapi.json says exactly what the pages read (and what their types could be made from).
 
-Transcript lines and meta.json are the run folder contract's (docs/FORMAT.md): a line keeps every
-field it has beyond the ones named here, and meta.json passes through as an object.
+Transcript lines and conversations.jsonl lines are the run folder contract's records
+(runfolder/schema.py, docs/FORMAT.md); meta.json passes through as an object.
 """
 
 from __future__ import annotations
 
-from typing import Any, Literal, Optional
+from dataclasses import MISSING, fields
+from typing import Any, Literal, Optional, get_type_hints
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, create_model
+
+from ..runfolder.schema import IndexLine, TranscriptLine
 
 
 class RunRow(BaseModel):
@@ -47,32 +50,23 @@ class RunSummary(BaseModel):
     damage: list[str]
 
 
-class ConversationRow(BaseModel):
-    id: str
-    status: str = Field(description="ok, failed or pending")
-    scenario: str
-    roles: dict[str, str]
-    duration_s: Optional[float] = None
-    turns: Optional[int] = None
-    error: Optional[str] = None
+def _written(record: type) -> dict[str, Any]:
+    """A run folder record's written fields as pydantic field definitions (runfolder/schema.py
+    owns them; the API says the same)."""
+    hints = get_type_hints(record)
+    return {f.name: (hints[f.name], ... if f.default is MISSING else f.default)
+            for f in fields(record) if f.name in record.WRITTEN}
+
+
+ConversationRow = create_model("ConversationRow", __doc__="A conversations.jsonl line (runfolder.schema.IndexLine): "
+                               "status ok, failed or pending", **_written(IndexLine))
 
 
 class ConversationList(BaseModel):
     conversations: list[ConversationRow]
 
 
-class Turn(BaseModel):
-    """A transcript.jsonl line (every field it has; these are the ones every line has)."""
-
-    model_config = ConfigDict(extra="allow")
-    turn: int
-    role: str
-    speaker: str
-    text: str
-    start: float
-    end: float
-    interrupted: bool
-    heard: Optional[str]
+Turn = TranscriptLine  # a transcript.jsonl line, as runfolder/schema.py defines it
 
 
 class Audio(BaseModel):
@@ -80,7 +74,7 @@ class Audio(BaseModel):
     tracks: dict[str, str]
 
 
-class Conversation(ConversationRow):
+class Conversation(ConversationRow):  # type: ignore[misc,valid-type]
     meta: Optional[dict[str, Any]]
     transcript: list[Turn] = Field(description="its usable lines; a damaged line is one of the problems")
     problems: Optional[list[str]] = Field(description="contract problems; null with validate=false")

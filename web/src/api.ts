@@ -4,6 +4,8 @@
 // which keeps it in an HttpOnly, SameSite=Strict cookie that the browser sends with every API,
 // <audio> and waveform request and no script can read (no key or secret ever comes back).
 
+import type { components } from "./generated/api";
+
 export const API = "/api/v1";
 
 export class Unauthorized extends Error {}
@@ -34,42 +36,20 @@ export async function signIn(token: string): Promise<boolean> {
   return res.ok;
 }
 
-export interface RunRow {
-  id: string; state: string; planned: number; by_status: Record<string, number>;
-  started_at: string | null; engine: string | null; transport: string | null; error: string | null;
-}
-export interface ConversationRow {
-  id: string; status: string; scenario: string; roles: Record<string, string>;
-  duration_s: number | null; turns: number | null; error: string | null;
-}
-export interface Turn {
-  turn: number; role: string; speaker: string; text: string; start: number; end: number;
-  interrupted: boolean; heard: string | null;
-}
-export interface Conversation extends ConversationRow {
-  meta: Record<string, any> | null; transcript: Turn[]; problems: string[] | null;
-  audio: { mix: string | null; tracks: Record<string, string> };
-}
-
-// conversations started over the API (LiveKit)
-export interface LiveRow {
-  id: string; scenario: string; engine: string; turn_taking: string; started_at: string;
-  state: "running" | "ok" | "failed";
-}
-export interface LiveList { enabled: boolean; reason: string | null; max_running: number; conversations: LiveRow[] }
-export interface PersonaChoice { id: string; name: string }
-export interface RoleChoice { key: string; label: string; personas: PersonaChoice[] }
-export interface ScenarioChoice { id: string; title: string; language: string; roles: RoleChoice[] }
-export interface Choices { scenarios: ScenarioChoice[]; engines: string[]; turn_taking: string[] }
-export interface NewConversation {
-  scenario: string; personas: Record<string, string>; engine: string; turn_taking: string;
-}
-export interface ObserverAccess { room: string; livekit_url: string; observer_token: string }
-export interface Started extends ObserverAccess {
-  id: string; token_ttl_s: number; status: string; run: string; page: string;
-}
-export interface Status {
-  id: string; room: string; scenario: string; state: "dispatching" | "live" | "recording" | "ok" | "failed";
-  conversation: string | null; participants: { identity: string; role: string; name: string; state: string | null }[];
-  turns: Turn[]; error: string | null;
-}
+// The shapes, generated from the server's OpenAPI schema by `make web` (openapi-typescript):
+// change them in synthconv/serve/models.py (or the run folder records, runfolder/schema.py).
+type Schemas = components["schemas"];
+export type RunRow = Schemas["RunRow"];
+export type ConversationRow = Schemas["ConversationRow"];
+export type Turn = Schemas["TranscriptLine"];
+export type Conversation = Schemas["Conversation"];
+export type LiveRow = Schemas["LiveRow"];
+export type LiveList = Schemas["LiveList"];
+export type PersonaChoice = Schemas["PersonaChoice"];
+export type RoleChoice = Schemas["RoleChoice"];
+export type ScenarioChoice = Schemas["ScenarioChoice"];
+export type Choices = Schemas["Choices"];
+export type NewConversation = Schemas["NewConversation"];
+export type ObserverAccess = Schemas["ObserverAccess"];
+export type Started = Schemas["Started"];
+export type Status = Schemas["Status"];
