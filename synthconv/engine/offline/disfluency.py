@@ -28,20 +28,21 @@ FILLER = Transform(
 )
 
 
-def _repeatable(line: Line) -> list[int]:
+def repeatable(line: Line) -> list[int]:
+    """The words a repetition may say twice: free words among the first six."""
     return [i for i, w in enumerate(line.words[:6]) if w.free]
 
 
 def _repeat(line: Line, ctx: Context) -> str:
     words = [w.text for w in line.words]
-    i = ctx.pick(_repeatable(line))
+    i = ctx.pick(repeatable(line))
     words.insert(i + 1, words[i])
     return " ".join(words)
 
 
 REPETITION = Transform(
     "repetition", _repeat,
-    when=lambda line, ctx: bool(_repeatable(line)) and ctx.chance(DISFLUENT[ctx.persona.style.fillers][0]),
+    when=lambda line, ctx: bool(repeatable(line)) and ctx.chance(DISFLUENT[ctx.persona.style.fillers][0]),
     examples=(Example("I need to pay it.", "I I need to pay it."),
               Example("MC 752301 is mine.", "MC 752301 is is mine.", "not an ID, a name or a word before a stop"),
               Example("the account 4417 2093 thanks", "the the account 4417 2093 thanks"),
@@ -50,27 +51,27 @@ REPETITION = Transform(
 )
 
 
-def _retractable(line: Line) -> list[int]:
+def retractable(line: Line) -> list[int]:
+    """The words a self-repair may retract with the word before them: both free, near the start."""
     words = line.words
     return [i for i in range(1, min(len(words) - 2, 8)) if words[i].free and words[i - 1].free]
 
 
 def _retract(line: Line, ctx: Context) -> str:
     words = [w.text for w in line.words]
-    i = ctx.pick(_retractable(line))  # words[i-1:i+1] are said, retracted and said again
-    again = lower_first(words[i - 1]) if i == 1 else words[i - 1]
-    words[i + 1: i + 1] = [SELF_REPAIR_MARKER[ctx.lang], again, words[i]]
+    i = ctx.pick(retractable(line))  # words[i-1:i+1] are said, retracted and said again
+    words[i + 1: i + 1] = [SELF_REPAIR_MARKER[ctx.lang], words[i - 1], words[i]]
     words[i] += ","
     return " ".join(words)
 
 
 SELF_REPAIR = Transform(  # one of the two per line at most
     "self_repair", _retract,
-    when=lambda line, ctx: ("repetition" not in ctx.fired and bool(_retractable(line))
+    when=lambda line, ctx: ("repetition" not in ctx.fired and bool(retractable(line))
                             and ctx.chance(DISFLUENT[ctx.persona.style.fillers][1])),
-    examples=(Example("It was my account number.", "It was, I mean it was my account number."),
-              Example("My card was charged twice.", "My card, I mean my card was charged twice.",
-                      "the first word said again lower-case"),),
+    examples=(Example("I need my account number.", "I need, I mean I need my account number."),
+              Example("It was my account number.", "It was my, I mean was my account number.",
+                      "not 'It': a capitalised word is not retracted")),
 )
 
 ONE_SPACE = Transform(  # what a repetition or a self-repair returns; the line gets it when neither fires

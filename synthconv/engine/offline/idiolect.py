@@ -72,7 +72,8 @@ def _adverbs(line: Line, ctx: Context) -> str:
 
 ADVERB = Transform(
     "adverb", _adverbs, when=lambda line, ctx: ctx.english,
-    examples=(Example("I'll check it. I've sent it. I'm calling.", "I'll just check it. I've just sent it. I'm just calling."),
+    examples=(Example("I'll check it. I've sent it. I'm calling.",
+                      "I'll definitely check it. I've just sent it. I'm just calling.", "the adverbs that fit"),
               Example("I'll be there. I'm sorry. I can see it.", "I'll be there. I'm sorry. I can see it.",
                       "not before NOT_BEFORE, nor 'I'm' before a word not in -ing"),
               Example("I'll Dallas. We can 4417.", "I'll Dallas. We can 4417.", "never before a name or a number")),
@@ -91,7 +92,7 @@ def _intensify(line: Line, ctx: Context) -> str:
 
 INTENSIFIER = Transform(
     "intensifier", _intensify, when=lambda line, ctx: ctx.english,
-    examples=(Example("I'm sorry, it's late.", "I'm very sorry, it's very late."),
+    examples=(Example("I'm sorry, it's late.", "I'm so sorry, it's so late."),
               Example("It's the late bill.", "It's the late bill.", "only after a verb")),
 )
 
@@ -114,7 +115,7 @@ def _open(line: Line, ctx: Context) -> str:
 
 OPENER = Transform(
     "opener", _open, when=lambda line, ctx: ctx.english,
-    examples=(Example("I was charged twice. It was in March.", "I was charged twice. Well, It was in March.",
+    examples=(Example("I was charged twice. It was in March.", "I was charged twice. Right, It was in March.",
                       "the next word's capital is OPENER_CASE's"),
               Example("Hi. It was in March. Dallas is fine.", "Hi. It was in March. Dallas is fine.",
                       "not after a short sentence, not before a word that is not a STARTER")),
@@ -152,7 +153,7 @@ def _names_habit(persona: Persona) -> float:
 
 def _address(line: Line, ctx: Context) -> str:
     m = _ACKNOWLEDGED.match(line.text)
-    return f"{m.group(1)}, {ctx.peer}{m.group(2)} {line.text[m.end():]}"
+    return f"{m.group(1)}, {ctx.peer}{m.group(2)} {line.text[m.end():]}" if m else line.text
 
 
 ADDRESS = Transform(
