@@ -9,7 +9,8 @@ invariant is stated with it too: no rewording makes a line read as a repair
 from __future__ import annotations
 
 import re
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 EXAMPLES: dict[Callable, tuple[tuple[Any, Any], ...]] = {}  # act -> (text, what it reads), run as one table
 
@@ -19,7 +20,9 @@ def examples(*pairs: tuple[Any, Any]) -> Callable[[Callable], Callable]:
     def record(act: Callable) -> Callable:
         EXAMPLES[act] = pairs
         return act
+
     return record
+
 
 # --- an ID read out: an account, order, load or reference number -----------------------------
 

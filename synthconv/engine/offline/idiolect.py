@@ -53,8 +53,7 @@ NOT_BEFORE = {"not", "never", "no", "nothing", "be", "sorry", "afraid", "a", "th
 
 
 def _adverbs(line: Line, ctx: Context) -> str:
-    *adverbs, _ = idiolect(ctx.persona)[0]
-    rate = idiolect(ctx.persona)[2]
+    (*adverbs, _), _, rate = idiolect(ctx.persona)
 
     def adverb(m: re.Match) -> str:
         aux, following = m.group(1).lower(), m.group(2)
@@ -86,7 +85,7 @@ _INTENSIFIABLE = re.compile(rf"\b(is|are|was|it's|that's|I'm|I am|be|feel|seems|
 
 
 def _intensify(line: Line, ctx: Context) -> str:
-    intensifier, rate = idiolect(ctx.persona)[0][-1], idiolect(ctx.persona)[2]
+    (*_, intensifier), _, rate = idiolect(ctx.persona)
     return _INTENSIFIABLE.sub(lambda m: f"{m.group(1)} {intensifier} " if ctx.chance(rate) else m.group(0), line.text)
 
 
@@ -143,8 +142,9 @@ OPENER_CASE = Transform(  # a marker is followed by the sentence it opens
 # Calling the peer by name after an acknowledgement, as people on the phone do once they know
 # it: how often is this speaker's habit, more for the role that answers the call. A name is never
 # inserted into a line that already has it.
-_ACKNOWLEDGED = re.compile(r"^((?:Thanks|Thank you|Okay|OK|Right|Alright|All right|Great|Perfect|Sure|Of course|"
-                           r"Cheers|Lovely|Got it|Brilliant|Understood|Excellent)(?: then| so much| very much)?)([,.!])\s")
+_ACKNOWLEDGED = re.compile(r"^((?:Thanks|Thank you|Okay|OK|Right|Alright|All right|Great|Perfect|Sure|"
+                           r"Of course|Cheers|Lovely|Got it|Brilliant|Understood|Excellent)"
+                           r"(?: then| so much| very much)?)([,.!])\s")
 
 
 def _names_habit(persona: Persona) -> float:

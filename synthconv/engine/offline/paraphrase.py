@@ -210,7 +210,7 @@ PARAPHRASE = Transform(
         Example("I'm afraid not.", "[I'm afraid|Unfortunately] not."),
         Example("Do I need to have it done again?", "Do I need to have it done again?",
                 "not after do/did/should/how: not 'Do I'd like to'"),
-        Example("How would you like to pay?", "How would you like to pay?"),
+        Example("How can you tell?", "How can you tell?"),
         Example("I'll check them for you.", "I'll check them for you.",
                 "CLAUSE_END: not 'Let me pull that up them'"),
         Example("Okay, I'll check.", "[Okay|Alright|OK then|Right then|Okay then|All right], [I'll check|let me check|"

@@ -32,14 +32,14 @@ DROP_PLEASE = Transform(
 )
 
 CONTRACTIONS = [("I am", "I'm"), ("I will", "I'll"), ("do not", "don't"), ("it is", "it's"),
-            ("It is", "It's"), ("cannot", "can't"), ("you are", "you're"), ("We are", "We're"),
-            ("we are", "we're"), ("that is", "that's"), ("There is", "There's"), ("is not", "isn't"),
-            ("did not", "didn't"), ("I would", "I'd"), ("Let us", "Let's"), ("will not", "won't"),
-            ("You are", "You're"), ("That is", "That's"), ("there is", "there's"), ("What is", "What's"),
-            ("what is", "what's"), ("does not", "doesn't"), ("are not", "aren't"), ("was not", "wasn't"),
-            ("could not", "couldn't"), ("would not", "wouldn't"), ("has not", "hasn't"), ("have not", "haven't"),
-            ("you will", "you'll"), ("You will", "You'll"), ("we will", "we'll"), ("We will", "We'll"),
-            ("it will", "it'll"), ("they are", "they're")]
+                ("It is", "It's"), ("cannot", "can't"), ("you are", "you're"), ("We are", "We're"),
+                ("we are", "we're"), ("that is", "that's"), ("There is", "There's"), ("is not", "isn't"),
+                ("did not", "didn't"), ("I would", "I'd"), ("Let us", "Let's"), ("will not", "won't"),
+                ("You are", "You're"), ("That is", "That's"), ("there is", "there's"), ("What is", "What's"),
+                ("what is", "what's"), ("does not", "doesn't"), ("are not", "aren't"), ("was not", "wasn't"),
+                ("could not", "couldn't"), ("would not", "wouldn't"), ("has not", "hasn't"), ("have not", "haven't"),
+                ("you will", "you'll"), ("You will", "You'll"), ("we will", "we'll"), ("We will", "We'll"),
+                ("it will", "it'll"), ("they are", "they're")]
 # said in full by a careful speaker, never shortened by a hurried one ("I have a" is not "I've a")
 EXPAND_ONLY = [("I have", "I've"), ("we have", "we've"), ("We have", "We've"), ("you have", "you've"),
                ("You have", "You've"), ("Here is", "Here's"), ("here is", "here's")]
@@ -78,7 +78,8 @@ CONTRACT = Transform(
 )
 
 _POLITE_ASK = [(re.compile(r"^(Can|Could) you\b"), r"Would you mind if I asked you to"),
-               (re.compile(r"^What's\b"), "May I ask what's"), (re.compile(r"^Can I (have|get)\b"), r"Could I please \1")]
+               (re.compile(r"^What's\b"), "May I ask what's"),
+               (re.compile(r"^Can I (have|get)\b"), r"Could I please \1")]
 
 
 def _polite_ask(line: Line, ctx: Context) -> str:

@@ -51,6 +51,32 @@ def test_every_transform_has_examples_and_a_name_of_its_own():
     assert len({t.name for t in pipeline.ALL}) == len(pipeline.ALL)
 
 
+def _held_back(transform, text, *, lang="en", style=None, peer="Megan", first=False, fired=()):  # noqa: ANN001, ANN202
+    """Whether `transform` leaves `text` alone with every chance taken, for a speaker who calls
+    the peer by name half the time."""
+    person = speaker(lang, style).model_copy(update={"id": "a-speaker"})
+    ctx = Context(person, lang, EveryChance(), peer=peer, first=first, fired=set(fired))
+    return transform(Line(text), ctx).text == text
+
+
+def test_a_transforms_condition_holds_it_back():
+    from synthconv.engine.offline.idiolect import ADDRESS
+    from synthconv.engine.offline.style import CONTRACT, HEDGE, IN_FULL, POLITE_ASK, TERSE
+
+    hurried, formal = {"pace": "fast", "mood": "hurried"}, {"politeness": "high", "pace": "slow"}
+    assert not _held_back(ADDRESS, "Thanks. It's done.") and not _held_back(CONTRACT, "It is done now.", style=hurried)
+    assert _held_back(ADDRESS, "Thanks, Megan. It's done.")  # the name is in the line already
+    assert _held_back(ADDRESS, "Thanks. It's done.", first=True)  # not on the role's first line
+    assert _held_back(ADDRESS, "Thanks. It's done.", peer="राज")  # a name without a capital
+    assert _held_back(CONTRACT, "It is done now.")  # a calm speaker
+    assert _held_back(CONTRACT, "It is done now.", style=hurried, fired={"in_full"})  # said in full already
+    assert _held_back(IN_FULL, "It's done now.", lang="hi", style=formal)  # English only
+    assert _held_back(POLITE_ASK, "Can you check it?")  # a polite speaker only
+    assert _held_back(HEDGE, "Okay, done.", style={"verbosity": "verbose"})  # not before "Okay"
+    assert _held_back(TERSE, "Okay, it's 60614.", style={"verbosity": "normal"})
+    assert _held_back(SELF_REPAIR, "I need my account number.", style={"fillers": "many"}, fired={"repetition"})
+
+
 @pytest.mark.parametrize(("act", "text", "reads"), [pytest.param(a, t, r, id=f"{a.__name__}-{i}")
                                                     for a, pairs in acts.EXAMPLES.items()
                                                     for i, (t, r) in enumerate(pairs)])
