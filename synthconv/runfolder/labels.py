@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .runfolder.audio import loud
+from .audio import SILENT, loud
 
 FILLER_WORDS = {
     "en": {"um", "uh", "er", "erm", "hmm", "well", "so", "okay", "right"},
@@ -57,7 +57,7 @@ def disfluencies(text: str, language: str) -> list[dict]:
     return sorted(found, key=lambda d: d["index"])
 
 
-def speaking(pcm: np.ndarray, rate: int, bridge_s: float = 0.25, silent: int = 64) -> np.ndarray:
+def speaking(pcm: np.ndarray, rate: int, bridge_s: float = 0.25, silent: int = SILENT) -> np.ndarray:
     """Per 10 ms frame, whether the track is speaking: loud frames with pauses shorter than
     `bridge_s` filled in (the gaps between a speaker's words are still their turn)."""
     hop = rate // 100
@@ -113,7 +113,7 @@ def modal_offset(offsets: list[float], bin_s: float = 0.1) -> float:
 def run_figures(run: Path, ids: list[str]) -> dict | None:
     """The run's turn-taking figures over its complete conversations: offsets pooled from the
     transcripts, the rest from each meta.json's `labels` (None for runs written before 1.2)."""
-    from .runfolder import read_lines, read_meta
+    from .conversation import read_lines, read_meta
 
     offsets, overlap, minutes, backchannels, interrupted, turns = [], [], 0.0, 0, 0, 0
     for cid in ids:
