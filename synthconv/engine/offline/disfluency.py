@@ -1,7 +1,7 @@
 """Disfluency, as the persona's `fillers` style says: a filler before the line ("Um, it's ..."),
 and under natural turn-taking one repetition ("I I need") or one self-repair ("my account, I mean
 my account number") near its start. Never inside one of the speaker's facts, an ID or a name:
-an amount or a name is said whole. labels.py finds every one of them again in the transcript."""
+an amount or a name is said whole. runfolder/labels.py finds every one of them again."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ FILLERS = {
 P_FILLER = {"none": 0.0, "some": 0.3, "many": 0.65}
 # chance per line of a repetition and of a self-repair
 DISFLUENT = {"none": (0.0, 0.0), "some": (0.12, 0.05), "many": (0.25, 0.12)}
-SELF_REPAIR_MARKER = {"en": "I mean", "hi": "मेरा मतलब"}  # labels.REPAIR_MARKERS finds them again
+SELF_REPAIR_MARKER = {"en": "I mean", "hi": "मेरा मतलब"}  # as runfolder/labels.py's REPAIR_MARKERS
 
 FILLER = Transform(
     "filler", lambda line, ctx: f"{ctx.pick(FILLERS[ctx.lang])} {lower_first(line.text, line.names)}",

@@ -1,6 +1,6 @@
 """The offline policy's named text transforms and dialogue acts: every example written beside a
 rule, run as one table, and the invariants the rules keep between them (a reworded line does not
-read as a repair, a disfluency keeps facts whole and is found again by labels.py, IDs come
+read as a repair, a disfluency keeps facts whole and is found again by runfolder/labels.py, IDs come
 through)."""
 
 import functools
@@ -8,7 +8,7 @@ import random
 
 import pytest
 
-from synthconv import labels
+from synthconv.runfolder import labels
 from synthconv.engine.offline import acts, pipeline, repair
 from synthconv.engine.offline.disfluency import FILLERS, REPETITION, SELF_REPAIR, repeatable, retractable
 from synthconv.engine.offline.idiolect import MARKERS
