@@ -45,8 +45,6 @@ REPETITION = Transform(
     when=lambda line, ctx: bool(repeatable(line)) and ctx.chance(DISFLUENT[ctx.persona.style.fillers][0]),
     examples=(Example("I need to pay it.", "I I need to pay it."),
               Example("MC 752301 is mine.", "MC 752301 is is mine.", "not an ID, a name or a word before a stop"),
-              Example("the account 4417 2093 thanks", "the the account 4417 2093 thanks"),
-              Example("just 4417 2093 now", "just just 4417 2093 now"),
               Example("a gift card please", "a gift card card please", "nor inside a fact", facts=("a gift",))),
 )
 

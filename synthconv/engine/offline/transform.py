@@ -16,10 +16,13 @@ from __future__ import annotations
 
 import functools
 import random
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Callable
+from typing import TypeVar
 
 from ...scenario import Persona
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -80,7 +83,7 @@ class Context:
     def chance(self, p: float) -> bool:
         return self.rng.random() < p
 
-    def pick(self, options: list):  # noqa: ANN201 - one of `options`
+    def pick(self, options: Sequence[T]) -> T:
         return self.rng.choice(options)
 
     def fork(self, salt: str) -> Context:

@@ -1,14 +1,15 @@
 """The offline policy's named text transforms and dialogue acts: every example written beside a
 rule, run as one table, and the invariants the rules keep between them (a reworded line does not
-read as a repair, a disfluency keeps facts whole and is found again by runfolder/labels.py, IDs come
-through)."""
+read as a repair, a disfluency keeps facts whole and is found again by runfolder/labels.py, IDs
+come through)."""
 
 import functools
 import random
+from collections.abc import Iterable, Sequence
+from typing import TypeVar
 
 import pytest
 
-from synthconv.runfolder import labels
 from synthconv.engine.offline import acts, pipeline, repair
 from synthconv.engine.offline.disfluency import FILLERS, REPETITION, SELF_REPAIR, repeatable, retractable
 from synthconv.engine.offline.idiolect import MARKERS
@@ -17,9 +18,12 @@ from synthconv.engine.offline.policy import CURT, THANKS
 from synthconv.engine.offline.resume import OPENERS
 from synthconv.engine.offline.spelling import lower_first
 from synthconv.engine.offline.style import HEDGES
-from synthconv.engine.offline.transform import Context, Line
+from synthconv.engine.offline.transform import Context, Line, Transform
 from synthconv.engine.offline.wording import plain
+from synthconv.runfolder import labels
 from synthconv.scenario import OfflineVoice, Persona, Style, Voices, draw_facts, load_library
+
+T = TypeVar("T")
 
 
 class EveryChance(random.Random):
@@ -28,11 +32,11 @@ class EveryChance(random.Random):
     def random(self) -> float:
         return 0.0
 
-    def choice(self, seq):  # noqa: ANN001, ANN201
+    def choice(self, seq: Sequence[T]) -> T:
         return seq[0]
 
 
-def speaker(lang: str = "en", style: dict | None = None, **fields) -> Persona:  # noqa: ANN003
+def speaker(lang: str = "en", style: dict[str, str] | None = None, **fields: str) -> Persona:
     """The examples' speaker: calm and normal unless `style` says otherwise."""
     return Persona(id="example-speaker", name="Alex Morgan", roles=["customer"], language=lang, locale=f"{lang}-XX",
                    voice=Voices(offline=OfflineVoice(voice="en-us")), style=Style(**(style or {})), **fields)
@@ -51,7 +55,8 @@ def test_every_transform_has_examples_and_a_name_of_its_own():
     assert len({t.name for t in pipeline.ALL}) == len(pipeline.ALL)
 
 
-def _held_back(transform, text, *, lang="en", style=None, peer="Megan", first=False, fired=()):  # noqa: ANN001, ANN202
+def _held_back(transform: Transform, text: str, *, lang: str = "en", style: dict[str, str] | None = None,
+               peer: str = "Megan", first: bool = False, fired: Iterable[str] = ()) -> bool:
     """Whether `transform` leaves `text` alone with every chance taken, for a speaker who calls
     the peer by name half the time."""
     person = speaker(lang, style).model_copy(update={"id": "a-speaker"})

@@ -12,15 +12,15 @@ from synthconv.engine.offline.paraphrase import expand
 from synthconv.engine.offline.transform import Context, Line
 from synthconv.engine.offline.wording import choose, compositions
 from synthconv.job import plan
-from synthconv.scenario import load_library
+from synthconv.scenario import Persona, load_library
 
 
-def restyle(text, persona, rng, keep=frozenset()):  # noqa: ANN001, ANN201
+def restyle(text: str, persona: Persona, rng: random.Random, keep: frozenset[str] = frozenset()) -> str:
     """`text` reworded the way `persona` talks (style and habits)."""
     return pipeline.run(pipeline.RESTYLE, Line(text, keep), Context(persona, "en", rng)).text
 
 
-def speak_like(text, persona, rng, keep=frozenset()):  # noqa: ANN001, ANN201
+def speak_like(text: str, persona: Persona, rng: random.Random, keep: frozenset[str] = frozenset()) -> str:
     """`text` with `persona`'s habits alone."""
     return pipeline.run(pipeline.IDIOLECT, Line(text, keep), Context(persona, "en", rng)).text
 
