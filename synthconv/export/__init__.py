@@ -21,11 +21,12 @@ from pathlib import Path
 from ..errors import RunFolderError
 from ..runfolder import DISK_ERRORS, RunLock
 from .card import write_card, write_checksums
-from .formats import (AGENT_ROLES, FORMATS, caller_and_agent, segment_id, write_audio, write_hf, write_nemo, write_rttm,
+from .formats import (caller_and_agent, segment_id, write_audio, write_hf, write_nemo, write_rttm,
                       write_stereo)
 from .lhotse import write_lhotse
-from .source import AUDIO, complete_conversations
-from .splits import SPLIT_BY, assign, parse_split
+from .source import complete_conversations
+from .options import ExportOptions
+from .splits import assign
 
 
 @dataclass
@@ -37,32 +38,6 @@ class ExportSummary:
     skipped: list[str]  # "<id>: <why>" for each conversation left out
 
 
-@dataclass(frozen=True)
-class ExportOptions:
-    formats: tuple[str, ...] = ("hf",)
-    split: str = "80/10/10"
-    split_by: str = "persona"
-    audio: str = "clean"
-    agent_roles: tuple[str, ...] = AGENT_ROLES  # -f stereo: which role is the agent (right channel)
-
-    def check(self) -> dict[str, float]:
-        """The split shares; ValueError naming the flag for anything else wrong."""
-        unknown = [f for f in self.formats if f not in FORMATS]
-        if unknown or not self.formats:
-            raise ValueError(f"--format: choose from {', '.join(FORMATS)} (got {', '.join(unknown) or 'none'})")
-        if "hf" in self.formats:
-            try:
-                import pyarrow  # noqa: F401
-            except ImportError:
-                raise ValueError("--format hf needs pyarrow: pip install 'synthconv[export]'") from None
-        shares = parse_split(self.split)
-        if self.split_by not in SPLIT_BY:
-            raise ValueError(f"--split-by: choose from {', '.join(SPLIT_BY)} (got {self.split_by!r})")
-        if self.audio not in AUDIO:
-            raise ValueError(f"--audio: choose from {', '.join(AUDIO)} (got {self.audio!r})")
-        if not self.agent_roles:
-            raise ValueError("--agent-role: name at least one role")
-        return shares
 
 
 def export(run: Path, out: Path, options: ExportOptions) -> ExportSummary:
@@ -178,4 +153,4 @@ def _version() -> str:
         return "unknown"
 
 
-__all__ = ["FORMATS", "SPLIT_BY", "ExportOptions", "ExportSummary", "export"]
+__all__ = ["ExportOptions", "ExportSummary", "export"]

@@ -100,7 +100,7 @@ def _dumps(meta: dict) -> str:
 def _worker_start(parent: int) -> None:
     """A pool worker dies with the impair that started it, however it dies (a SIGKILLed impair
     left its workers finishing the run on their own); Ctrl-C is the parent's to handle."""
-    from ..runner import die_with_parent
+    from ..process import die_with_parent
 
     die_with_parent()
     if os.getppid() != parent:  # it died before we asked
