@@ -133,7 +133,7 @@ class DialoguePolicy(OfflinePlugin, llm.LLM):
         own -= self.hearing_repair.done(said_texts)  # repair turns do not advance the script
         cut_off = self.call.interrupted.pop(self.role, None)
 
-        at_limit = turns_so_far + 1 >= self.scenario.turns.max
+        at_limit = self.scenario.turns.left(turns_so_far) <= 1  # this turn is the last
         if own >= len(self.beats) or at_limit:
             beat, final = self.beats[-1], True  # wrap up with this role's goodbye
         else:

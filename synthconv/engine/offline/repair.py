@@ -77,7 +77,7 @@ class HearingRepair:
     def next(self, said: list[str], last_heard: str, turns_so_far: int) -> str | None:
         """A repair line to say instead of the next beat, or None."""
         if (self.scenario.language != "en" or self.done(said) >= MAX_REPAIRS or not last_heard.strip()
-                or turns_so_far + ROOM >= self.scenario.turns.max):
+                or self.scenario.turns.left(turns_so_far) <= ROOM):
             return None
         rng = random.Random(f"{self.seed}:{self.role}:repair:{len(said)}")
         index = len(said) - self.done(said)  # the next beat of mine
