@@ -59,7 +59,9 @@ def test_turns_bracket_the_speech_of_each_track_and_carry_their_texts(tmp_path):
     assert starts_ends[1] == (3.0, 5.0)  # placed by the track's own offset in the room
     assert abs(starts_ends[2][0] - 6.0) < 0.01
     assert rec.problem(min_turns=3) is None
-    meta = {"id": JOB.id, "personas": {"agent": {}, "customer": {}}}
+    meta = {"id": JOB.id, "scenario": {"id": JOB.scenario}, "personas": {"agent": {}, "customer": {}}, "seed": JOB.seed,
+            "wer": None, "timing": rec.timing, "sample_rate": rec.sample_rate, "duration_s": round(rec.duration, 3),
+            "turns": sum(t.kind == "turn" for t in rec.turns)}
     assert validate_conversation(write_conversation(tmp_path, JOB.id, rec, meta)) == []
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+from collections.abc import Mapping
 
 from livekit.agents import Agent, AgentSession, APIConnectOptions
 from livekit.plugins import openai as lk_openai  # at import, on the main thread: see __init__
@@ -39,8 +40,8 @@ class OpenAIRealtimeEngine(_OpenAIEngine):
     name = "openai-realtime"
     parts = ("realtime",)
 
-    def __init__(self) -> None:
-        super().__init__()
+    def __init__(self, settings: Mapping[str, str] | None = None) -> None:
+        super().__init__(settings)
         self._retries: dict[int, int] = {}  # failed responses in a row, per session
         self._tasks: set[asyncio.Task] = set()
 
