@@ -1,0 +1,338 @@
+"""Speaking with Piper: neural VITS voices on onnxruntime (piper-tts, GPL-3.0-or-later).
+
+A voice model is used as Piper ships it, patched once into a cache file (`prepared`):
+- the per-phoneme durations become a second output (piper's own `patch_voice_with_alignment`),
+  from which every word's span follows;
+- the model's two random generators (RandomNormalLike: the duration noise and the flow noise)
+  become inputs. onnxruntime seeds such a generator once per session and advances it with every
+  call, so the same sentence came out differently depending on what the process had said before
+  (and on the clock, in another process). The noise is now drawn with numpy from a seed per
+  utterance (job seed, role and text): the same seed gives the same samples in any process, at
+  any concurrency, in any order of calls.
+
+A persona's prosody is Piper's own length and noise scales, plus a pitch shift in semitones made
+by resampling: formants move with the pitch, as a shorter or longer vocal tract would (the
+"speed perturbation" by which speech recognition training makes new speakers out of old), and
+the length scale is corrected so the tempo stays the persona's.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import threading
+import unicodedata
+from collections.abc import Iterator
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+
+from ...scenario import PiperVoice
+from .tts import Word, utterance_seed
+
+PATCH_VERSION = 1  # bump when `_patch` changes: cached files of older versions are not used
+NOISE_PER_ID = 1024  # noise values drawn per phoneme id: the flow needs about 192 × 2.4 (tiled if more)
+PEAK = 0.89  # each sentence is normalized to -1 dBFS, as piper does (to full scale)
+SILENT = 64  # as runfolder.audio.SILENT: word spans are trimmed to samples above it
+_NOT_A_SOUND = {"Lm", "Sk", "Mn", "Po", "Pd", "Ps", "Pe", "Pi", "Pf", "Zs"}  # ˈ ˌ ː , . ? ...
+
+
+def cache_dir() -> Path:
+    """Where prepared models are kept: $SYNTHCONV_CACHE_DIR, else $XDG_CACHE_HOME/synthconv."""
+    if os.environ.get("SYNTHCONV_CACHE_DIR"):
+        return Path(os.environ["SYNTHCONV_CACHE_DIR"])
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "synthconv"
+
+
+def prepared(model: Path) -> Path:
+    """`model` with durations as an output and its noise as inputs, written once into the cache
+    (atomically: runners start at once) and keyed by the model's content."""
+    h = hashlib.sha256()
+    with open(model, "rb") as f:
+        for block in iter(lambda: f.read(1 << 22), b""):
+            h.update(block)
+    path = cache_dir() / "piper" / f"{model.name.removesuffix('.onnx')}-{h.hexdigest()[:16]}-v{PATCH_VERSION}.onnx"
+    if not path.exists():
+        import onnx
+
+        path.parent.mkdir(parents=True, exist_ok=True)
+        m = onnx.load(str(model))
+        _patch(m)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        onnx.save(m, str(tmp))
+        os.replace(tmp, path)
+    return path
+
+
+def _patch(m) -> None:  # noqa: ANN001 - an onnx.ModelProto, changed in place
+    """Durations out (the Ceil tensor), and each RandomNormalLike(ref) replaced by a flat noise input
+    `noise_<k>`, tiled if it is short, cut to ref's size and shaped like ref."""
+    from onnx import TensorProto, helper
+    from piper.patch_voice_with_alignment import add_alignment_output
+
+    add_alignment_output(m)
+    nodes, k = [], 0
+    for node in m.graph.node:
+        if node.op_type != "RandomNormalLike":
+            nodes.append(node)
+            continue
+        ref, name, p = node.input[0], f"noise_{k}", f"/synthconv/noise_{k}/"
+        k += 1
+        m.graph.input.append(helper.make_tensor_value_info(name, TensorProto.FLOAT, [f"{name}_length"]))
+
+        def const(label: str, values: list[int]):  # noqa: ANN202
+            return helper.make_node("Constant", [], [p + label], value=helper.make_tensor(
+                p + label + "_value", TensorProto.INT64, [len(values)], values))
+
+        nodes += [
+            helper.make_node("Shape", [ref], [p + "shape"]),
+            helper.make_node("ReduceProd", [p + "shape"], [p + "want"], keepdims=1),
+            helper.make_node("Shape", [name], [p + "have"]),
+            const("one", [1]), const("zero", [0]),
+            helper.make_node("Sub", [p + "want", p + "one"], [p + "less"]),
+            helper.make_node("Div", [p + "less", p + "have"], [p + "times"]),
+            helper.make_node("Add", [p + "times", p + "one"], [p + "reps"]),  # ceil(want / have)
+            helper.make_node("Tile", [name, p + "reps"], [p + "tiled"]),
+            helper.make_node("Slice", [p + "tiled", p + "zero", p + "want"], [p + "flat"]),
+            helper.make_node("Reshape", [p + "flat", p + "shape"], [node.output[0]]),
+        ]
+    del m.graph.node[:]
+    m.graph.node.extend(nodes)
+
+
+class PiperModel:
+    """One Piper voice model in onnxruntime, one thread, shared by every persona of the process
+    that speaks with it (`get`)."""
+
+    _models: dict[tuple[Path, Path], PiperModel] = {}
+    _lock = threading.Lock()
+
+    def __init__(self, model: Path, config: Path) -> None:
+        import onnxruntime
+        from piper import PiperVoice as _Piper
+        from piper.config import PiperConfig
+
+        self.config = PiperConfig.from_dict(json.loads(Path(config).read_text(encoding="utf-8")))
+        opts = onnxruntime.SessionOptions()
+        opts.intra_op_num_threads = opts.inter_op_num_threads = 1  # several runners share the cores
+        opts.log_severity_level = 3
+        self.session = onnxruntime.InferenceSession(str(prepared(Path(model))), opts, providers=["CPUExecutionProvider"])
+        self.noise = sorted(i.name for i in self.session.get_inputs() if i.name.startswith("noise_"))
+        self._piper = _Piper(session=self.session, config=self.config)  # for its phonemizer
+        self.sample_rate = self.config.sample_rate
+        self._phonemize_lock = threading.Lock()
+        self._expected: dict[str, tuple[int, int]] = {}
+
+    @classmethod
+    def get(cls, model: Path, config: Path) -> PiperModel:
+        key = (Path(model).resolve(), Path(config).resolve())
+        with cls._lock:
+            if key not in cls._models:
+                cls._models[key] = cls(*key)
+            return cls._models[key]
+
+    def phonemize(self, text: str) -> list[list[str]]:
+        """Phonemes per sentence (espeak-ng inside piper, which is not reentrant)."""
+        with self._phonemize_lock:
+            return [s for s in self._piper.phonemize(text) if s]
+
+    def expected(self, token: str) -> tuple[int, int]:
+        """How many phoneme words and sounds `token` makes said on its own (to find it in a sentence)."""
+        if token not in self._expected:
+            words = [[s[i] for i in w] for s in self.phonemize(token) for w in word_spans_of(s)]
+            self._expected[token] = (len(words), sum(sounds(w) for w in words))
+        return self._expected[token]
+
+    def run(self, phonemes: list[str], voice: PiperVoice, speaker_id: int | None, rate_factor: float,
+            seed: int) -> tuple[np.ndarray, np.ndarray]:
+        """Float audio of one sentence, and the samples each of ^, the phonemes and $ lasts."""
+        id_map, pad = self.config.phoneme_id_map, list(self.config.phoneme_id_map.get("_", []))
+        ids, counts = [], []  # ids of each of ^, the phonemes (piper skips those not in its map), $
+        for p in ["^", *phonemes, "$"]:
+            got = list(id_map.get(p, [])) + (pad if p != "$" and p in id_map else [])
+            ids += got
+            counts.append(len(got))
+        rng = np.random.default_rng(seed)
+        feeds = {
+            "input": np.array([ids], dtype=np.int64),
+            "input_lengths": np.array([len(ids)], dtype=np.int64),
+            "scales": np.array([voice.noise_scale, voice.length_scale * rate_factor, voice.noise_w_scale],
+                               dtype=np.float32),
+            **{name: rng.standard_normal(NOISE_PER_ID * len(ids), dtype=np.float32) for name in self.noise},
+        }
+        if self.config.num_speakers > 1:
+            feeds["sid"] = np.array([speaker_id or 0], dtype=np.int64)
+        audio, durations = self.session.run(None, feeds)[:2]
+        samples = np.asarray(durations, dtype=np.float64).reshape(-1) * self.config.hop_length
+        bounds = np.cumsum([0, *counts])
+        return np.asarray(audio, dtype=np.float32).reshape(-1), np.array(
+            [int(samples[a:b].sum()) for a, b in zip(bounds, bounds[1:])], dtype=np.int64)
+
+
+def sounds(phonemes: list[str]) -> int:
+    """How many of `phonemes` are sounds (not stress, length or pause marks)."""
+    return sum(unicodedata.category(p) not in _NOT_A_SOUND for p in phonemes)
+
+
+def word_spans_of(phonemes: list[str]) -> list[list[int]]:
+    """A sentence's phonemes cut at spaces into words that make a sound (indices into it); marks
+    after a space (a pause) belong to the word before."""
+    spans: list[list[int]] = []
+    start = 0
+    for k, p in enumerate([*phonemes, " "]):
+        if p != " ":
+            continue
+        part = list(range(start, k))
+        if sounds([phonemes[i] for i in part]):
+            spans.append(part)
+        elif spans:
+            spans[-1] += part
+        start = k + 1
+    return spans
+
+
+def align(tokens: list[tuple[int, int]], words: list[int]) -> list[list[int] | tuple[int, int] | None]:
+    """Which phoneme words each written token was said as.
+
+    `tokens` are (phoneme words, sounds) each token makes said on its own (`PiperModel.expected`),
+    `words` the sounds of each phoneme word of the text as said. Mostly one to one; espeak-ng
+    says a number as several words ("4471" as "four thousand four hundred seventy one") and
+    joins some pairs into one ("in the" as "ɪnðə"). The monotone alignment of least mismatch in
+    sounds finds them. Per token: its phoneme word indices; (word, k) for the k-th of several
+    tokens said as one word; or None (nothing said: it rides with the word before).
+    """
+    n, m = len(tokens), len(words)
+    cost = np.full((n + 1, m + 1), np.inf)
+    cost[0, 0] = 0.0
+    back: dict[tuple[int, int], tuple[int, int, str]] = {}
+    cum = np.cumsum([0, *words])
+    for i in range(n + 1):
+        for j in range(m + 1):
+            here = cost[i, j]
+            if here == np.inf:
+                continue
+            moves = []
+            if j < m:
+                moves.append((i, j + 1, 1.0 + words[j] / 4, "extra"))  # said, but by no token
+            if i < n and tokens[i][1] == 0:
+                moves.append((i + 1, j, 0.0, "silent"))
+            elif i < n:
+                k_alone, e = tokens[i]
+                for k in range(1, min(m - j, max(2 * k_alone + 2, 4)) + 1):
+                    said = cum[j + k] - cum[j]
+                    moves.append((i + 1, j + k, abs(said - e) / (e + 1) + 0.25 * abs(k - k_alone), "own"))
+                joined = e
+                for t in range(i + 1, min(n, i + 4)):
+                    if tokens[t][1] == 0 or j >= m:
+                        break
+                    joined += tokens[t][1]
+                    moves.append((t + 1, j + 1, abs(words[j] - joined) / (joined + 1) + 0.5, "joined"))
+            for a, b, d, kind in moves:
+                if here + d < cost[a, b]:
+                    cost[a, b] = here + d
+                    back[a, b] = (i, j, kind)
+    out: list = [None] * n
+    i, j = n, m
+    while (i, j) != (0, 0):
+        pi, pj, kind = back[i, j]
+        if kind == "own":
+            out[pi] = list(range(pj, j))
+        elif kind == "joined":
+            out[pi:i] = [(pj, k) for k in range(i - pi)]
+        i, j = pi, pj
+    return out
+
+
+class PiperSpeech:
+    """A persona's Piper voice: a catalog voice's model and speaker with the persona's prosody,
+    spoken sentence by sentence, each with its words."""
+
+    model = "piper"
+
+    def __init__(self, voice: PiperVoice, model_path: Path, config_path: Path, speaker_id: int | None = None,
+                 seed: str = "") -> None:
+        self.voice, self.speaker_id, self.seed = voice, speaker_id, seed
+        self._model = PiperModel.get(model_path, config_path)
+        self.sample_rate = self._model.sample_rate
+        # the pitch shift: resampled by up/down, synthesized that much slower so the tempo holds
+        self._ratio = Fraction(2 ** (-voice.pitch / 12)).limit_denominator(48) if voice.pitch else Fraction(1)
+
+    def parts(self, text: str) -> Iterator[tuple[np.ndarray, list[Word]]]:
+        said = text.split()
+        sentences = [(ph, word_spans_of(ph)) for ph in self._model.phonemize(text)]
+        flat = [(s, w) for s, (_, spans) in enumerate(sentences) for w in range(len(spans))]
+        owner = align([self._model.expected(t) for t in said],
+                      [sounds([sentences[s][0][i] for i in sentences[s][1][w]]) for s, w in flat])
+        where = _sentence_of_tokens(owner, flat)
+        base = utterance_seed(self.seed, text)
+        for s, (phonemes, spans) in enumerate(sentences):
+            pcm, at = self._sentence(phonemes, spans, base + s)
+            loud = np.abs(pcm.astype(np.int32)) > SILENT
+            words: list[Word] = []
+            riders: list[str] = []  # tokens with no sound of their own, waiting for a word
+            for t in (t for t in range(len(said)) if where[t] == s):
+                span = _span(owner, t, flat, at, s, said)
+                hit = np.flatnonzero(loud[span[0]:span[1]]) if span else []
+                if not len(hit):
+                    if words:
+                        words[-1] = Word(f"{words[-1].word} {said[t]}", words[-1].start, words[-1].end)
+                    else:
+                        riders.append(said[t])
+                    continue
+                a, b = span[0] + int(hit[0]), span[0] + int(hit[-1]) + 1
+                words.append(Word(" ".join([*riders, said[t]]), round(a / self.sample_rate, 3),
+                                  round(b / self.sample_rate, 3)))
+                riders = []
+            yield pcm, words
+
+    def _sentence(self, phonemes: list[str], spans: list[list[int]], seed: int
+                  ) -> tuple[np.ndarray, list[tuple[int, int]]]:
+        """int16 samples of one sentence, and each phoneme word's (start, end) sample in them."""
+        audio, lasts = self._model.run(phonemes, self.voice, self.speaker_id, float(1 / self._ratio), seed)
+        ends = np.cumsum(lasts)  # of ^, each phoneme, $
+        starts = ends - lasts
+        at = [(int(starts[1 + w[0]]), int(ends[1 + w[-1]])) for w in spans]
+        if self._ratio != 1:
+            from scipy.signal import resample_poly
+
+            up, down = self._ratio.numerator, self._ratio.denominator
+            audio = resample_poly(audio, up, down).astype(np.float32)
+            at = [(a * up // down, b * up // down) for a, b in at]
+        peak = float(np.max(np.abs(audio))) if len(audio) else 0.0
+        pcm = (audio * (PEAK * 32767 / peak)).astype(np.int16) if peak > 1e-8 else np.zeros(len(audio), np.int16)
+        return pcm, [(min(a, len(pcm)), min(b, len(pcm))) for a, b in at]
+
+
+def _sentence_of_tokens(owner: list, flat: list[tuple[int, int]]) -> list[int]:
+    """The sentence each token is spoken in: where its (last) phoneme word is; a token said as
+    nothing goes with the token before it (or, at the start, the one after)."""
+    where: list[int | None] = []
+    for own in owner:
+        if isinstance(own, list) and own:
+            where.append(flat[own[-1]][0])
+        elif isinstance(own, tuple):
+            where.append(flat[own[0]][0])
+        else:
+            where.append(where[-1] if where else None)
+    nxt = next((w for w in where if w is not None), 0)
+    return [nxt if w is None else w for w in where]
+
+
+def _span(owner: list, t: int, flat: list[tuple[int, int]], at: list[tuple[int, int]], s: int,
+          said: list[str]) -> tuple[int, int] | None:
+    """Token `t`'s samples in sentence `s`: its phoneme words (from the sentence start if they
+    began in the sentence before), or its share by length of a word said with its neighbours."""
+    own = owner[t]
+    if isinstance(own, list) and own:
+        first, last = flat[own[0]], flat[own[-1]]
+        return (at[first[1]][0] if first[0] == s else 0, at[last[1]][1])
+    if isinstance(own, tuple):
+        a, b = at[flat[own[0]][1]]
+        group = [k for k, o in enumerate(owner) if isinstance(o, tuple) and o[0] == own[0]]
+        sizes = np.cumsum([0, *(len(said[k]) + 1 for k in group)])
+        cuts = [a + int((b - a) * x / sizes[-1]) for x in sizes]
+        i = group.index(t)
+        return cuts[i], cuts[i + 1]
+    return None
