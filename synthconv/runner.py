@@ -18,6 +18,7 @@ from .errors import transient
 from .job import Job
 from .runfolder import DISK_ERRORS, ConversationResult, disk_problem, write_conversation, write_error
 from .scenario import draw_facts
+from .voices import shared_voice
 
 
 def die_with_parent() -> None:
@@ -46,6 +47,7 @@ def run_job(job: Job, library, engine, out_dir: Path, transport: str, job_timeou
         if problem:
             raise RuntimeError(problem)
         personas = job.cast(library)
+        voices = {r: engine.voice(p) for r, p in personas.items()}
         meta = {
             "id": job.id,
             "scenario": {k: getattr(scenario, k) for k in ("id", "title", "domain", "language")},
@@ -54,7 +56,8 @@ def run_job(job: Job, library, engine, out_dir: Path, transport: str, job_timeou
             "personas": {r: p.model_dump() for r, p in personas.items()},
             "engine": engine.name,
             "transport": transport,
-            "voices": {r: engine.voice(p) for r, p in personas.items()},
+            "voices": voices,
+            **shared_voice(voices),
             **engine.notes(scenario),
             "seed": job.seed,
             **labels_of(rec),

@@ -105,7 +105,7 @@ class Catalog:
 
     def _add_folder(self, folder: Path, shipped: _Facts) -> None:
         if not folder.is_dir():
-            raise LibraryError(f"--voices-dir: {folder}: no such folder")
+            raise LibraryError(f"{folder}: no such voice folder (--voices-dir or ${ENV})")
         own = _read_facts(folder / FACTS) if (folder / FACTS).is_file() else _Facts()
         facts = shipped.merged(own)
         self.server = own.server or self.server
@@ -133,7 +133,7 @@ class Catalog:
         known = facts.model(name)
         card_text = card.read_text(encoding="utf-8", errors="replace") if card else ""
         found = re.search(r"^\W*License:\s*(.+)$", card_text, re.MULTILINE | re.IGNORECASE)
-        licence = known.get("licence") or (found.group(1).strip() if found else
+        licence = known.get("licence") or (f"{found.group(1).strip()} (its model card's data licence)" if found else
                                            "unknown: no model card found; check the voice's source")
         restricted = known.get("restricted") or (
             f"its licence or model card says {m.group(0)!r}: check the terms before use"
@@ -153,6 +153,22 @@ class Catalog:
 
     def for_language(self, language: str) -> list[Voice]:
         return [v for v in self.voices.values() if v.language == language]
+
+
+SETTINGS = ("pitch", "length_scale", "noise_scale", "noise_w_scale", "rate", "range")  # what tells speakers apart
+
+
+def shared_voice(voices: dict[str, dict]) -> dict:
+    """meta.json's `voices_shared` when both roles speak with one voice (the catalog had no other
+    that fits both): which voice, and the settings that tell the two speakers apart."""
+    if len(voices) != 2:
+        return {}
+    (ra, a), (rb, b) = voices.items()
+    key = ("engine", "model", "speaker", "voice")
+    if [a.get(k) for k in key] != [b.get(k) for k in key]:
+        return {}
+    apart = {k: {ra: a[k], rb: b[k]} for k in SETTINGS if k in a and k in b and a[k] != b[k]}
+    return {"voices_shared": {"voice": f"{a.get('engine')} {a.get('voice')}", "told_apart_by": apart}}
 
 
 def _shipped() -> tuple[Path, Path, Path | None, str] | None:

