@@ -32,10 +32,11 @@ import numpy as np
 from ...scenario import PiperVoice
 from .tts import Word, utterance_seed
 
-PATCH_VERSION = 1  # bump when `_patch` changes: cached files of older versions are not used
+PATCH_VERSION = 2  # bump when `_patch` changes: cached files of older versions are not used
 NOISE_PER_ID = 1024  # noise values drawn per phoneme id: the flow needs about 192 × 2.4 (tiled if more)
 PEAK = 0.89  # each sentence is normalized to -1 dBFS, as piper does (to full scale)
 SILENT = 64  # as runfolder.audio.SILENT: word spans are trimmed to samples above it
+CALIBRATION = "Thank you for calling. Could you tell me your account number and the date of the charge, please?"
 _NOT_A_SOUND = {"Lm", "Sk", "Mn", "Po", "Pd", "Ps", "Pe", "Pi", "Pf", "Zs"}  # ˈ ˌ ː , . ? ...
 
 
@@ -67,12 +68,14 @@ def prepared(model: Path) -> Path:
 
 
 def _patch(m) -> None:  # noqa: ANN001 - an onnx.ModelProto, changed in place
-    """Durations out (the Ceil tensor), and each RandomNormalLike(ref) replaced by a flat noise input
+    """Durations out (the Ceil tensor, and its input: before rounding up), and each RandomNormalLike(ref) replaced by a flat noise input
     `noise_<k>`, tiled if it is short, cut to ref's size and shaped like ref."""
     from onnx import TensorProto, helper
     from piper.patch_voice_with_alignment import add_alignment_output
 
     add_alignment_output(m)
+    ceil = next(n for n in m.graph.node if n.op_type == "Ceil")
+    m.graph.output.append(helper.make_empty_tensor_value_info(ceil.input[0]))  # durations before rounding
     nodes, k = [], 0
     for node in m.graph.node:
         if node.op_type != "RandomNormalLike":
@@ -124,6 +127,7 @@ class PiperModel:
         self.sample_rate = self.config.sample_rate
         self._phonemize_lock = threading.Lock()
         self._expected: dict[str, tuple[int, int]] = {}
+        self._frames: dict[int | None, np.ndarray] = {}  # per speaker: a calibration sentence's durations
 
     @classmethod
     def get(cls, model: Path, config: Path) -> PiperModel:
@@ -145,9 +149,10 @@ class PiperModel:
             self._expected[token] = (len(words), sum(sounds(w) for w in words))
         return self._expected[token]
 
-    def run(self, phonemes: list[str], voice: PiperVoice, speaker_id: int | None, rate_factor: float,
-            seed: int) -> tuple[np.ndarray, np.ndarray]:
-        """Float audio of one sentence, and the samples each of ^, the phonemes and $ lasts."""
+    def run(self, phonemes: list[str], scales: tuple[float, float, float], speaker_id: int | None,
+            seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """One sentence at (noise, length, noise_w) `scales`: float audio, the samples each of ^, the
+        phonemes and $ lasts, and each phoneme id's duration in frames before rounding up."""
         id_map, pad = self.config.phoneme_id_map, list(self.config.phoneme_id_map.get("_", []))
         ids, counts = [], []  # ids of each of ^, the phonemes (piper skips those not in its map), $
         for p in ["^", *phonemes, "$"]:
@@ -158,17 +163,34 @@ class PiperModel:
         feeds = {
             "input": np.array([ids], dtype=np.int64),
             "input_lengths": np.array([len(ids)], dtype=np.int64),
-            "scales": np.array([voice.noise_scale, voice.length_scale * rate_factor, voice.noise_w_scale],
-                               dtype=np.float32),
+            "scales": np.array(scales, dtype=np.float32),
             **{name: rng.standard_normal(NOISE_PER_ID * len(ids), dtype=np.float32) for name in self.noise},
         }
         if self.config.num_speakers > 1:
-            feeds["sid"] = np.array([speaker_id or 0], dtype=np.int64)
-        audio, durations = self.session.run(None, feeds)[:2]
+            feeds["sid"] = np.array([self.config.default_speaker_id if speaker_id is None else speaker_id],
+                                    dtype=np.int64)
+        audio, durations, raw = self.session.run(None, feeds)[:3]
         samples = np.asarray(durations, dtype=np.float64).reshape(-1) * self.config.hop_length
         bounds = np.cumsum([0, *counts])
-        return np.asarray(audio, dtype=np.float32).reshape(-1), np.array(
-            [int(samples[a:b].sum()) for a, b in zip(bounds, bounds[1:])], dtype=np.int64)
+        lasts = np.array([int(samples[a:b].sum()) for a, b in zip(bounds, bounds[1:])], dtype=np.int64)
+        return np.asarray(audio, dtype=np.float32).reshape(-1), lasts, np.asarray(raw, dtype=np.float64).reshape(-1)
+
+    def length_for(self, length_scale: float, factor: float, speaker_id: int | None) -> float:
+        """The length scale whose audio, made `factor` times longer by resampling, lasts as long as
+        `length_scale`'s. Not length_scale / factor: every phoneme id lasts at least a whole frame,
+        so a model's length does not scale in proportion (Piper's joe: 0.8 gives 0.90 of the
+        length, 1.2 gives 1.08). Solved on a calibration sentence's durations, which scale exactly
+        before they are rounded up."""
+        if speaker_id not in self._frames:
+            phonemes = [p for s in self.phonemize(CALIBRATION) for p in s]
+            self._frames[speaker_id] = self.run(phonemes, (0.0, 1.0, 0.0), speaker_id, 0)[2]
+        w = self._frames[speaker_id]
+        want = np.ceil(w * length_scale).sum() / factor
+        lo, hi = 0.05, 8.0
+        for _ in range(40):
+            mid = (lo + hi) / 2
+            lo, hi = (mid, hi) if np.ceil(w * length_scale * mid).sum() < want else (lo, mid)
+        return length_scale * hi
 
 
 def sounds(phonemes: list[str]) -> int:
@@ -256,7 +278,7 @@ class PiperSpeech:
         self.voice, self.speaker_id, self.seed = voice, speaker_id, seed
         self._model = PiperModel.get(model_path, config_path)
         self.sample_rate = self._model.sample_rate
-        # the pitch shift: resampled by up/down, synthesized that much slower so the tempo holds
+        # the pitch shift: resampled by up/down, synthesized that much faster so the tempo holds
         self._ratio = Fraction(2 ** (-voice.pitch / 12)).limit_denominator(48) if voice.pitch else Fraction(1)
 
     def parts(self, text: str) -> Iterator[tuple[np.ndarray, list[Word]]]:
@@ -290,7 +312,9 @@ class PiperSpeech:
     def _sentence(self, phonemes: list[str], spans: list[list[int]], seed: int
                   ) -> tuple[np.ndarray, list[tuple[int, int]]]:
         """int16 samples of one sentence, and each phoneme word's (start, end) sample in them."""
-        audio, lasts = self._model.run(phonemes, self.voice, self.speaker_id, float(1 / self._ratio), seed)
+        v, factor = self.voice, float(self._ratio)
+        length = self._model.length_for(v.length_scale, factor, self.speaker_id) if factor != 1 else v.length_scale
+        audio, lasts, _ = self._model.run(phonemes, (v.noise_scale, length, v.noise_w_scale), self.speaker_id, seed)
         ends = np.cumsum(lasts)  # of ^, each phoneme, $
         starts = ends - lasts
         at = [(int(starts[1 + w[0]]), int(ends[1 + w[-1]])) for w in spans]
