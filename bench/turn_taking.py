@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from synthconv.labels import modal_offset, turn_taking
+from synthconv.runfolder.labels import modal_offset, turn_taking
 from synthconv.runfolder import read_transcript, read_wav
 
 

@@ -12,13 +12,20 @@ import logging
 import os
 import signal
 import traceback
-from pathlib import Path
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
+from .config import RunConfig
 from .errors import transient
 from .job import Job
-from .runfolder import DISK_ERRORS, ConversationResult, disk_problem, write_conversation, write_error
-from .scenario import draw_facts
+from .runfolder import DISK_ERRORS, ConversationMeta, IndexLine, disk_problem, write_conversation, write_error
 from .voices import shared_voice
+
+if TYPE_CHECKING:
+    from .engine.base import Engine
+    from .job import ResolvedJob
+    from .recording import Recording
+    from .scenario import Library
 
 
 def die_with_parent() -> None:
@@ -35,50 +42,47 @@ def die_with_parent() -> None:
         pass
 
 
-def run_job(job: Job, library, engine, out_dir: Path, transport: str, job_timeout: float,  # noqa: ANN001
-            options: dict | None = None, impair: list[str] | None = None) -> ConversationResult:
+@dataclass(frozen=True)
+class Ready:
+    """Runner -> supervisor: loaded and waiting for a job (or unable to run any: `error`)."""
+
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class Order:
+    """Supervisor -> runner: run this job. A `None` order ends the runner."""
+
+    job: Job
+
+
+def run_job(job: Job, library: Library, engine: Engine, config: RunConfig) -> IndexLine:
     """Run one job and write its folder; a failure comes back as a result, never raised."""
     from .transport import converse
 
+    assert config.out is not None
     try:
-        rec = asyncio.run(converse(transport, job, library, engine, timeout=job_timeout, options=options))
-        scenario, branch = job.played(library), job.branch(library)
-        problem = rec.problem(scenario.turns.min)
+        played = job.resolve(library)
+        rec = asyncio.run(converse(config, played, engine))
+        problem = rec.problem(played.scenario.turns.min)
         if problem:
             raise RuntimeError(problem)
-        personas = job.cast(library)
-        voices = {r: engine.voice(p) for r, p in personas.items()}
-        meta = {
-            "id": job.id,
-            "scenario": {k: getattr(scenario, k) for k in ("id", "title", "domain", "language")},
-            "branch": branch and {"id": branch.id, "title": branch.title},
-            "outcome": scenario.outcome,
-            "personas": {r: p.model_dump() for r, p in personas.items()},
-            "engine": engine.name,
-            "transport": transport,
-            "voices": voices,
-            **shared_voice(voices),
-            **engine.notes(scenario),
-            "seed": job.seed,
-            **labels_of(rec),
-            "facts": draw_facts(scenario, job.seed),  # what each role knew: amounts, ids, dates
-            "wer": rec.label_errors(),
-        }
+        meta = conversation_meta(played, engine, config.transport, rec)
         finish = None
-        if impair:  # checked by generate; the impaired copies are part of the complete folder
+        if config.impair:  # the impaired copies are part of the complete folder
             from .impair import impair_folder, parse
 
-            chain = parse(impair)
+            chain = parse(list(config.impair))
             finish = lambda folder: {"impaired": impair_folder(folder, chain, job.seed, list(job.roles))}  # noqa: E731
-        write_conversation(out_dir, job.id, rec, meta, finish)
-        return ConversationResult.for_job(job, "ok", duration_s=round(rec.duration, 3),
+        write_conversation(config.out, job.id, rec, meta, finish)
+        return IndexLine.for_job(job, "ok", duration_s=round(rec.duration, 3),
                                           turns=sum(t.kind == "turn" for t in rec.turns))
     except Exception as e:  # noqa: BLE001 - one job's failure must not stop the batch
         if isinstance(e, OSError) and e.errno in DISK_ERRORS:  # not the job's fault: the run stops
-            return ConversationResult.for_job(job, "failed", disk=disk_problem(e))
-        result = ConversationResult.failed(job, f"{type(e).__name__}: {e}".strip().splitlines()[0], transient(e))
+            return IndexLine.for_job(job, "failed", disk=disk_problem(e))
+        result = IndexLine.failed(job, f"{type(e).__name__}: {e}".strip().splitlines()[0], transient(e))
         try:
-            write_error(out_dir, job.id, traceback.format_exc())
+            write_error(config.out, job.id, traceback.format_exc())
         except OSError as e2:
             if e2.errno not in DISK_ERRORS:
                 raise
@@ -86,22 +90,44 @@ def run_job(job: Job, library, engine, out_dir: Path, transport: str, job_timeou
         return result
 
 
-def labels_of(rec) -> dict:  # noqa: ANN001 - a recorder.Recording
-    """meta.json's word-timing note and turn-taking `labels`, computed from the recording."""
+def conversation_meta(played: ResolvedJob, engine: Engine, transport: str, rec: Recording) -> dict:
+    """meta.json of a finished conversation, whole (docs/FORMAT.md; `impaired` is added by the
+    impairments written with it). Sets every turn's `wer` on the way."""
     from dataclasses import asdict
 
-    from .labels import turn_taking
+    from .runfolder.labels import turn_taking
 
+    scenario = played.scenario
+    voices = {r: engine.voice(p) for r, p in played.personas.items()}
     timed = [t.words is not None for t in rec.turns if t.kind == "turn"]
-    return {
+    meta = {
+        "id": played.job.id,
+        "scenario": {k: getattr(scenario, k) for k in ("id", "title", "domain", "language")},
+        "branch": played.branch and {"id": played.branch.id, "title": played.branch.title},
+        "outcome": scenario.outcome,
+        "personas": {r: p.model_dump() for r, p in played.personas.items()},
+        "engine": engine.name,
+        "transport": transport,
+        "voices": voices,
+        **shared_voice(voices),
+        **engine.notes(scenario),
+        "seed": played.job.seed,
         "word_timing": "engine" if all(timed) else ("partial" if any(timed) else None),
         "labels": turn_taking([asdict(t) for t in rec.turns], rec.tracks, rec.sample_rate),
+        "facts": played.facts,  # what each role knew: amounts, ids, dates
+        "wer": rec.label_errors(),
+        **rec.notes,
+        "timing": rec.timing,
+        "sample_rate": rec.sample_rate,
+        "duration_s": round(rec.duration, 3),
+        "turns": sum(t.kind == "turn" for t in rec.turns),
     }
+    ConversationMeta.from_dict(meta)  # a record the readers cannot read is never written
+    return meta
 
 
-def runner_main(conn, scenarios_dir: str, personas_dir: str, engine_name: str, parent: int,  # noqa: ANN001
-                hearing: str | None = None) -> None:
-    """Serve jobs from the supervisor over `conn` until it sends None."""
+def runner_main(conn, config: RunConfig, parent: int) -> None:  # noqa: ANN001 - a multiprocessing Connection
+    """Serve the supervisor's orders over `conn` until it sends None."""
     die_with_parent()
     if os.getppid() != parent:  # it died before we asked
         return
@@ -110,23 +136,19 @@ def runner_main(conn, scenarios_dir: str, personas_dir: str, engine_name: str, p
     from .engine import make_engine
     from .scenario import load_library
 
-    library = engine = make_engine_error = None
+    library = engine = error = None
     try:
-        library = load_library(Path(scenarios_dir), Path(personas_dir))
-        engine = make_engine(engine_name, hearing)
+        library = load_library(config.scenarios_dir, config.personas_dir)
+        engine = make_engine(config.engine_spec)
         engine.warm_up()
     except Exception as e:  # noqa: BLE001 - reported with every job instead
-        make_engine_error = f"runner could not start: {type(e).__name__}: {e}"
-    conn.send({"ready": True})
+        error = f"runner could not start: {type(e).__name__}: {e}"
+    conn.send(Ready(error))
     while True:
-        msg = conn.recv()
-        if msg is None:
+        order: Order | None = conn.recv()
+        if order is None:
             return
-        job = Job.from_dict(msg["job"])
-        if make_engine_error:
-            conn.send(ConversationResult.failed(job, make_engine_error))
+        if library is None or engine is None:
+            conn.send(IndexLine.failed(order.job, error or "runner could not start"))
             continue
-        options = {"engine": engine_name, "scenarios_dir": scenarios_dir, "personas_dir": personas_dir,
-                   "turn_taking": msg.get("turn_taking", "natural")}
-        conn.send(run_job(job, library, engine, Path(msg["out"]), msg["transport"], msg["job_timeout"], options,
-                          msg.get("impair")))
+        conn.send(run_job(order.job, library, engine, config))

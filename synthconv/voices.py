@@ -45,6 +45,13 @@ def env_dirs() -> list[Path]:
     return [Path(p) for p in os.environ.get(ENV, "").split(os.pathsep) if p]
 
 
+def use_voice_folders(dirs: tuple[Path, ...] | list[Path]) -> None:
+    """Add `dirs` to $SYNTHCONV_VOICES_DIR: the catalog of this process and of the runner
+    processes and local agent worker it starts, which inherit the environment."""
+    known = [str(d) for d in env_dirs()]
+    os.environ[ENV] = os.pathsep.join([*known, *(str(d) for d in dirs if str(d) not in known)])
+
+
 @dataclass(frozen=True)
 class Voice:
     """One speaker of one model."""

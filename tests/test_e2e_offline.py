@@ -7,7 +7,7 @@ import wave
 import numpy as np
 
 from conftest import cli, read_jsonl
-from synthconv.inspect import validate_conversation
+from synthconv.runfolder.validate import validate_conversation
 from synthconv.runfolder import mp3_duration
 
 

@@ -25,7 +25,9 @@ def inspect(
 ) -> None:
     """Summarize a run (complete, running or interrupted), validate it, or show one conversation."""
     from ..errors import RunFolderError
-    from ..inspect import read_run, summarize, validate_run
+    from ..runfolder.validate import validate_run
+    from ..runfolder.view import read_run
+    from ..summary import summarize
 
     try:
         view = read_run(run)
@@ -101,18 +103,16 @@ def _print_figures(f: dict) -> None:
 
 
 def _show_conversation(run: Path, view: dict, cid: str, validate: bool, as_json: bool) -> None:
-    import jsonlines
-
-    from ..inspect import validate_conversation
-    from ..runfolder import read_meta, read_transcript
+    from ..runfolder import SchemaError, read_meta, read_transcript
+    from ..runfolder.validate import validate_conversation
 
     row = next((r for r in view["conversations"] if r["id"] == cid), None)
     if row is None:
         fail(f"{run}: no conversation {cid!r} in this run")
     folder = run / "conversations" / cid
     try:
-        turns = read_transcript(folder)
-    except (OSError, jsonlines.InvalidLineError) as e:
+        turns = [t.to_dict() for t in read_transcript(folder)]
+    except (OSError, SchemaError) as e:
         fail(f"{folder / 'transcript.jsonl'}: damaged ({e}); see `synthconv inspect {run} --validate`")
     problems = validate_conversation(folder) if validate and row["status"] == "ok" else []
     meta = read_meta(folder)

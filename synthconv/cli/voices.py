@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
+from typing import Annotated, Optional
 
 import typer
 from rich.markup import escape
@@ -12,8 +12,9 @@ from rich.table import Table
 from .common import app, console, err, fail
 
 MIRROR = "https://huggingface.co/rhasspy/piper-voices/resolve/main"  # piper's own download_voices source
-VoicesDir = typer.Option([], "--voices-dir", help="A folder of Piper voices (NAME.onnx + NAME.onnx.json), "
-                         "added to the catalog (repeatable; also $SYNTHCONV_VOICES_DIR, `:`-separated).")
+VOICES_DIR_HELP = ("A folder of Piper voices (NAME.onnx + NAME.onnx.json), added to the voice catalog (repeatable; "
+                   "also $SYNTHCONV_VOICES_DIR, `:`-separated; see `synthconv voices`).")
+VoicesDirOpt = Annotated[list[Path], typer.Option("--voices-dir", help=VOICES_DIR_HELP)]
 voices_app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, invoke_without_command=True,
                          help="List the voice catalog; `download NAME` adds a Piper voice.")
 app.add_typer(voices_app, name="voices")
@@ -30,7 +31,7 @@ def catalog(dirs: list[Path]):  # noqa: ANN201 - a voices.Catalog
 
 
 @voices_app.callback()
-def voices(ctx: typer.Context, voices_dir: list[Path] = VoicesDir,
+def voices(ctx: typer.Context, voices_dir: VoicesDirOpt = [],  # noqa: B006
            language: Optional[str] = typer.Option(None, "--language", help="Only this language (e.g. en).")) -> None:
     """List every neural voice the offline engine can speak with, with its licence.
 

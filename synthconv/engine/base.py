@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from livekit.agents import Agent, AgentSession
 
 from ..errors import EngineError  # noqa: F401 - engines raise it from here
-from ..job import Job
+from ..job import Job, ResolvedJob
 from ..scenario import Library, Persona, Scenario
 
 
@@ -89,6 +89,12 @@ class Speaker:
     peer_ready: Callable[[], Awaitable[None]] | None = None
     turn_taking: str = "natural"  # or "strict": no self-repairs or repetitions in the wording
     barge_in: bool = False  # a room with natural turn-taking: the peer may cut in, and we stop
+
+    @classmethod
+    def of(cls, played: ResolvedJob, role: str, **kw) -> Speaker:  # noqa: ANN003 - the transport's own parts
+        """`role` of `played`; `kw` are the transport's parts (heard, call, peer_ready, ...)."""
+        return cls(job=played.job, role=role, scenario=played.scenario, persona=played.personas[role],
+                   peer_role=played.peer(role), facts=played.facts[role], **kw)
 
 
 class Engine(ABC):

@@ -54,7 +54,8 @@ def complete_conversations(run: Path, audio: str = "clean") -> tuple[dict, list[
                 speakers={r: p["name"] for r, p in personas.items()},
                 locales={r: p.get("locale", meta["scenario"]["language"]) for r, p in personas.items()},
                 sample_rate=meta["impaired"]["sample_rate"] if audio == "impaired" else meta["sample_rate"],
-                duration_s=meta["duration_s"], turns=read_transcript(folder), meta=meta, audio=audio))
+                duration_s=meta["duration_s"], turns=[t.to_dict() for t in read_transcript(folder)], meta=meta,
+                audio=audio))
         except KeyError as e:
             if audio == "impaired" and "impaired" not in meta:
                 raise RunFolderError(f"--audio impaired: {job['id']} has no impaired audio; "

@@ -13,7 +13,6 @@ import re
 import secrets
 from pathlib import Path
 
-import jsonlines
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
 from fastapi.responses import FileResponse, PlainTextResponse
 from fastapi.staticfiles import StaticFiles
@@ -21,8 +20,10 @@ from pydantic import BaseModel, Field
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from ..errors import RunFolderError
-from ..inspect import read_run, summarize, validate_conversation
-from ..runfolder import NAME, conversation_dir, read_meta, read_transcript
+from ..runfolder.validate import validate_conversation
+from ..runfolder.view import read_run
+from ..summary import summarize
+from ..runfolder import NAME, SchemaError, conversation_dir, read_meta, read_transcript
 from .live import TOKEN_TTL, Conversations, Refused
 
 STATIC = Path(__file__).parent / "static"
@@ -128,8 +129,8 @@ def create_app(runs: Path, token: str | None = None, live: Conversations | None 
         folder, r = row(run, cid)
         meta = read_meta(folder)
         try:
-            transcript = read_transcript(folder)
-        except (OSError, jsonlines.InvalidLineError) as e:
+            transcript = [t.to_dict() for t in read_transcript(folder)]
+        except (OSError, SchemaError) as e:
             transcript, damaged = [], [f"transcript.jsonl is damaged ({e})"]
         else:
             damaged = []

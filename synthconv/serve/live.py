@@ -18,7 +18,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from ..engine import ENGINES
-from ..inspect import read_run
+from ..runfolder.view import read_run
 from ..runfolder import RunFolderError, read_transcript
 from ..scenario import Library
 from ..transport.protocol import ROOM_ENV, identity
@@ -109,7 +109,7 @@ class Conversations:
                 view = row = None
         if s.proc.poll() is not None:
             if job and row and row["status"] == "ok":
-                turns = read_transcript(run / "conversations" / job["id"])
+                turns = [t.to_dict() for t in read_transcript(run / "conversations" / job["id"])]
                 return {**out, "state": "ok", "turns": turns}
             error = (row or {}).get("error") or _last_line(s.log) or f"generate exited with {s.proc.returncode}"
             return {**out, "state": "failed", "error": error}

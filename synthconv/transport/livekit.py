@@ -25,15 +25,14 @@ from dataclasses import dataclass
 import numpy as np
 from livekit import api, rtc
 
+from ..config import RunConfig
 from ..errors import LiveKitError
-from ..job import Job
-from ..labels import disfluencies
-from ..recorder import Recording, Turn
+from ..job import Job, ResolvedJob
+from ..runfolder.labels import disfluencies
+from ..recording import Recording, Turn
 from ..runfolder.audio import loud  # what counts as speech: the contract check's threshold
-from ..scenario import Library
 from .protocol import (AGENT_NAME, ENDED_ATTR, FAILED_ATTR, HEARD_TOPIC, INTENDED_ATTR, INTERRUPTED_ATTR, ROOM_ENV,
-                       SAID_TOPIC, identity,
-                       observer_identity)
+                       SAID_TOPIC, Dispatch, identity, observer_identity)
 
 SAMPLE_RATE = 24000
 MERGE_GAP_S = 1.2  # pauses inside one turn (between sentences) are shorter than this
@@ -233,37 +232,34 @@ def _assign(regions: list[tuple[int, int, str]], texts: list[dict]) -> list[list
     return out
 
 
-async def converse(job: Job, library: Library, options: dict, timeout: float) -> Recording:
+async def converse(played: ResolvedJob, config: RunConfig, timeout: float) -> Recording:
     """Run one job in a fresh LiveKit room and return what the observer recorded."""
     cfg = LiveKitConfig.from_env()
-    scenario = job.played(library)
+    job, roles = played.job, played.roles
     # `synthconv serve` names the room of a conversation it starts, to hand out its observer token
     room = os.environ.get(ROOM_ENV) or f"synthconv-{job.id}-{uuid.uuid4().hex[:6]}"
-    observer = Observer(scenario.role_keys, job, scenario.language)
+    observer = Observer(roles, job, played.scenario.language)
     async with cfg.api() as lk:
         await lk.room.create_room(api.CreateRoomRequest(name=room, empty_timeout=30, departure_timeout=10,
                                                         max_participants=4 + VIEWERS))
         try:
             await observer.connect(cfg, room)
 
-            dispatches = {r: 0 for r in scenario.role_keys}
+            dispatches = {r: 0 for r in roles}
 
             async def dispatch(role: str) -> None:
                 dispatches[role] += 1
-                meta = {"role": role, "job": job.to_dict(), "name": job.persona(role, library).name,
-                        "engine": options["engine"], "turn_taking": options.get("turn_taking", "natural"),
-                        "scenarios_dir": str(options["scenarios_dir"]),
-                        "personas_dir": str(options["personas_dir"])}
+                meta = Dispatch(role=role, played=played, engine=config.engine_spec, timing=config.timing)
                 await lk.agent_dispatch.create_dispatch(api.CreateAgentDispatchRequest(
-                    agent_name=AGENT_NAME, room=room, metadata=json.dumps(meta)))
+                    agent_name=AGENT_NAME, room=room, metadata=meta.to_json()))
 
-            for role in scenario.role_keys[::-1]:  # the listener first
+            for role in roles[::-1]:  # the listener first
                 await dispatch(role)
             for attempt in range(REDISPATCHES + 1):
                 t0 = time.monotonic()
-                while observer.joined() != set(scenario.role_keys) and time.monotonic() - t0 < JOIN_TIMEOUT_S:
+                while observer.joined() != set(roles) and time.monotonic() - t0 < JOIN_TIMEOUT_S:
                     await asyncio.sleep(0.1)
-                missing = set(scenario.role_keys) - observer.joined()
+                missing = set(roles) - observer.joined()
                 if not missing:
                     break
                 if attempt == REDISPATCHES:
@@ -285,14 +281,13 @@ async def converse(job: Job, library: Library, options: dict, timeout: float) ->
             await asyncio.sleep(2.0)  # the last words, and the listener's transcript of them, arrive
             rec = observer.recording()
             rec.notes["livekit"] = {"room": room, "dispatches": dispatches}
-            rec.notes["turn_taking"] = options.get("turn_taking", "natural")  # natural: barge-in
+            rec.notes["turn_taking"] = config.turn_taking  # natural: barge-in
         finally:
             await observer.close()
             try:
                 await lk.room.delete_room(api.DeleteRoomRequest(room=room))
             except api.TwirpError:
                 pass
-    names = {r: p.name for r, p in job.cast(library).items()}
     for t in rec.turns:
-        t.speaker = names[t.role]
+        t.speaker = played.personas[t.role].name
     return rec

@@ -5,15 +5,15 @@ metadata says which role of which job to play; the worker builds that side's Age
 the same engine code as the local transport and links it to its peer:
 
 - participant kinds include AGENT (agents ignore agents by default) and the peer's identity is
-  pinned, so the hidden recorder can never be linked instead;
+  pinned, so the hidden observer can never be linked instead;
 - the words it hears come from the peer's `lk.transcription` text stream, published next to
   the peer's audio (the same seam as the local bridge);
 - the end of the call travels as a participant attribute, so the peer stops replying;
 - with natural turn-taking a listener may cut in on its peer and the peer stops (barge_in.py);
-- what it said and what it heard go to the recorder as text streams of its own (`SAID_TOPIC`,
+- what it said and what it heard go to the observer as text streams of its own (`SAID_TOPIC`,
   `HEARD_TOPIC`; the names both sides share are in protocol.py). livekit-agents publishes a heard transcript under the *speaker's* identity
   (`sender_identity`), and a real livekit-server passes that on, so on `lk.transcription` a
-  recorder cannot tell what an agent said from what its peer heard of it.
+  observer cannot tell what an agent said from what its peer heard of it.
 
 Agents write nothing to local disk: workers on other machines work the same.
 """
@@ -31,32 +31,35 @@ from livekit.plugins import openai as _openai, silero  # noqa: F401 - plugins mu
 from livekit.agents import AgentServer, JobContext, JobExecutorType, JobProcess, JobRequest, llm, room_io
 from livekit.agents.types import ATTRIBUTE_TRANSCRIPTION_TRACK_ID, TOPIC_TRANSCRIPTION
 
+from ..config import ENGINES, EngineSpec
 from ..engine import make_engine
-from ..engine.base import CallControl, Speaker, TranscriptChannel
+from ..engine.base import CallControl, Engine, Speaker, TranscriptChannel
 from ..errors import transient
-from ..job import Job
-from ..scenario import draw_facts, load_library
 from .barge_in import BargeIn
 from .protocol import (AGENT_NAME, ENDED_ATTR, ENDING_ATTR, FAILED_ATTR, HEARD_TOPIC, INTENDED_ATTR,
-                       INTERRUPTED_ATTR, READY_ATTR, SAID_TOPIC, identity, observer_identity)
+                       INTERRUPTED_ATTR, READY_ATTR, SAID_TOPIC, Dispatch, identity, observer_identity)
 from .timing import timing_model
 
 log = logging.getLogger("synthconv.worker")
 
 PRELOAD_ENV = "SYNTHCONV_PRELOAD"  # the engine each job process loads before it is offered a job
 WORKER_PID_ENV = "SYNTHCONV_WORKER_PID"  # the worker whose job processes these are
-_cache: dict = {}  # (library folders, engine) -> (library, engine), per job process
+_engines: dict[str, Engine] = {}  # EngineSpec as JSON -> engine, per job process
 
 
-def _library_and_engine(meta: dict):  # noqa: ANN202
-    from pathlib import Path
+def allowed(spec: EngineSpec) -> bool:
+    """A dispatch may name a registered engine, or the plugin this worker was started with
+    (`--preload module:Class`): dispatch metadata is data and never names code to import."""
+    return spec.name in ENGINES or spec.name == os.environ.get(PRELOAD_ENV)
 
-    key = (meta["scenarios_dir"], meta["personas_dir"], meta["engine"])
-    if key not in _cache:
-        engine = make_engine(meta["engine"])
+
+def _engine(spec: EngineSpec) -> Engine:
+    key = spec.model_dump_json()
+    if key not in _engines:
+        engine = make_engine(spec)
         engine.warm_up()
-        _cache[key] = (load_library(Path(meta["scenarios_dir"]), Path(meta["personas_dir"])), engine)
-    return _cache[key]
+        _engines[key] = engine
+    return _engines[key]
 
 
 def link_options(peer_identity: str) -> room_io.RoomOptions:
@@ -77,27 +80,32 @@ def link_options(peer_identity: str) -> room_io.RoomOptions:
 
 
 async def on_request(req: JobRequest) -> None:
-    meta = json.loads(req.job.metadata or "{}")
-    role, job_id = meta.get("role"), meta.get("job", {}).get("id")
-    if not role or not job_id:
+    try:
+        d = Dispatch.from_json(req.job.metadata or "")
+    except ValueError as e:
+        log.warning("rejected a dispatch that is not synthconv's: %s", str(e)[:200])
         await req.reject()
         return
-    await req.accept(identity=identity(job_id, role), name=meta.get("name", role))
+    if not allowed(d.engine):
+        log.warning("rejected a dispatch naming engine %r (not registered, not this worker's --preload)", d.engine.name)
+        await req.reject()
+        return
+    await req.accept(identity=identity(d.played.job.id, d.role), name=d.name)
 
 
 async def entrypoint(ctx: JobContext) -> None:
-    meta = json.loads(ctx.job.metadata)
-    job, role = Job.from_dict(meta["job"]), meta["role"]
+    d = Dispatch.from_json(ctx.job.metadata)
+    played, role = d.played, d.role
+    job, scenario = played.job, played.scenario
     # loading models blocks; keep the job's event loop free for the room connection
-    library, engine = await asyncio.to_thread(_library_and_engine, meta)
-    scenario = job.played(library)
-    peer_role = next(r for r in scenario.roles if r != role)
+    engine = await asyncio.to_thread(_engine, d.engine)
+    peer_role = played.peer(role)
     peer_identity = identity(job.id, peer_role)
     call = CallControl()
     heard = TranscriptChannel()
-    turn_taking = meta.get("turn_taking", "natural")
-    barge_in = BargeIn(timing_model(turn_taking, job.seed, scenario, job.cast(library)), role, peer_role, call,
-                       heard=lambda text: tell_recorder(HEARD_TOPIC, text))
+    turn_taking = d.timing.turn_taking
+    barge_in = BargeIn(timing_model(turn_taking, job.seed, scenario, played.personas), role, peer_role, call,
+                       heard=lambda text: tell_observer(HEARD_TOPIC, text))
 
     def on_text(reader: rtc.TextStreamReader, participant_identity: str) -> None:
         log.debug("%s: text stream from %s %s", role, participant_identity, reader.info.attributes)
@@ -124,7 +132,7 @@ async def entrypoint(ctx: JobContext) -> None:
 
     tasks: set[asyncio.Task] = set()
 
-    def tell_recorder(topic: str, text: str, attributes: dict[str, str] | None = None) -> None:
+    def tell_observer(topic: str, text: str, attributes: dict[str, str] | None = None) -> None:
         task = asyncio.get_running_loop().create_task(ctx.room.local_participant.send_text(
             text.strip(), topic=topic, attributes=attributes,
             destination_identities=[observer_identity(ctx.room.name)]))
@@ -144,9 +152,8 @@ async def entrypoint(ctx: JobContext) -> None:
             await asyncio.sleep(0.05)
         await asyncio.sleep(0.3)  # let its subscription to our track settle
 
-    speaker = Speaker(job=job, role=role, scenario=scenario, persona=job.persona(role, library),
-                      peer_role=peer_role, facts=draw_facts(scenario, job.seed)[role], heard=heard, call=call,
-                      peer_ready=peer_ready, turn_taking=turn_taking, barge_in=turn_taking == "natural")
+    speaker = Speaker.of(played, role, heard=heard, call=call, peer_ready=peer_ready, turn_taking=turn_taking,
+                         barge_in=turn_taking == "natural")
     session, agent = engine.build(speaker)
     barge_in.session = session
     done = asyncio.Event()
@@ -178,12 +185,12 @@ async def entrypoint(ctx: JobContext) -> None:
             if ev.item.interrupted:  # the peer cut in: `said` is what got out; the next line repairs it
                 call.interrupted[role] = said
                 attributes = {INTERRUPTED_ATTR: "1", INTENDED_ATTR: (getattr(agent, "intended", "") or said).strip()}
-            tell_recorder(SAID_TOPIC, said, attributes)
+            tell_observer(SAID_TOPIC, said, attributes)
 
     @session.on("user_input_transcribed")
     def _on_heard(ev) -> None:  # noqa: ANN001
         if ev.is_final and ev.transcript.strip():
-            tell_recorder(HEARD_TOPIC, ev.transcript)
+            tell_observer(HEARD_TOPIC, ev.transcript)
 
     session.on("error", lambda ev: log.warning("%s: session error %s", role, ev))
 
@@ -228,13 +235,10 @@ def _exit_with_worker() -> None:
 
 
 def prewarm(_proc: JobProcess | None = None) -> None:
-    """Load the default library and the `PRELOAD_ENV` engine in an idle job process, so a job
-    starts without loading models on a busy machine."""
-    from ..scenario import DEFAULT_PERSONAS, DEFAULT_SCENARIOS
-
+    """Load the `PRELOAD_ENV` engine in an idle job process, so a job starts without loading
+    models on a busy machine."""
     _exit_with_worker()
-    _library_and_engine({"scenarios_dir": str(DEFAULT_SCENARIOS), "personas_dir": str(DEFAULT_PERSONAS),
-                         "engine": os.environ.get(PRELOAD_ENV, "offline")})
+    _engine(EngineSpec(name=os.environ.get(PRELOAD_ENV, "offline")))
 
 
 def make_server(url: str, api_key: str, api_secret: str, *, idle_processes: int = 2,

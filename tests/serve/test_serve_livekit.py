@@ -13,7 +13,7 @@ from conftest import ROOT
 
 import livekit_server
 from netns import netns_unavailable, run_module_in_netns
-from synthconv.inspect import validate_conversation
+from synthconv.runfolder.validate import validate_conversation
 
 pytestmark = pytest.mark.livekit
 ARTIFACTS = ROOT / "test-artifacts" / "serve"

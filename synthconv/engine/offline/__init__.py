@@ -4,8 +4,6 @@ scripted policy thinks."""
 
 from __future__ import annotations
 
-import os
-
 from livekit.agents import Agent, AgentSession
 
 from ...voices import Catalog, Voice
@@ -16,7 +14,6 @@ from .stt import TranscriptSTT
 from .tts import Espeak, EspeakSpeech, OfflineTTS, Speech
 
 HEARINGS = ("whisper", "transcript")
-SPEAKING = ("auto", "espeak")  # $SYNTHCONV_OFFLINE_TTS (generate --tts): espeak speaks every persona
 LICENCES = {"piper": "GPL-3.0-or-later (piper-tts)", "espeak-ng": "GPL-3.0-or-later"}
 
 
@@ -24,13 +21,11 @@ class OfflineEngine(Engine):
     name = "offline"
     cuts_in = True  # in a room it hears the peer's published transcript, word by word
 
-    def __init__(self, hearing: str = "transcript", speaking: str | None = None) -> None:
+    def __init__(self, hearing: str = "transcript", tts: str = "auto") -> None:
+        """`tts`: auto (a persona's catalog voice where it has one, else espeak-ng) or espeak."""
         if hearing not in HEARINGS:
             raise EngineError(f"--hearing: unknown hearing {hearing!r} (choose from {', '.join(HEARINGS)})")
-        self.hearing = hearing
-        self.speaking = speaking or os.environ.get("SYNTHCONV_OFFLINE_TTS") or "auto"
-        if self.speaking not in SPEAKING:
-            raise EngineError(f"--tts: unknown choice {self.speaking!r} (choose from {', '.join(SPEAKING)})")
+        self.hearing, self.tts = hearing, tts
         self._catalog: Catalog | None = None
 
     @property
@@ -48,7 +43,7 @@ class OfflineEngine(Engine):
     def neural(self, persona) -> Voice | None:  # noqa: ANN001
         """The catalog voice `persona` speaks with, or None for espeak-ng."""
         piper = persona.voice.piper
-        if piper is None or self.speaking == "espeak":
+        if piper is None or self.tts == "espeak":
             return None
         voice = self.catalog.get(piper.voice)
         if voice is None:
@@ -90,7 +85,7 @@ class OfflineEngine(Engine):
     def warm_up(self) -> None:
         silero_vad()
         Espeak.get()
-        if self.speaking == "auto":
+        if self.tts == "auto":
             self.catalog  # noqa: B018 - read once, before the first job
         if self.hearing == "whisper":
             from .whisper import Whisper

@@ -23,7 +23,7 @@ from synthconv.engine.offline.stt import TranscriptSTT
 from synthconv.engine.offline.tts import Espeak
 from synthconv.engine.offline.whisper import WhisperSTT
 from synthconv.job import plan
-from synthconv.recorder import word_error_rate
+from synthconv.recording import word_error_rate
 from synthconv.scenario import OfflineVoice, draw_facts, load_library
 
 
@@ -252,7 +252,7 @@ def garbled_call():
         mp.delenv("HF_HUB_OFFLINE", raising=False)  # the engine must set it itself
         engine = OfflineEngine("whisper")
         engine.warm_up()  # the model loads with the network blocked too
-        rec = asyncio.run(local_converse(job, lib, engine, timeout=240))
+        rec = asyncio.run(local_converse(job.resolve(lib), engine, timeout=240))
     rec.label_errors()
     return rec, job, lib.scenarios[job.scenario].first_speaker, attempts
 

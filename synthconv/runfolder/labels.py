@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .runfolder.audio import loud
+from .audio import loud
 
 FILLER_WORDS = {
     "en": {"um", "uh", "er", "erm", "hmm", "well", "so", "okay", "right"},
@@ -113,7 +113,7 @@ def modal_offset(offsets: list[float], bin_s: float = 0.1) -> float:
 def run_figures(run: Path, ids: list[str]) -> dict | None:
     """The run's turn-taking figures over its complete conversations: offsets pooled from the
     transcripts, the rest from each meta.json's `labels` (None for runs written before 1.2)."""
-    from .runfolder import read_lines, read_meta
+    from .conversation import read_lines, read_meta
 
     offsets, overlap, minutes, backchannels, interrupted, turns = [], [], 0.0, 0, 0, 0
     for cid in ids:
