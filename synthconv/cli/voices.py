@@ -32,7 +32,7 @@ def catalog(dirs: list[Path]):  # noqa: ANN201 - a voices.Catalog
 
 @voices_app.callback()
 def voices(ctx: typer.Context, voices_dir: VoicesDirOpt = [],  # noqa: B006
-           language: Optional[str] = typer.Option(None, "--language", help="Only this language (e.g. en).")) -> None:
+           language: str | None = typer.Option(None, "--language", help="Only this language (e.g. en).")) -> None:
     """List every neural voice the offline engine can speak with, with its licence.
 
     espeak-ng speaks every persona that has no neural voice (Hindi today)."""
@@ -61,7 +61,7 @@ def voices(ctx: typer.Context, voices_dir: VoicesDirOpt = [],  # noqa: B006
 
 @voices_app.command()
 def download(name: str = typer.Argument(..., help="A Piper voice, e.g. en_GB-vctk-medium."),
-             voices_dir: Optional[Path] = typer.Option(None, "--voices-dir", help="Where to put it "
+             voices_dir: Path | None = typer.Option(None, "--voices-dir", help="Where to put it "
                                                        "\\[default: $XDG_DATA_HOME/synthconv/voices]."),
              mirror: str = typer.Option(MIRROR, "--mirror", help="The piper-voices repository or a mirror of it."),
              timeout: float = typer.Option(60.0, "--timeout", help="Seconds to wait on the server.")) -> None:

@@ -10,8 +10,9 @@ from ...voices import Catalog, Voice
 from ..base import Engine, EngineError, Speaker
 from ..session import RoleAgent, session_options, silero_vad
 from .policy import DialoguePolicy
+from .speaking import OfflineTTS, Speech
 from .stt import TranscriptSTT
-from .tts import Espeak, EspeakSpeech, OfflineTTS, Speech
+from .tts import Espeak, EspeakSpeech
 
 HEARINGS = ("whisper", "transcript")
 LICENCES = {"piper": "GPL-3.0-or-later (piper-tts)", "espeak-ng": "GPL-3.0-or-later"}

@@ -22,7 +22,6 @@ import hashlib
 import json
 import os
 import threading
-import unicodedata
 from collections.abc import Iterator
 from fractions import Fraction
 from pathlib import Path
@@ -30,6 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from ...scenario import PiperVoice
+from .alignment import align, sentence_of_tokens, sounds, span_of, word_spans_of
 from .tts import Word, utterance_seed
 
 PATCH_VERSION = 2  # bump when `_patch` changes: cached files of older versions are not used
@@ -37,7 +37,6 @@ NOISE_PER_ID = 1024  # noise values drawn per phoneme id: the flow needs about 1
 PEAK = 0.89  # each sentence is normalized to -1 dBFS, as piper does (to full scale)
 SILENT = 64  # as runfolder.audio.SILENT: word spans are trimmed to samples above it
 CALIBRATION = "Thank you for calling. Could you tell me your account number and the date of the charge, please?"
-_NOT_A_SOUND = {"Lm", "Sk", "Mn", "Po", "Pd", "Ps", "Pe", "Pi", "Pf", "Zs"}  # ˈ ˌ ː , . ? ...
 
 
 def cache_dir() -> Path:
@@ -68,9 +67,9 @@ def prepared(model: Path) -> Path:
 
 
 def _patch(m) -> None:  # noqa: ANN001 - an onnx.ModelProto, changed in place
-    """Durations out (the Ceil tensor, and its input: before rounding up), and each RandomNormalLike(ref) replaced by a flat noise input
-    `noise_<k>`, tiled if it is short, cut to ref's size and shaped like ref."""
-    from onnx import TensorProto, helper
+    """Durations out (the Ceil tensor, and its input: before rounding up), and each
+    RandomNormalLike(ref) replaced by a flat noise input `noise_<k>` (`_noise_input`)."""
+    from onnx import helper
     from piper.patch_voice_with_alignment import add_alignment_output
 
     add_alignment_output(m)
@@ -78,31 +77,36 @@ def _patch(m) -> None:  # noqa: ANN001 - an onnx.ModelProto, changed in place
     m.graph.output.append(helper.make_empty_tensor_value_info(ceil.input[0]))  # durations before rounding
     nodes, k = [], 0
     for node in m.graph.node:
-        if node.op_type != "RandomNormalLike":
+        if node.op_type == "RandomNormalLike":
+            nodes += _noise_input(m, node.input[0], node.output[0], f"noise_{k}")
+            k += 1
+        else:
             nodes.append(node)
-            continue
-        ref, name, p = node.input[0], f"noise_{k}", f"/synthconv/noise_{k}/"
-        k += 1
-        m.graph.input.append(helper.make_tensor_value_info(name, TensorProto.FLOAT, [f"{name}_length"]))
-
-        def const(label: str, values: list[int]):  # noqa: ANN202
-            return helper.make_node("Constant", [], [p + label], value=helper.make_tensor(
-                p + label + "_value", TensorProto.INT64, [len(values)], values))
-
-        nodes += [
-            helper.make_node("Shape", [ref], [p + "shape"]),
-            helper.make_node("ReduceProd", [p + "shape"], [p + "want"], keepdims=1),
-            helper.make_node("Shape", [name], [p + "have"]),
-            const("one", [1]), const("zero", [0]),
-            helper.make_node("Sub", [p + "want", p + "one"], [p + "less"]),
-            helper.make_node("Div", [p + "less", p + "have"], [p + "times"]),
-            helper.make_node("Add", [p + "times", p + "one"], [p + "reps"]),  # ceil(want / have)
-            helper.make_node("Tile", [name, p + "reps"], [p + "tiled"]),
-            helper.make_node("Slice", [p + "tiled", p + "zero", p + "want"], [p + "flat"]),
-            helper.make_node("Reshape", [p + "flat", p + "shape"], [node.output[0]]),
-        ]
     del m.graph.node[:]
     m.graph.node.extend(nodes)
+
+
+def _noise_input(m, ref: str, out: str, name: str) -> list:  # noqa: ANN001 - an onnx.ModelProto
+    """Nodes making `out` from input `name` (flat noise, any length): tiled if it is shorter than
+    `ref`, cut to ref's size and shaped like it."""
+    from onnx import TensorProto, helper
+
+    p = f"/synthconv/{name}/"
+    m.graph.input.append(helper.make_tensor_value_info(name, TensorProto.FLOAT, [f"{name}_length"]))
+    ints = [helper.make_node("Constant", [], [p + label], value=helper.make_tensor(
+        p + label + "_value", TensorProto.INT64, [1], [value])) for label, value in (("one", 1), ("zero", 0))]
+    return [
+        *ints,
+        helper.make_node("Shape", [ref], [p + "shape"]),
+        helper.make_node("ReduceProd", [p + "shape"], [p + "want"], keepdims=1),
+        helper.make_node("Shape", [name], [p + "have"]),
+        helper.make_node("Sub", [p + "want", p + "one"], [p + "less"]),
+        helper.make_node("Div", [p + "less", p + "have"], [p + "times"]),
+        helper.make_node("Add", [p + "times", p + "one"], [p + "reps"]),  # ceil(want / have)
+        helper.make_node("Tile", [name, p + "reps"], [p + "tiled"]),
+        helper.make_node("Slice", [p + "tiled", p + "zero", p + "want"], [p + "flat"]),
+        helper.make_node("Reshape", [p + "flat", p + "shape"], [out]),
+    ]
 
 
 class PiperModel:
@@ -172,7 +176,7 @@ class PiperModel:
         audio, durations, raw = self.session.run(None, feeds)[:3]
         samples = np.asarray(durations, dtype=np.float64).reshape(-1) * self.config.hop_length
         bounds = np.cumsum([0, *counts])
-        lasts = np.array([int(samples[a:b].sum()) for a, b in zip(bounds, bounds[1:])], dtype=np.int64)
+        lasts = np.array([int(samples[a:b].sum()) for a, b in zip(bounds, bounds[1:], strict=False)], dtype=np.int64)
         return np.asarray(audio, dtype=np.float32).reshape(-1), lasts, np.asarray(raw, dtype=np.float64).reshape(-1)
 
     def length_for(self, length_scale: float, factor: float, speaker_id: int | None) -> float:
@@ -191,80 +195,6 @@ class PiperModel:
             mid = (lo + hi) / 2
             lo, hi = (mid, hi) if np.ceil(w * length_scale * mid).sum() < want else (lo, mid)
         return length_scale * hi
-
-
-def sounds(phonemes: list[str]) -> int:
-    """How many of `phonemes` are sounds (not stress, length or pause marks)."""
-    return sum(unicodedata.category(p) not in _NOT_A_SOUND for p in phonemes)
-
-
-def word_spans_of(phonemes: list[str]) -> list[list[int]]:
-    """A sentence's phonemes cut at spaces into words that make a sound (indices into it); marks
-    after a space (a pause) belong to the word before."""
-    spans: list[list[int]] = []
-    start = 0
-    for k, p in enumerate([*phonemes, " "]):
-        if p != " ":
-            continue
-        part = list(range(start, k))
-        if sounds([phonemes[i] for i in part]):
-            spans.append(part)
-        elif spans:
-            spans[-1] += part
-        start = k + 1
-    return spans
-
-
-def align(tokens: list[tuple[int, int]], words: list[int]) -> list[list[int] | tuple[int, int] | None]:
-    """Which phoneme words each written token was said as.
-
-    `tokens` are (phoneme words, sounds) each token makes said on its own (`PiperModel.expected`),
-    `words` the sounds of each phoneme word of the text as said. Mostly one to one; espeak-ng
-    says a number as several words ("4471" as "four thousand four hundred seventy one") and
-    joins some pairs into one ("in the" as "ɪnðə"). The monotone alignment of least mismatch in
-    sounds finds them. Per token: its phoneme word indices; (word, k) for the k-th of several
-    tokens said as one word; or None (nothing said: it rides with the word before).
-    """
-    n, m = len(tokens), len(words)
-    cost = np.full((n + 1, m + 1), np.inf)
-    cost[0, 0] = 0.0
-    back: dict[tuple[int, int], tuple[int, int, str]] = {}
-    cum = np.cumsum([0, *words])
-    for i in range(n + 1):
-        for j in range(m + 1):
-            here = cost[i, j]
-            if here == np.inf:
-                continue
-            moves = []
-            if j < m:
-                moves.append((i, j + 1, 1.0 + words[j] / 4, "extra"))  # said, but by no token
-            if i < n and tokens[i][1] == 0:
-                moves.append((i + 1, j, 0.0, "silent"))
-            elif i < n:
-                k_alone, e = tokens[i]
-                for k in range(1, min(m - j, max(2 * k_alone + 2, 4)) + 1):
-                    said = cum[j + k] - cum[j]
-                    moves.append((i + 1, j + k, abs(said - e) / (e + 1) + 0.25 * abs(k - k_alone), "own"))
-                joined = e
-                for t in range(i + 1, min(n, i + 4)):
-                    if tokens[t][1] == 0 or j >= m:
-                        break
-                    joined += tokens[t][1]
-                    moves.append((t + 1, j + 1, abs(words[j] - joined) / (joined + 1) + 0.5, "joined"))
-            for a, b, d, kind in moves:
-                if here + d < cost[a, b]:
-                    cost[a, b] = here + d
-                    back[a, b] = (i, j, kind)
-    out: list = [None] * n
-    i, j = n, m
-    while (i, j) != (0, 0):
-        pi, pj, kind = back[i, j]
-        if kind == "own":
-            out[pi] = list(range(pj, j))
-        elif kind == "joined":
-            out[pi:i] = [(pj, k) for k in range(i - pi)]
-        i, j = pi, pj
-    return out
 
 
 class PiperSpeech:
@@ -287,7 +217,7 @@ class PiperSpeech:
         flat = [(s, w) for s, (_, spans) in enumerate(sentences) for w in range(len(spans))]
         owner = align([self._model.expected(t) for t in said],
                       [sounds([sentences[s][0][i] for i in sentences[s][1][w]]) for s, w in flat])
-        where = _sentence_of_tokens(owner, flat)
+        where = sentence_of_tokens(owner, flat)
         base = utterance_seed(self.seed, text)
         for s, (phonemes, spans) in enumerate(sentences):
             pcm, at = self._sentence(phonemes, spans, base + s)
@@ -295,7 +225,7 @@ class PiperSpeech:
             words: list[Word] = []
             riders: list[str] = []  # tokens with no sound of their own, waiting for a word
             for t in (t for t in range(len(said)) if where[t] == s):
-                span = _span(owner, t, flat, at, s, said)
+                span = span_of(owner, t, flat, at, s, said)
                 hit = np.flatnonzero(loud[span[0]:span[1]]) if span else []
                 if not len(hit):
                     if words:
@@ -327,36 +257,3 @@ class PiperSpeech:
         peak = float(np.max(np.abs(audio))) if len(audio) else 0.0
         pcm = (audio * (PEAK * 32767 / peak)).astype(np.int16) if peak > 1e-8 else np.zeros(len(audio), np.int16)
         return pcm, [(min(a, len(pcm)), min(b, len(pcm))) for a, b in at]
-
-
-def _sentence_of_tokens(owner: list, flat: list[tuple[int, int]]) -> list[int]:
-    """The sentence each token is spoken in: where its (last) phoneme word is; a token said as
-    nothing goes with the token before it (or, at the start, the one after)."""
-    where: list[int | None] = []
-    for own in owner:
-        if isinstance(own, list) and own:
-            where.append(flat[own[-1]][0])
-        elif isinstance(own, tuple):
-            where.append(flat[own[0]][0])
-        else:
-            where.append(where[-1] if where else None)
-    nxt = next((w for w in where if w is not None), 0)
-    return [nxt if w is None else w for w in where]
-
-
-def _span(owner: list, t: int, flat: list[tuple[int, int]], at: list[tuple[int, int]], s: int,
-          said: list[str]) -> tuple[int, int] | None:
-    """Token `t`'s samples in sentence `s`: its phoneme words (from the sentence start if they
-    began in the sentence before), or its share by length of a word said with its neighbours."""
-    own = owner[t]
-    if isinstance(own, list) and own:
-        first, last = flat[own[0]], flat[own[-1]]
-        return (at[first[1]][0] if first[0] == s else 0, at[last[1]][1])
-    if isinstance(own, tuple):
-        a, b = at[flat[own[0]][1]]
-        group = [k for k, o in enumerate(owner) if isinstance(o, tuple) and o[0] == own[0]]
-        sizes = np.cumsum([0, *(len(said[k]) + 1 for k in group)])
-        cuts = [a + int((b - a) * x / sizes[-1]) for x in sizes]
-        i = group.index(t)
-        return cuts[i], cuts[i + 1]
-    return None

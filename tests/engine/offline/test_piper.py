@@ -9,7 +9,8 @@ import numpy as np
 import piper_model
 
 from conftest import ROOT, TESTS
-from synthconv.engine.offline.piper import PiperSpeech, align
+from synthconv.engine.offline.alignment import align
+from synthconv.engine.offline.piper import PiperSpeech
 from synthconv.runfolder import loud
 from synthconv.scenario import PiperVoice
 from synthconv.voices import Catalog
