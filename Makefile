@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 LIVEKIT_SERVER_VERSION := v1.13.5
 LIVEKIT_SERVER := tools/livekit-server-$(LIVEKIT_SERVER_VERSION)
 
-.PHONY: run test test-livekit bench bench-turns bench-livekit install livekit-server web chromium serve clean
+.PHONY: run test test-livekit bench bench-turns bench-voices bench-livekit install livekit-server web chromium serve clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -50,6 +50,9 @@ test-livekit: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/generate.py --count 20 --hearing whisper transcript
+
+bench-voices: $(STAMP)
+	$(BIN)/python bench/voices.py --count 20 --concurrency 2
 
 bench-turns: $(STAMP)
 	$(BIN)/python bench/turn_taking.py --count 50
