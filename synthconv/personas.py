@@ -51,8 +51,8 @@ AGE_LENGTH = {"18-29": -0.02, "30-44": 0.0, "45-64": 0.02, "65+": 0.06}
 NOISE, NOISE_W = (0.55, 0.75), (0.6, 0.95)
 PITCH_SHIFT = (-1.5, 1.5)
 AGE_PITCH_SHIFT = {"18-29": 0.3, "30-44": 0.0, "45-64": -0.3, "65+": -0.6}
-SHARED_GAP = (3.0, 4.0)  # semitones between two roles speaking with one voice
-MAX_SHIFT = 3.5
+SHARED_GAP = (2.5, 3.5)  # semitones between two roles speaking with one voice
+MAX_SHIFT = 3.0
 # how common each value is when the scenario does not constrain the axis
 WEIGHTS: dict[str, dict[str, float]] = {
     "age": {"18-29": 3, "30-44": 4, "45-64": 3, "65+": 1.5},

@@ -99,7 +99,7 @@ class Catalog:
     def load(cls, dirs: list[Path] | tuple[Path, ...] = ()) -> Catalog:
         """The shipped voice, then the user's folder, $SYNTHCONV_VOICES_DIR and `dirs`."""
         cat = cls()
-        facts = _read_facts(SHIPPED_FACTS)
+        facts = _read_facts(SHIPPED_FACTS) if SHIPPED_FACTS.is_file() else _Facts()
         cat.server = facts.server
         shipped = _shipped()
         if shipped:

@@ -81,7 +81,8 @@ class OfflineEngine(Engine):
             return EspeakSpeech(persona.voice.offline, seed)
         from .piper import PiperSpeech
 
-        return PiperSpeech(persona.voice.piper, neural.model_path, neural.config_path, neural.speaker_id, seed)
+        return PiperSpeech(persona.voice.piper, neural.model_path, neural.config_path, neural.speaker_id, seed,
+                           neural.language)
 
     def warm_up(self) -> None:
         silero_vad()

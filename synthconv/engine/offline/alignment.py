@@ -33,10 +33,11 @@ def word_spans_of(phonemes: list[str]) -> list[list[int]]:
     return spans
 
 
-def align(tokens: list[tuple[int, int]], words: list[int]) -> list[list[int] | tuple[int, int] | None]:
+def align(tokens: list[list[tuple[int, int]]], words: list[int]) -> list[list[int] | tuple[int, int] | None]:
     """Which phoneme words each written token was said as.
 
-    `tokens` are (phoneme words, sounds) each token makes said on its own (`PiperModel.expected`),
+    `tokens` are the ways each token may be said on its own: (phoneme words, sounds) each
+    (`PiperModel.expected`);
     `words` the sounds of each phoneme word of the text as said. Mostly one to one; espeak-ng
     says a number as several words ("4471" as "four thousand four hundred seventy one") and
     joins some pairs into one ("in the" as "ɪnðə"). The monotone alignment of least mismatch in
@@ -68,22 +69,24 @@ def align(tokens: list[tuple[int, int]], words: list[int]) -> list[list[int] | t
     return out
 
 
-def _moves(tokens: list[tuple[int, int]], words: list[int], cum: np.ndarray, i: int, j: int) -> list:
+def _moves(tokens: list[list[tuple[int, int]]], words: list[int], cum: np.ndarray, i: int, j: int) -> list:
     """From token i and word j: (next token, next word, cost, kind) for each way to go on."""
     n, m = len(tokens), len(words)
     moves = [(i, j + 1, 1.0 + words[j] / 4, "extra")] if j < m else []  # said, but by no token
     if i == n:
         return moves
-    k_alone, e = tokens[i]
-    if e == 0:
+    if all(e == 0 for _, e in tokens[i]):
         return [*moves, (i + 1, j, 0.0, "silent")]
-    for k in range(1, min(m - j, max(2 * k_alone + 2, 4)) + 1):  # one token, k words
-        moves.append((i + 1, j + k, abs(cum[j + k] - cum[j] - e) / (e + 1) + 0.25 * abs(k - k_alone), "own"))
-    joined = e
+    most = max(k for k, _ in tokens[i])
+    for k in range(1, min(m - j, max(2 * most + 2, 4)) + 1):  # one token, k words
+        said = cum[j + k] - cum[j]
+        cost = min(abs(said - e) / (e + 1) + 0.25 * abs(k - k_alone) for k_alone, e in tokens[i])
+        moves.append((i + 1, j + k, cost, "own"))
+    joined = tokens[i][0][1]
     for t in range(i + 1, min(n, i + 4)):  # several tokens, one word
-        if tokens[t][1] == 0 or j >= m:
+        if tokens[t][0][1] == 0 or j >= m:
             break
-        joined += tokens[t][1]
+        joined += tokens[t][0][1]
         moves.append((t + 1, j + 1, abs(words[j] - joined) / (joined + 1) + 0.5, "joined"))
     return moves
 

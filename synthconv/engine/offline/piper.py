@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import threading
 from collections.abc import Iterator
 from fractions import Fraction
@@ -28,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ...runfolder.spoken import DIGITS, spoken_form
 from ...scenario import PiperVoice
 from .alignment import align, sentence_of_tokens, sounds, span_of, word_spans_of
 from .tts import Word, utterance_seed
@@ -130,7 +132,7 @@ class PiperModel:
         self._piper = _Piper(session=self.session, config=self.config)  # for its phonemizer
         self.sample_rate = self.config.sample_rate
         self._phonemize_lock = threading.Lock()
-        self._expected: dict[str, tuple[int, int]] = {}
+        self._expected: dict[tuple[str, str], list[tuple[int, int]]] = {}
         self._frames: dict[int | None, np.ndarray] = {}  # per speaker: a calibration sentence's durations
 
     @classmethod
@@ -146,12 +148,20 @@ class PiperModel:
         with self._phonemize_lock:
             return [s for s in self._piper.phonemize(text) if s]
 
-    def expected(self, token: str) -> tuple[int, int]:
-        """How many phoneme words and sounds `token` makes said on its own (to find it in a sentence)."""
-        if token not in self._expected:
-            words = [[s[i] for i in w] for s in self.phonemize(token) for w in word_spans_of(s)]
-            self._expected[token] = (len(words), sum(sounds(w) for w in words))
-        return self._expected[token]
+    def expected(self, token: str, language: str) -> list[tuple[int, int]]:
+        """How many phoneme words and sounds `token` may make, said on its own in spoken form (a
+        number of three digits or more also read digit by digit, as it is in a group: "4417 2093"),
+        to find it among a sentence's phoneme words."""
+        if (token, language) not in self._expected:
+            readings = {spoken_form(token, language) or token}
+            if sum(c.isdigit() for c in token) >= 3:
+                readings.add(re.sub(r"\d", lambda m: f" {DIGITS[int(m.group())]} ", token))
+            found = []
+            for said in sorted(readings):
+                words = [[s[i] for i in w] for s in self.phonemize(said) for w in word_spans_of(s)]
+                found.append((len(words), sum(sounds(w) for w in words)))
+            self._expected[token, language] = found
+        return self._expected[token, language]
 
     def run(self, phonemes: list[str], scales: tuple[float, float, float], speaker_id: int | None,
             seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -204,18 +214,21 @@ class PiperSpeech:
     model = "piper"
 
     def __init__(self, voice: PiperVoice, model_path: Path, config_path: Path, speaker_id: int | None = None,
-                 seed: str = "") -> None:
-        self.voice, self.speaker_id, self.seed = voice, speaker_id, seed
+                 seed: str = "", language: str = "en") -> None:
+        self.voice, self.speaker_id, self.seed, self.language = voice, speaker_id, seed, language
         self._model = PiperModel.get(model_path, config_path)
         self.sample_rate = self._model.sample_rate
         # the pitch shift: resampled by up/down, synthesized that much faster so the tempo holds
         self._ratio = Fraction(2 ** (-voice.pitch / 12)).limit_denominator(48) if voice.pitch else Fraction(1)
 
     def parts(self, text: str) -> Iterator[tuple[np.ndarray, list[Word]]]:
+        """`text` said in its spoken form (runfolder/spoken.py: "PT-3431" as "P T three four three
+        one", as `spoken` in the transcript says it), its words timed as the written tokens."""
         said = text.split()
-        sentences = [(ph, word_spans_of(ph)) for ph in self._model.phonemize(text)]
+        spoken = spoken_form(text, self.language) or text
+        sentences = [(ph, word_spans_of(ph)) for ph in self._model.phonemize(spoken)]
         flat = [(s, w) for s, (_, spans) in enumerate(sentences) for w in range(len(spans))]
-        owner = align([self._model.expected(t) for t in said],
+        owner = align([self._model.expected(t, self.language) for t in said],
                       [sounds([sentences[s][0][i] for i in sentences[s][1][w]]) for s, w in flat])
         where = sentence_of_tokens(owner, flat)
         base = utterance_seed(self.seed, text)

@@ -54,10 +54,13 @@ def test_piper_words_are_timed_by_the_engine():
 def test_alignment_finds_numbers_and_joined_words():
     # "my 4471 in the end": (phoneme words, sounds) of each token said alone, then the sounds of
     # each phoneme word as the sentence says it: 4471 is seven words, "in the" is one ("ɪnðə")
-    tokens = [(1, 2), (7, 28), (1, 2), (1, 2), (1, 3)]
+    tokens = [[(1, 2)], [(7, 28)], [(1, 2)], [(1, 2)], [(1, 3)]]
     said = [2, 4, 4, 4, 4, 4, 4, 4, 4, 3]
     assert align(tokens, said) == [[0], [1, 2, 3, 4, 5, 6, 7], (8, 0), (8, 1), [9]]
-    assert align([(1, 2), (0, 0), (1, 3)], [2, 3]) == [[0], None, [1]]  # a dash: said as nothing
+    assert align([[(1, 2)], [(0, 0)], [(1, 3)]], [2, 3]) == [[0], None, [1]]  # a dash: said as nothing
+    # "4417 2093" said digit by digit: each token may be a number (4 words) or its digits (4 words)
+    digits = [[(6, 30), (4, 12)], [(5, 26), (4, 12)]]
+    assert align(digits, [3, 3, 3, 3, 3, 3, 3, 3]) == [[0, 1, 2, 3], [4, 5, 6, 7]]
 
 
 def test_same_seed_same_samples_in_another_process_and_another_seed_differs():
