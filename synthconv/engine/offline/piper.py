@@ -18,10 +18,12 @@ the length scale is corrected so the tempo stays the persona's.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
 import re
+import tempfile
 import threading
 from collections.abc import Iterator
 from fractions import Fraction
@@ -29,6 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ...errors import EngineError
 from ...runfolder.spoken import DIGITS, spoken_form
 from ...scenario import PiperVoice
 from .alignment import align, sentence_of_tokens, sounds, span_of, word_spans_of
@@ -50,22 +53,32 @@ def cache_dir() -> Path:
 
 def prepared(model: Path) -> Path:
     """`model` with durations as an output and its noise as inputs, written once into the cache
-    (atomically: runners start at once) and keyed by the model's content."""
+    (atomically: runners start at once) and keyed by the model's content. A cache that cannot be
+    written (a read-only home) gives way to the temporary folder."""
     h = hashlib.sha256()
     with open(model, "rb") as f:
         for block in iter(lambda: f.read(1 << 22), b""):
             h.update(block)
-    path = cache_dir() / "piper" / f"{model.name.removesuffix('.onnx')}-{h.hexdigest()[:16]}-v{PATCH_VERSION}.onnx"
-    if not path.exists():
-        import onnx
+    name = f"{model.name.removesuffix('.onnx')}-{h.hexdigest()[:16]}-v{PATCH_VERSION}.onnx"
+    for folder in (cache_dir() / "piper", Path(tempfile.gettempdir()) / f"synthconv-{os.getuid()}" / "piper"):
+        path = folder / name
+        if path.exists():
+            return path
+        try:
+            import onnx
 
-        path.parent.mkdir(parents=True, exist_ok=True)
-        m = onnx.load(str(model))
-        _patch(m)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        onnx.save(m, str(tmp))
-        os.replace(tmp, path)
-    return path
+            folder.mkdir(parents=True, exist_ok=True)
+            m = onnx.load(str(model))
+            _patch(m)
+            tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+            onnx.save(m, str(tmp))
+            os.replace(tmp, path)
+            return path
+        except OSError as e:
+            if e.errno not in (errno.EACCES, errno.EPERM, errno.EROFS):
+                raise
+    raise EngineError(f"cannot write the prepared voice model {name} into {cache_dir()} or the temporary folder "
+                      "(set SYNTHCONV_CACHE_DIR to a writable folder)")
 
 
 def _patch(m) -> None:  # noqa: ANN001 - an onnx.ModelProto, changed in place
