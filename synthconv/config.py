@@ -172,7 +172,7 @@ class RunConfig(_Frozen):
     @field_validator("impair")
     @classmethod
     def _impair(cls, v: tuple[str, ...]) -> tuple[str, ...]:
-        from .impair import parse
+        from .impair.stages import parse
 
         return tuple(i.spec() for i in parse(list(v)))
 
@@ -273,7 +273,10 @@ def _one_line(e: ValidationError, flags: bool = True) -> str:
     loc = [str(p) for p in err["loc"]]
     msg = str(err["msg"]).removeprefix("Value error, ")
     if not loc or msg.startswith("--"):  # the check named its flag itself
-        return msg
+        if flags:
+            return msg
+        name = msg[2:].split(" ", 1)[0].split(":", 1)[0]
+        return name.replace("-", "_") + msg[2 + len(name):]
     name = loc[0] if loc[0] != "openai" or len(loc) < 2 else loc[1]
     where = flag(name) if flags else name
     if err["type"] == "literal_error":

@@ -23,7 +23,7 @@ from pathlib import Path
 from .config import LIBRARY_FOLDERS, RunConfig
 from .errors import RunFolderError
 from .job import Job
-from .runner import Order, Ready
+from .runner import Order, Ready, runner_main
 from .runfolder import (DISK_ERRORS, IndexLine, RunLog, completed, disk_problem, now, read_run_info,
                         tmp_dir, versions, write_error, write_index, write_run_info)
 
@@ -62,8 +62,10 @@ def execute(
     log: RunLog,
     done: dict[str, IndexLine] | None = None,
     on_result: Callable[[IndexLine], None] = lambda r: None,
+    target: Callable[..., None] = runner_main,
 ) -> Outcome:
-    """Run every job not in `done` into `out`; conversations.jsonl is kept current throughout."""
+    """Run every job not in `done` into `config.out`; conversations.jsonl is kept current throughout.
+    `target` is each runner process's main (runner.runner_main; tests give a fake)."""
     out = config.out
     assert out is not None
     results = dict(done or {})
@@ -84,9 +86,7 @@ def execute(
 
     def spawn() -> _Runner:
         parent, child = ctx.Pipe()
-        from .runner import runner_main
-
-        proc = ctx.Process(target=runner_main, daemon=True, args=(child, config, os.getpid()))
+        proc = ctx.Process(target=target, daemon=True, args=(child, config, os.getpid()))
         proc.start()
         child.close()
         return _Runner(proc=proc, conn=parent)

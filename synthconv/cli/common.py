@@ -33,6 +33,16 @@ LiveKitSecretOpt = Annotated[Optional[str], typer.Option("--livekit-api-secret",
                                                          show_envvar=True)]
 
 
+def print_json(value: object) -> None:
+    """`value` as JSON on stdout, readable by any JSON parser whatever stdout's encoding (non-ASCII
+    as \\u escapes where the stream cannot encode it)."""
+    import json
+    import sys
+
+    utf = (getattr(sys.stdout, "encoding", None) or "").lower().replace("-", "") in ("utf8", "utf8sig")
+    print(json.dumps(value, indent=2, ensure_ascii=not utf))
+
+
 def fail(message: str) -> NoReturn:
     """One line on stderr naming the file, field or flag at fault, and exit code 2."""
     err.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)

@@ -10,7 +10,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from .common import app, console, fail
+from .common import app, console, fail, print_json
 
 
 @app.command()
@@ -33,8 +33,7 @@ def inspect(
         view = read_run(run)
     except RunFolderError as e:
         if as_json:  # the nightly recipe stores this output: it is JSON whatever happened
-            print(json.dumps({"run": str(run), "state": "unreadable", "problems": {"run": [str(e)]}},
-                             indent=2, ensure_ascii=False))
+            print_json({"run": str(run), "state": "unreadable", "problems": {"run": [str(e)]}})
         fail(str(e))
     if conversation is not None:
         _show_conversation(run, view, conversation, validate, as_json)
@@ -52,7 +51,7 @@ def inspect(
 
         summary["diversity"] = diversity_figures(run_samples(run))
     if as_json:
-        print(json.dumps(summary, indent=2, ensure_ascii=False))
+        print_json(summary)
     else:
         _print_summary(summary)
         _print_figures(summary["figures"])
@@ -118,8 +117,7 @@ def _show_conversation(run: Path, view: dict, cid: str, validate: bool, as_json:
     meta = read_meta(folder)
     heard = {k: meta.get(k) for k in ("hearing", "hearing_note", "wer") if k in meta} if isinstance(meta, dict) else {}
     if as_json:
-        print(json.dumps({**row, **heard, "transcript": turns, **({"problems": problems} if validate else {})},
-                         indent=2, ensure_ascii=False))
+        print_json({**row, **heard, "transcript": turns, **({"problems": problems} if validate else {})})
     else:
         console.print(f"[bold]{cid}[/] {escape(str(row['status']))} {row['scenario']} "
                       + ", ".join(f"{k}={v}" for k, v in row["roles"].items()), highlight=False)

@@ -60,6 +60,13 @@ def turn_record(turn: dict, meta: dict) -> dict:
     return {**turn, **extra, "spoken": turn.get("text") if spoken is None else spoken}
 
 
+def conversation_files(meta: dict) -> list[str]:
+    """The files a complete conversation with this meta.json holds, besides meta.json itself
+    (mix_stereo.mp3 since 1.2, told by meta.json's `facts`, also 1.2)."""
+    files = ["transcript.jsonl", "mix.mp3", *(f"tracks/{role}.wav" for role in meta.get("personas") or {})]
+    return files + (["mix_stereo.mp3"] if "facts" in meta else [])
+
+
 def write_error(run: Path, job_id: str, text: str) -> None:
     """A failed conversation: its folder holds error.txt (the traceback or the reason) only."""
     folder = conversation_dir(run, job_id)

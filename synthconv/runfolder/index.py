@@ -11,7 +11,7 @@ from pathlib import Path
 
 import jsonlines
 
-from .conversation import read_lines, read_meta
+from .conversation import conversation_files, read_lines, read_meta
 from .disk import replace_atomic
 from .names import conversation_dir
 from .schema import IndexLine, SchemaError
@@ -45,11 +45,14 @@ def read_index(run: Path) -> list[tuple[int, IndexLine | str]]:
 def completed(run: Path, jobs: list) -> dict[str, IndexLine]:
     """Results of the jobs whose folders are complete: the resume point of a run.
 
-    A folder is complete when its meta.json is whole (folders appear only when complete); one
-    with a missing or damaged meta.json is redone and replaced whole."""
+    A folder is complete when its meta.json is whole and every file it implies is there (folders
+    appear only when complete); one with a file missing or a damaged meta.json is redone and
+    replaced whole."""
     done = {}
     for job in jobs:
-        meta = read_meta(conversation_dir(run, job.id))
-        if isinstance(meta, dict) and "duration_s" in meta and "turns" in meta:
+        folder = conversation_dir(run, job.id)
+        meta = read_meta(folder)
+        if (isinstance(meta, dict) and "duration_s" in meta and "turns" in meta
+                and all((folder / f).is_file() for f in conversation_files(meta))):
             done[job.id] = IndexLine.for_job(job, "ok", duration_s=meta["duration_s"], turns=meta["turns"])
     return done
