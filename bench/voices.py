@@ -4,9 +4,10 @@ Runs `synthconv generate` on one plan (default 20 conversations, seed 1, Whisper
 `--tts espeak` and `--tts auto` (every drawn English speaker in the shipped Piper voice, Hindi in
 espeak-ng either way), and prints for each: wall time, audio seconds, times real time, the mean
 per-turn WER of the agents' hearing (English turns: Hindi hears the transcript), the peak RSS of
-one runner process and of the whole tree, and the load average seen while it ran (the machine
-may be shared: a figure measured under load says so). Goals: Piper >= 5x real time at
-concurrency 2 on 2 cores, turn WER <= 10 %.
+one runner process and of the whole tree, the CPU seconds all its processes used (audio seconds
+per CPU second, times the cores, is what the machine could make with nothing else running), and
+the load average seen while it ran (the machine may be shared: a figure measured under load
+says so). Goals: Piper >= 5x real time at concurrency 2 on 2 cores, turn WER <= 10 %.
 
     bench/voices.py [--count 20] [--seed 1] [--concurrency 2] [--tts espeak auto] [--keep DIR]
 """
@@ -16,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -33,7 +35,7 @@ def measure(out: Path, count: int, seed: int, concurrency: int, tts: str, hearin
     """One run, sampled every 0.2 s: RSS per process (the peak of each runner) and the load."""
     cmd = [sys.executable, "-m", "synthconv.cli", "generate", "--count", str(count), "--seed", str(seed),
            "--concurrency", str(concurrency), "--hearing", hearing, "--tts", tts, "--out", str(out)]
-    t0 = time.monotonic()
+    t0, cpu0 = time.monotonic(), resource.getrusage(resource.RUSAGE_CHILDREN)
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     top = psutil.Process(proc.pid)
     peak: dict[int, int] = {}
@@ -51,6 +53,8 @@ def measure(out: Path, count: int, seed: int, concurrency: int, tts: str, hearin
         loads.append(os.getloadavg()[0])
         time.sleep(0.2)
     wall = time.monotonic() - t0
+    cpu1 = resource.getrusage(resource.RUSAGE_CHILDREN)  # the CLI and every runner, all reaped
+    cpu = (cpu1.ru_utime - cpu0.ru_utime) + (cpu1.ru_stime - cpu0.ru_stime)
     if proc.returncode not in (0, 1):
         raise SystemExit(f"generate failed ({proc.returncode}): {proc.stderr.read().decode()[-2000:]}")
     rows = [json.loads(line) for line in (out / "conversations.jsonl").read_text().splitlines()]
@@ -62,7 +66,7 @@ def measure(out: Path, count: int, seed: int, concurrency: int, tts: str, hearin
             meta = json.loads((out / "conversations" / r["id"] / "meta.json").read_text())
             for v in meta["voices"].values():
                 engines[v["engine"]] = engines.get(v["engine"], 0) + 1
-    return {"tts": tts, "wall": wall, "audio": sum(r["duration_s"] or 0 for r in rows),
+    return {"tts": tts, "wall": wall, "cpu": cpu, "audio": sum(r["duration_s"] or 0 for r in rows),
             "ok": sum(r["status"] == "ok" for r in rows), "n": len(rows),
             "turn_wer": float(np.mean(h["turn_wer"])) if h["turn_wer"] else None,
             "runner_mb": max(runners, default=0) / 2**20, "tree_mb": tree / 2**20,
@@ -82,7 +86,7 @@ def main() -> None:
     print(f"synthconv generate --count {args.count} --seed {args.seed} --concurrency {args.concurrency} "
           f"--hearing {args.hearing} --tts ... on {os.cpu_count()} cores")
     print(f"{'tts':>7} {'voices (role tracks)':>24} {'wall s':>7} {'audio s':>8} {'x real time':>11} {'ok':>6} "
-          f"{'turn WER':>8} {'runner MB':>9} {'tree MB':>8}  load min/mean/max")
+          f"{'turn WER':>8} {'runner MB':>9} {'tree MB':>8} {'CPU s':>7} {'x rt if idle':>12}  load min/mean/max")
     for tts in args.tts:
         with tempfile.TemporaryDirectory() as tmp:
             out = (args.keep or Path(tmp)) / f"run-{tts}"
@@ -90,7 +94,8 @@ def main() -> None:
         voices = ", ".join(f"{k} {v}" for k, v in sorted(r["engines"].items()))
         wer = f"{r['turn_wer']:.1%}" if r["turn_wer"] is not None else "n/a"
         print(f"{tts:>7} {voices:>24} {r['wall']:>7.1f} {r['audio']:>8.1f} {r['audio'] / r['wall']:>11.1f} "
-              f"{r['ok']:>3}/{r['n']:<2} {wer:>8} {r['runner_mb']:>9.0f} {r['tree_mb']:>8.0f}  "
+              f"{r['ok']:>3}/{r['n']:<2} {wer:>8} {r['runner_mb']:>9.0f} {r['tree_mb']:>8.0f} {r['cpu']:>7.0f} "
+              f"{r['audio'] / r['cpu'] * min(args.concurrency, os.cpu_count() or 1):>12.1f}  "
               f"{r['load'][0]:.1f}/{r['load'][1]:.1f}/{r['load'][2]:.1f}", flush=True)
 
 

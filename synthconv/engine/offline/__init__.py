@@ -15,6 +15,7 @@ from .stt import TranscriptSTT
 from .tts import Espeak, EspeakSpeech
 
 HEARINGS = ("whisper", "transcript")
+PRELOADED_MODELS = 2  # Piper models a process loads before its first job (about 130 MB each)
 LICENCES = {"piper": "GPL-3.0-or-later (piper-tts)", "espeak-ng": "GPL-3.0-or-later"}
 
 
@@ -87,8 +88,12 @@ class OfflineEngine(Engine):
     def warm_up(self) -> None:
         silero_vad()
         Espeak.get()
-        if self.tts == "auto":
-            self.catalog  # noqa: B018 - read once, before the first job
+        if self.tts == "auto":  # load the catalog's first models now, not during a room's first turn
+            from .piper import PiperModel
+
+            models = sorted({(v.model_path, v.config_path) for v in self.catalog.voices.values()})
+            for model, config in models[:PRELOADED_MODELS]:
+                PiperModel.get(model, config)
         if self.hearing == "whisper":
             from .whisper import Whisper
 

@@ -229,10 +229,18 @@ class PiperSpeech:
     def __init__(self, voice: PiperVoice, model_path: Path, config_path: Path, speaker_id: int | None = None,
                  seed: str = "", language: str = "en") -> None:
         self.voice, self.speaker_id, self.seed, self.language = voice, speaker_id, seed, language
-        self._model = PiperModel.get(model_path, config_path)
-        self.sample_rate = self._model.sample_rate
+        self._paths, self._loaded = (model_path, config_path), None
+        self.sample_rate = int(json.loads(Path(config_path).read_text(encoding="utf-8"))["audio"]["sample_rate"])
         # the pitch shift: resampled by up/down, synthesized that much faster so the tempo holds
         self._ratio = Fraction(2 ** (-voice.pitch / 12)).limit_denominator(48) if voice.pitch else Fraction(1)
+
+    @property
+    def _model(self) -> PiperModel:
+        """Loaded on first use, in the worker thread that makes the first part (2-3 s: never on
+        a room agent's event loop)."""
+        if self._loaded is None:
+            self._loaded = PiperModel.get(*self._paths)
+        return self._loaded
 
     def parts(self, text: str) -> Iterator[tuple[np.ndarray, list[Word]]]:
         """`text` said in its spoken form (runfolder/spoken.py: "PT-3431" as "P T three four three
