@@ -78,7 +78,7 @@ def main() -> None:
             ax.set_title(f"{name} · {role} · F0 {f0:.0f} Hz · {setting}\n{turn['text'][:90]}", fontsize=8)
             ax.set_xlabel("s")
             ax.set_ylabel("Hz")
-    fig.savefig(args.out, dpi=90)
+    fig.savefig(args.out, dpi=80, **({"pil_kwargs": {"quality": 80}} if args.out.suffix in (".jpg", ".jpeg") else {}))
     print(f"wrote {args.out}")
 
 
