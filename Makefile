@@ -13,7 +13,7 @@ LIVEKIT_SERVER := tools/livekit-server-$(LIVEKIT_SERVER_VERSION)
 LHOTSE_VERSION := 1.33.0
 LHOTSE_VENV := .venv-lhotse
 
-.PHONY: run test test-livekit test-lhotse bench bench-turns bench-livekit install livekit-server web chromium serve clean
+.PHONY: run test test-livekit test-lhotse bench bench-turns bench-voices bench-livekit install livekit-server web chromium serve clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -65,6 +65,9 @@ test-lhotse: $(STAMP) $(LHOTSE_VENV)/.installed-$(LHOTSE_VERSION)
 
 bench: $(STAMP)
 	$(BIN)/python bench/generate.py --count 20 --hearing whisper transcript
+
+bench-voices: $(STAMP)
+	$(BIN)/python bench/voices.py --count 20 --concurrency 2
 
 bench-turns: $(STAMP)
 	$(BIN)/python bench/turn_taking.py --count 50

@@ -29,6 +29,7 @@ ENGINES = ("offline", "openai-realtime", "openai-pipeline")
 TRANSPORTS = ("local", "livekit")
 TURN_TAKING = ("natural", "strict")
 HEARINGS = ("whisper", "transcript")
+SPEAKING = ("auto", "espeak")  # the offline engine's voices (--tts): catalog voices where drawn, or espeak-ng
 PERSONA_MODES = ("sampled", "files", "mixed")
 LIBRARY_FOLDERS = ("scenarios_dir", "personas_dir")  # folders on the machine that made the run
 
@@ -73,6 +74,7 @@ class EngineSpec(_Frozen):
 
     name: str = "offline"
     hearing: Literal["whisper", "transcript"] | None = None
+    tts: Literal["auto", "espeak"] = "auto"  # the offline engine's: espeak speaks even personas with a neural voice
     openai: OpenAISettings = OpenAISettings()
 
     @property
@@ -89,7 +91,7 @@ class RunConfig(_Frozen):
 
     PLAN: ClassVar[frozenset[str]] = frozenset({
         "count", "seed", "engine", "transport", "scenario", "persona", "personas", "scenarios_dir",
-        "personas_dir", "turn_taking", "impair", "hearing"})
+        "personas_dir", "turn_taking", "impair", "hearing", "tts"})
 
     count: int = 10
     seed: int = 0
@@ -97,6 +99,7 @@ class RunConfig(_Frozen):
     engine: str = "offline"
     transport: Literal["local", "livekit"] = "local"
     hearing: Literal["whisper", "transcript"] | None = None  # the offline engine's; None for the others
+    tts: Literal["auto", "espeak"] = "auto"  # the offline engine's speaking (SPEAKING)
     scenario: tuple[str, ...] = ()
     persona: tuple[str, ...] = ()
     personas: Literal["sampled", "files", "mixed"] = "sampled"
@@ -107,6 +110,7 @@ class RunConfig(_Frozen):
     scenarios_dir: Path = DEFAULT_SCENARIOS
     personas_dir: Path = DEFAULT_PERSONAS
     impair: tuple[str, ...] = ()  # canonical specs (impair/stages.py)
+    voices_dir: tuple[Path, ...] = ()  # voice folders of this machine (voices.py): not recorded in run.json
     openai: OpenAISettings = OpenAISettings()
     livekit_url: str | None = None  # the key and secret stay in the environment
     out: Path | None = None
@@ -157,6 +161,14 @@ class RunConfig(_Frozen):
             raise ValueError(f"unknown engine {v!r} (choose from {', '.join(ENGINES)}, or module:Class)")
         return v
 
+    @field_validator("voices_dir")
+    @classmethod
+    def _voice_folders(cls, v: tuple[Path, ...]) -> tuple[Path, ...]:
+        for d in v:
+            if not Path(d).is_dir():
+                raise ValueError(f"{d}: no such folder")
+        return tuple(Path(d).resolve() for d in v)
+
     @field_validator("impair")
     @classmethod
     def _impair(cls, v: tuple[str, ...]) -> tuple[str, ...]:
@@ -169,6 +181,9 @@ class RunConfig(_Frozen):
         """The offline engine's hearing: whisper by default on the local transport; LiveKit rooms
         hear the published transcript. Other engines hear with their own STT (None)."""
         if self.engine != "offline":
+            if self.tts != "auto":
+                raise ValueError(f"--tts: only the offline engine has a choice of voices ({self.engine} speaks "
+                                 "with its own TTS)")
             if self.hearing is not None:
                 raise ValueError(f"--hearing: only the offline engine has a choice of hearing "
                                  f"({self.engine} has its own STT)")
@@ -196,7 +211,7 @@ class RunConfig(_Frozen):
 
     @property
     def engine_spec(self) -> EngineSpec:
-        return EngineSpec(name=self.engine, hearing=self.hearing, openai=self.openai)
+        return EngineSpec(name=self.engine, hearing=self.hearing, tts=self.tts, openai=self.openai)
 
     @property
     def timing(self) -> TimingSpec:
@@ -209,7 +224,8 @@ class RunConfig(_Frozen):
         it; run.json's `machine_local` names them) and no credentials."""
         out = self.out or Path(".")
         flags: dict[str, Any] = {
-            k: v for k, v in self.model_dump(mode="json").items() if k not in ("openai", "livekit_url", "out")}
+            k: v for k, v in self.model_dump(mode="json").items()
+            if k not in ("openai", "livekit_url", "out", "voices_dir")}
         for k in ("scenario", "persona", "impair"):
             flags[k] = list(flags[k])
         for k in LIBRARY_FOLDERS:
@@ -236,7 +252,7 @@ class RunConfig(_Frozen):
         if "hearing" not in flags and flags.get("engine") == "offline":
             flags["hearing"] = "transcript"
         openai = {k: flags[k] for k in OpenAISettings.model_fields if flags.get(k)}
-        known = set(cls.model_fields) - {"openai", "out"}
+        known = set(cls.model_fields) - {"openai", "out", "voices_dir"}
         values = {k: v for k, v in flags.items() if k in known}
         try:
             return cls(**values, openai=OpenAISettings(**openai), out=run)

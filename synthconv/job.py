@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass, field
 
 from .personas import MIXED_FILE_SHARE, MODES, draw
 from .scenario import Branch, Library, Persona, Scenario, draw_facts
+from .voices import Catalog
 
 WALK = 4096  # a job's variant: its run's offset (a multiple of WALK) plus its step along the wording walk
 
@@ -102,10 +103,28 @@ def _job_id(scenario: str, roles: dict[str, str], seed: int) -> str:
     return f"{scenario}-{hashlib.sha256(content.encode()).hexdigest()[:8]}"
 
 
+def _draw_cast(library: Library, sid: str, roles: dict[str, str], personas: str, seed: str,
+               catalog: Catalog | None) -> dict[str, dict]:
+    """The drawn personas of one job (`roles` is updated with their ids): each role drawn, or in
+    `mixed` mode sometimes its file kept; no two roles in one catalog voice while another fits."""
+    sc, drawn = library.scenarios[sid], {}
+    taken: dict[str, float] = {}  # neural voices already speaking in this job: their pitch
+    for key in sc.role_keys:
+        if personas == "mixed" and key in roles and random.Random(f"{seed}:{key}").random() < MIXED_FILE_SHARE:
+            p = library.personas[roles[key]]
+        else:
+            p = draw(library, sc, key, f"{seed}:{key}", catalog, taken)
+            drawn[key], roles[key] = p.model_dump(mode="json"), p.id
+        if p.voice.piper is not None:
+            taken[p.voice.piper.voice] = p.voice.piper.pitch
+    return drawn
+
+
 def plan(library: Library, count: int, seed: int, scenarios: list[str] | None = None,
-         personas: str = "files") -> list[Job]:
+         personas: str = "files", catalog: Catalog | None = None) -> list[Job]:
     """The deterministic plan of `count` jobs for `seed` (optionally limited to `scenarios`);
-    `personas`: files, sampled or mixed (see the module docstring)."""
+    `personas`: files, sampled or mixed (see the module docstring); drawn personas speak with the
+    voices of `catalog` (default: this machine's, `Catalog.load()`)."""
     if count < 1:
         raise ValueError("--count must be at least 1")
     if personas not in MODES:
@@ -115,6 +134,8 @@ def plan(library: Library, count: int, seed: int, scenarios: list[str] | None = 
         if sid not in library.scenarios:
             raise KeyError(sid)
     rng = random.Random(seed)
+    if personas != "files" and catalog is None:
+        catalog = Catalog.load()
 
     pair_cycles = {}
     for sid in ids:
@@ -138,15 +159,8 @@ def plan(library: Library, count: int, seed: int, scenarios: list[str] | None = 
         for sid in order[: count - len(jobs)]:
             roles = dict(next(pair_cycles[sid]))
             job_seed = rng.getrandbits(32)
-            drawn = {}
-            if personas != "files":
-                sc = library.scenarios[sid]
-                for key in sc.role_keys:
-                    r = random.Random(f"{seed}:{job_seed}:{key}")
-                    if personas == "mixed" and key in roles and r.random() < MIXED_FILE_SHARE:
-                        continue
-                    p = draw(library, sc, key, f"{seed}:{job_seed}:{key}")
-                    drawn[key], roles[key] = p.model_dump(mode="json"), p.id
+            drawn = {} if personas == "files" else _draw_cast(library, sid, roles, personas, f"{seed}:{job_seed}",
+                                                              catalog)
             job = Job(id=_job_id(sid, roles, job_seed), scenario=sid, roles=roles, seed=job_seed, personas=drawn,
                       variant=variants[sid])
             if job.id in seen:  # astronomically unlikely; keep ids unique anyway

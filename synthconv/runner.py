@@ -20,6 +20,7 @@ from .errors import transient
 from .process import die_with_parent
 from .job import Job
 from .runfolder import DISK_ERRORS, ConversationMeta, IndexLine, disk_problem, write_conversation, write_error
+from .voices import shared_voice
 
 if TYPE_CHECKING:
     from .engine.base import Engine
@@ -84,6 +85,7 @@ def conversation_meta(played: ResolvedJob, engine: Engine, transport: str, rec: 
     from .runfolder.labels import turn_taking
 
     scenario = played.scenario
+    voices = {r: engine.voice(p) for r, p in played.personas.items()}
     timed = [t.words is not None for t in rec.turns if t.kind == "turn"]
     meta = {
         "id": played.job.id,
@@ -93,7 +95,8 @@ def conversation_meta(played: ResolvedJob, engine: Engine, transport: str, rec: 
         "personas": {r: p.model_dump() for r, p in played.personas.items()},
         "engine": engine.name,
         "transport": transport,
-        "voices": {r: engine.voice(p) for r, p in played.personas.items()},
+        "voices": voices,
+        **shared_voice(voices),
         **engine.notes(scenario),
         "seed": played.job.seed,
         "word_timing": "engine" if all(timed) else ("partial" if any(timed) else None),

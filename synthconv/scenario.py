@@ -222,9 +222,20 @@ class OfflineVoice(_Strict):
     range: int = Field(50, ge=0, le=99)
 
 
+class PiperVoice(_Strict):
+    """A neural voice from the catalog (`synthconv voices`) and the prosody this persona gives it."""
+
+    voice: str = Field(min_length=1)  # a catalog name: a Piper model ("en_US-joe-medium"), or model:speaker
+    length_scale: float = Field(1.0, ge=0.7, le=1.4)  # above 1 is slower
+    noise_scale: float = Field(0.667, ge=0.3, le=1.0)  # variation of the voice
+    noise_w_scale: float = Field(0.8, ge=0.3, le=1.2)  # variation of phoneme lengths
+    pitch: float = Field(0.0, ge=-4.0, le=4.0)  # semitones; formants move with it (resampled)
+
+
 class Voices(_Strict):
-    offline: OfflineVoice
-    openai: str = "alloy"
+    offline: OfflineVoice  # espeak-ng: every persona has one (languages without a neural voice)
+    piper: PiperVoice | None = None  # the offline engine speaks with it where the catalog has it
+    openai: str = "alloy"  # any voice name the TTS server knows (OpenAI's, or a local server's)
 
 
 class Style(_Strict):

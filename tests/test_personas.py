@@ -7,7 +7,7 @@ from conftest import cli, one_line_error, read_jsonl
 
 from synthconv.engine.offline.tts import Espeak
 from synthconv.job import Job, plan
-from synthconv.personas import draw
+from synthconv.personas import OPENAI_VOICES, SHARED_GAP, draw
 from synthconv.runfolder import read_run_info
 from synthconv.scenario import Axes, Persona, load_library
 
@@ -91,3 +91,73 @@ def test_bad_personas_flag_or_empty_pool_is_one_line(tmp_path, args, needle):
     (sc / "refund.yaml").write_text("\n".join(lines) + "\n")
     args = [a.replace("{nofiles}", str(sc)) for a in args]
     one_line_error(cli("generate", "--count", "1", "--out", str(tmp_path / "o"), *args), needle)
+
+
+def test_drawn_english_personas_speak_with_the_shipped_neural_voice_and_hindi_with_espeak():
+    """The default catalog has one neural voice, en_US-joe-medium (male, en-US): every drawn
+    English speaker speaks with it, as an en-US man; both roles share it, pitch-shifted apart."""
+    lib = load_library()
+    jobs = plan(lib, 80, seed=6, personas="sampled")
+    english = hindi = 0
+    for j in jobs:
+        cast = j.cast(lib)
+        if lib.scenarios[j.scenario].language == "hi":
+            hindi += 1
+            assert all(p.voice.piper is None for p in cast.values())
+            continue
+        english += 1
+        a, b = cast.values()
+        for p in (a, b):
+            assert (p.voice.piper.voice, p.gender, p.locale) == ("en_US-joe-medium", "male", "en-US")
+            assert p.name.split()[0] in lib.locales["en-US"].male
+        assert abs(a.voice.piper.pitch - b.voice.piper.pitch) >= SHARED_GAP[0]  # told apart
+    assert english > 50 and hindi > 3
+
+
+def test_two_roles_never_share_a_voice_while_the_catalog_has_another(tmp_path):
+    import piper_model
+
+    from synthconv.voices import Catalog
+
+    piper_model.build(tmp_path, facts={"piper": {"en_US-tiny": {"speakers": {
+        "alice": {"gender": "female"}, "bob": {"gender": "male"}, "carol": {"gender": "female"}}}}})
+    lib = load_library()
+    catalog = Catalog.load([tmp_path])
+    jobs = plan(lib, 60, seed=8, personas="sampled", catalog=catalog)
+    genders = set()
+    for j in (j for j in jobs if lib.scenarios[j.scenario].language == "en"):
+        cast = list(j.cast(lib).values())
+        voices = [p.voice.piper.voice for p in cast]
+        assert len(set(voices)) == 2, voices
+        for p in cast:
+            v = catalog.get(p.voice.piper.voice)
+            assert p.gender == v.gender and p.locale == v.locale  # a woman's name, a woman's voice
+            genders.add(p.gender)
+    assert genders == {"female", "male"}
+
+
+def test_a_scenario_that_asks_for_what_the_catalog_lacks_gets_espeak():
+    lib = load_library()
+    sc = lib.scenarios["refund"]
+    roles = {**sc.roles, "customer": sc.roles["customer"].model_copy(update={"sample": Axes(genders=["female"])})}
+    sc = sc.model_copy(update={"roles": roles})
+    from synthconv.voices import Catalog
+
+    for i in range(10):
+        p = draw(lib, sc, "customer", str(i), Catalog.load())
+        assert p.gender == "female" and p.voice.piper is None and "+f" in p.voice.offline.voice
+
+
+def test_a_catalog_file_names_the_voices_of_an_openai_compatible_server(tmp_path):
+    from synthconv.voices import Catalog
+
+    (tmp_path / "voices.yaml").write_text("openai:\n  - {name: af_bella, gender: female, language: en}\n"
+                                          "  - {name: am_adam, gender: male, language: en}\n")
+    lib = load_library()
+    catalog = Catalog.load([tmp_path])
+    for j in plan(lib, 30, seed=2, personas="sampled", catalog=catalog):
+        for p in j.cast(lib).values():
+            if p.language == "en":
+                assert p.voice.openai == {"female": "af_bella", "male": "am_adam"}[p.gender]
+            else:
+                assert p.voice.openai in OPENAI_VOICES[p.gender]  # the server speaks English only

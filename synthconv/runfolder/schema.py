@@ -20,7 +20,7 @@ from typing import Any
 
 from .names import NAME
 
-FORMAT_VERSION = "1.5"
+FORMAT_VERSION = "1.6"
 
 
 class SchemaError(ValueError):

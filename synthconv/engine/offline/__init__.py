@@ -1,27 +1,57 @@
-"""The offline engine: espeak-ng speaks, silero VAD finds turns, Whisper hears (English) or the
-peer's published transcript stands in for hearing, a scripted policy thinks."""
+"""The offline engine: Piper (a neural voice from the catalog) or espeak-ng speaks, silero VAD
+finds turns, Whisper hears (English) or the peer's published transcript stands in for hearing, a
+scripted policy thinks."""
 
 from __future__ import annotations
 
 from livekit.agents import Agent, AgentSession
 
+from ...voices import Catalog, Voice
 from ..base import Engine, EngineError, Speaker
 from ..session import RoleAgent, session_options, silero_vad
 from .policy import DialoguePolicy
+from .speaking import OfflineTTS, Speech
 from .stt import TranscriptSTT
-from .tts import Espeak, EspeakTTS
+from .tts import Espeak, EspeakSpeech
 
 HEARINGS = ("whisper", "transcript")
+PRELOADED_MODELS = 2  # Piper models a process loads before its first job (about 130 MB each)
+LICENCES = {"piper": "GPL-3.0-or-later (piper-tts)", "espeak-ng": "GPL-3.0-or-later"}
 
 
 class OfflineEngine(Engine):
     name = "offline"
     cuts_in = True  # in a room it hears the peer's published transcript, word by word
 
-    def __init__(self, hearing: str = "transcript") -> None:
+    def __init__(self, hearing: str = "transcript", tts: str = "auto") -> None:
+        """`tts`: auto (a persona's catalog voice where it has one, else espeak-ng) or espeak."""
         if hearing not in HEARINGS:
             raise EngineError(f"--hearing: unknown hearing {hearing!r} (choose from {', '.join(HEARINGS)})")
-        self.hearing = hearing
+        self.hearing, self.tts = hearing, tts
+        self._catalog: Catalog | None = None
+
+    @property
+    def catalog(self) -> Catalog:
+        """The voices of this machine (voices.py), read once."""
+        if self._catalog is None:
+            from ...errors import LibraryError
+
+            try:
+                self._catalog = Catalog.load()
+            except LibraryError as e:
+                raise EngineError(str(e)) from None
+        return self._catalog
+
+    def neural(self, persona) -> Voice | None:  # noqa: ANN001
+        """The catalog voice `persona` speaks with, or None for espeak-ng."""
+        piper = persona.voice.piper
+        if piper is None or self.tts == "espeak":
+            return None
+        voice = self.catalog.get(piper.voice)
+        if voice is None:
+            raise EngineError(f"persona {persona.id}: voice {piper.voice!r} is not in the voice catalog "
+                              f"(see `synthconv voices`; add its folder with --voices-dir)")
+        return voice
 
     def hears(self, scenario) -> str:  # noqa: ANN001
         """How a role of `scenario` hears: Whisper where it knows the language, else the transcript."""
@@ -38,11 +68,32 @@ class OfflineEngine(Engine):
         return notes
 
     def voice(self, persona) -> dict:  # noqa: ANN001
-        return {"engine": "espeak-ng", **persona.voice.offline.model_dump()}
+        """Provenance and settings: engine and its licence, model, speaker, the voice's licence."""
+        neural = self.neural(persona)
+        if neural is None:
+            return {"engine": "espeak-ng", "engine_licence": LICENCES["espeak-ng"], "model": "espeak-ng",
+                    "speaker": None, "licence": "GPL-3.0-or-later (espeak-ng voice data)",
+                    **persona.voice.offline.model_dump()}
+        return {"engine_licence": LICENCES["piper"], **neural.provenance(), **persona.voice.piper.model_dump()}
+
+    def speech(self, persona, seed: str) -> Speech:  # noqa: ANN001
+        neural = self.neural(persona)
+        if neural is None:
+            return EspeakSpeech(persona.voice.offline, seed)
+        from .piper import PiperSpeech
+
+        return PiperSpeech(persona.voice.piper, neural.model_path, neural.config_path, neural.speaker_id, seed,
+                           neural.language)
 
     def warm_up(self) -> None:
         silero_vad()
         Espeak.get()
+        if self.tts == "auto":  # load the catalog's first models now, not during a room's first turn
+            from .piper import PiperModel
+
+            models = sorted({(v.model_path, v.config_path) for v in self.catalog.voices.values()})
+            for model, config in models[:PRELOADED_MODELS]:
+                PiperModel.get(model, config)
         if self.hearing == "whisper":
             from .whisper import Whisper
 
@@ -56,6 +107,8 @@ class OfflineEngine(Engine):
         espeak = Espeak.get()
         known: dict[str, bool] = {}  # a check loads espeak-ng (~15 ms): hundreds of drawn personas share voices
         for p in personas:
+            if self.neural(p) is not None:
+                continue
             name = p.voice.offline.voice
             if name not in known:
                 known[name] = espeak.has_voice(name)
@@ -76,8 +129,8 @@ class OfflineEngine(Engine):
                 disfluent=speaker.turn_taking == "natural",
                 variant=speaker.job.variant,
             ),
-            tts=EspeakTTS(speaker.persona.voice.offline),
-            use_tts_aligned_transcript=True,  # espeak's word timings become the turn's words
+            tts=OfflineTTS(self.speech(speaker.persona, f"{speaker.job.seed}:{speaker.role}")),
+            use_tts_aligned_transcript=True,  # the voice's word timings become the turn's words
             **session_options(barge_in=speaker.barge_in),
         )
         return session, RoleAgent.for_speaker(speaker)

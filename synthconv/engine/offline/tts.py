@@ -1,35 +1,28 @@
-"""Speaking without a network: espeak-ng (from the `espeakng-loader` wheel) as a livekit TTS.
+"""Speaking with espeak-ng (the `espeakng-loader` wheel), one of the offline engine's voices
+(speaking.py makes any of them a livekit TTS; piper.py is the other).
 
-The `Espeak` wrapper is a per-process singleton with one lock: the library is not reentrant, so
-one call at a time loads it afresh (for determinism, see `Espeak`), sets the voice, rate and
-pitch it needs, synthesizes and unloads it again. It is fast (several hundred times real time,
-about 15 ms to load), so synthesis runs inline rather than in a thread.
+`Espeak` is a per-process singleton with one lock: the library is not reentrant, so one call at
+a time loads it afresh (for determinism, see `Espeak`), sets the voice, rate and pitch it needs,
+synthesizes and unloads it again (about 15 ms; several hundred times real time).
 
-espeak-ng reports where each word starts in the audio while it synthesizes; the TTS hands those
-timings to livekit-agents as `TimedString`s (its TTS-aligned transcript), so every word of a
-turn gets the speaking engine's own timing. It is a streaming TTS only so that the framework
-does not wrap it in its sentence-by-sentence StreamAdapter, which drops word timings: the
-stream collects a reply's text and speaks it whole.
+espeak-ng reports where each word starts in the audio: `word_spans` makes them the written
+words' spans, which become the turn's `words`.
 """
 
 from __future__ import annotations
 
+import _ctypes
 import contextlib
 import ctypes
+import hashlib
 import re
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-import _ctypes
-import uuid
-
 import numpy as np
-from livekit.agents import APIConnectOptions, tts
-from livekit.agents.types import DEFAULT_API_CONNECT_OPTIONS, TimedString
 
 from ...scenario import OfflineVoice
-from .plugin import OfflinePlugin
 
 _AUDIO_OUTPUT_SYNCHRONOUS = 2
 _POS_CHARACTER = 1
@@ -117,7 +110,10 @@ class Espeak:
     espeak-ng keeps pitch state in static variables from one synthesis to the next, so the same
     words came out a few samples longer or shorter depending on what the process said before.
     Loading the library for each utterance (about 15 ms) makes the audio a function of the text
-    and voice alone, which keeps runs of one seed identical sample for sample.
+    and voice alone, which keeps runs of one seed identical sample for sample. The breathy
+    variants (+f2, +f3, +f5) add noise from espeak-ng's random generator, whose start differs
+    from one process to the next: each utterance seeds it (`espeak_ng_SetRandSeed`, 1.52) with
+    the seed it is given, so their breath repeats too.
     """
 
     _instance: Espeak | None = None
@@ -173,16 +169,18 @@ class Espeak:
         with self._lock, self._open() as lib:
             return lib.espeak_SetVoiceByName(name.encode()) == 0
 
-    def synthesize(self, text: str, voice: OfflineVoice) -> np.ndarray:
+    def synthesize(self, text: str, voice: OfflineVoice, seed: int = 0) -> np.ndarray:
         """Return int16 mono samples at `sample_rate` for `text`."""
-        return self.speak(text, voice)[0]
+        return self.speak(text, voice, seed)[0]
 
-    def speak(self, text: str, voice: OfflineVoice) -> tuple[np.ndarray, list[Word]]:
-        """int16 mono samples at `sample_rate` for `text`, and its words' spans in them."""
+    def speak(self, text: str, voice: OfflineVoice, seed: int = 0) -> tuple[np.ndarray, list[Word]]:
+        """int16 mono samples at `sample_rate` for `text`, and its words' spans in them; `seed`
+        starts the random generator of the breathy variants."""
         data = text.encode("utf-8")
         with self._lock, self._open() as lib:
             if lib.espeak_SetVoiceByName(voice.voice.encode()) != 0:
                 raise ValueError(f"espeak-ng has no voice {voice.voice!r}")
+            lib.espeak_ng_SetRandSeed(ctypes.c_long(seed & 0x7FFFFFFF))
             lib.espeak_SetParameter(_RATE, voice.rate, 0)
             lib.espeak_SetParameter(_PITCH, voice.pitch, 0)
             lib.espeak_SetParameter(_RANGE, voice.range, 0)
@@ -195,77 +193,21 @@ class Espeak:
         return pcm, word_spans(text, starts, pcm, self.sample_rate)
 
 
-class EspeakTTS(OfflinePlugin, tts.TTS):
-    """A livekit-agents TTS plugin speaking with one persona's espeak-ng voice."""
+def utterance_seed(key: str, text: str) -> int:
+    """A 63-bit seed for saying `text` in the voice whose seed is `key` (job seed and role): a
+    function of both alone, so every process and every order of calls gets the same audio."""
+    return int.from_bytes(hashlib.sha256(f"{key}\0{text}".encode()).digest()[:8], "big") >> 1
 
-    MODEL = "espeak-ng"
 
-    def __init__(self, voice: OfflineVoice) -> None:
+class EspeakSpeech:
+    """A persona's espeak-ng voice; the whole text is one part."""
+
+    model = "espeak-ng"
+
+    def __init__(self, voice: OfflineVoice, seed: str = "") -> None:
+        self.voice, self.seed = voice, seed
         self._espeak = Espeak.get()
-        super().__init__(
-            capabilities=tts.TTSCapabilities(streaming=True, aligned_transcript=True),
-            sample_rate=self._espeak.sample_rate,
-            num_channels=1,
-        )
-        self.voice = voice
+        self.sample_rate = self._espeak.sample_rate
 
-    def synthesize(
-        self, text: str, *, conn_options: APIConnectOptions = DEFAULT_API_CONNECT_OPTIONS
-    ) -> tts.ChunkedStream:
-        return _EspeakStream(tts=self, input_text=text, conn_options=conn_options)
-
-    def stream(self, *, conn_options: APIConnectOptions = DEFAULT_API_CONNECT_OPTIONS) -> tts.SynthesizeStream:
-        return _EspeakSynthesizeStream(tts=self, conn_options=conn_options)
-
-
-class _EspeakStream(tts.ChunkedStream):
-    async def _run(self, output_emitter: tts.AudioEmitter) -> None:
-        engine: EspeakTTS = self._tts  # type: ignore[assignment]
-        pcm, words = engine._espeak.speak(self.input_text, engine.voice)
-        output_emitter.initialize(
-            request_id=uuid.uuid4().hex[:12],
-            sample_rate=engine._espeak.sample_rate,
-            num_channels=1,
-            mime_type="audio/pcm",
-        )
-        # the words, spaced as livekit joins transcript deltas, before the audio they time
-        output_emitter.push_timed_transcript(
-            [TimedString(f"{w.word} ", start_time=w.start, end_time=w.end) for w in words])
-        output_emitter.push(pcm.tobytes())
-        output_emitter.flush()
-
-
-class _EspeakSynthesizeStream(tts.SynthesizeStream):
-    """A reply's text as it streams in, spoken whole at each flush with its word timings."""
-
-    async def _run(self, output_emitter: tts.AudioEmitter) -> None:
-        engine: EspeakTTS = self._tts  # type: ignore[assignment]
-        output_emitter.initialize(
-            request_id=uuid.uuid4().hex[:12],
-            sample_rate=engine._espeak.sample_rate,
-            num_channels=1,
-            mime_type="audio/pcm",
-            stream=True,
-        )
-        output_emitter.start_segment(segment_id=uuid.uuid4().hex[:12])
-        text, spoken = [], 0.0  # seconds already spoken in this segment
-
-        def speak() -> None:
-            nonlocal spoken
-            line = "".join(text).strip()
-            text.clear()
-            if not line:
-                return
-            pcm, words = engine._espeak.speak(line, engine.voice)
-            output_emitter.push_timed_transcript(
-                [TimedString(f"{w.word} ", start_time=spoken + w.start, end_time=spoken + w.end) for w in words])
-            output_emitter.push(pcm.tobytes())
-            output_emitter.flush()
-            spoken += len(pcm) / engine._espeak.sample_rate
-
-        async for data in self._input_ch:
-            if isinstance(data, self._FlushSentinel):
-                speak()
-            else:
-                text.append(data)
-        speak()
+    def parts(self, text: str) -> Iterator[tuple[np.ndarray, list[Word]]]:
+        yield self._espeak.speak(text, self.voice, utterance_seed(self.seed, text))

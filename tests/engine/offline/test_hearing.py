@@ -240,8 +240,8 @@ def garbled_call():
             raise socket.gaierror(f"name lookup blocked by the test: {host}")
         return real_getaddrinfo(host, *args, **kw)
 
-    def speak(self, text, voice):  # noqa: ANN001, ANN202
-        pcm, words = real_speak(self, text, voice)
+    def speak(self, text, voice, seed=0):  # noqa: ANN001, ANN202
+        pcm, words = real_speak(self, text, voice, seed)
         return (pcm[::-1].copy(), words) if voice == garbled_voice else (pcm, words)
 
     with pytest.MonkeyPatch.context() as mp:

@@ -1,6 +1,8 @@
 """The offline engine's parts: espeak voices, the dialogue policy, the identity every engine's
 agent is told."""
 
+import json
+
 import numpy as np
 import pytest
 from livekit.agents import llm
@@ -141,3 +143,23 @@ def test_a_hindi_speaker_says_it_again_in_her_own_gender():
                                           ("user", "जी, बताइए।")))
     assert "रही थी" in said["cust-sunita-verma"] and "रहा था" not in said["cust-sunita-verma"], said
     assert said["cust-raj-sharma"].startswith(tuple(OPENERS["hi"])), said
+
+
+def test_a_breathy_voice_repeats_sample_for_sample_in_another_process(tmp_path):
+    """espeak-ng's breathy variants (+f2 here: cust-fiona-mcleod) draw breath noise from a random
+    generator; seeded per utterance, two processes with one seed write the same tracks."""
+    from conftest import synthconv
+
+    runs = []
+    for name in ("a", "b"):
+        out = tmp_path / name
+        proc = synthconv("generate", "--count", "2", "--seed", "3", "--personas", "files", "--persona",
+                         "cust-fiona-mcleod", "--hearing", "transcript", "--out", str(out))
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        runs.append(out)
+    tracks = sorted(p.relative_to(runs[0]) for p in runs[0].glob("conversations/*/tracks/*.wav"))
+    assert len(tracks) == 4
+    assert any("+f2" in v["voice"] for m in runs[0].glob("conversations/*/meta.json")
+               for v in json.loads(m.read_text())["voices"].values())
+    for t in tracks:
+        assert (runs[0] / t).read_bytes() == (runs[1] / t).read_bytes(), t
