@@ -7,10 +7,15 @@ engine, inside a private network namespace. For each N it runs
 W x N conversations, W per room one after another, as in a long run) and prints:
 
 - conversations ok, wall time, audio made;
-- the reply gap, from the end of one turn to the start of the next in the recording (median
-  and 90th percentile): what a listener hears as slowness when anything falls behind;
-- the product's CPU (generate, observer, worker and job processes) per room, in cores, and
-  livekit-server's CPU separately;
+- times real time (audio made per second of wall time, all rooms together);
+- the floor-transfer offset at each change of speaker (next turn's start minus the previous
+  turn's end; median and 90th percentile) and the share of speaker changes in overlap: what a
+  listener hears as slowness when anything falls behind;
+- the worst real-time lag of any conversation (meta.json `realtime_lag_s`, when recorded);
+- the product's CPU (generate, observer, worker and job processes) per room, in cores, also as
+  CPU seconds per second of audio (less distorted by other load on the machine than wall time),
+  and livekit-server's CPU separately;
+- the machine's 1-minute load average before the run (other sessions share the cores);
 - what livekit-server counted (its Prometheus endpoint): RTP packets, retransmissions, packets
   lost (an audio packet is one 20 ms Opus frame) and NACKs.
 
@@ -106,6 +111,7 @@ async def one(n: int, seed: int, job_timeout: int, workdir: Path, waves: int = 1
 
     server = LiveKitServer(SERVER_HOST, workdir / f"server-{n}.log",
                            extra=["--config-body", f"prometheus:\n  port: {METRICS_PORT}\n"])
+    load = os.getloadavg()[0]
     t0 = time.monotonic()
     await server.start()
     try:
@@ -130,19 +136,26 @@ async def one(n: int, seed: int, job_timeout: int, workdir: Path, waves: int = 1
     product_cpu = sum(seen.values())
     parts = {k: sum(v for key, v in seen.items() if kinds[key] == k) / wall / n for k in set(kinds.values())}
     rows = [json.loads(line) for line in (out / "conversations.jsonl").read_text().splitlines()]
-    gaps, audio = [], 0.0
+    offsets, audio, lags = [], 0.0, []
     for row in rows:
         if row["status"] != "ok":
             continue
         audio += row["duration_s"]
         folder = out / "conversations" / row["id"]
         turns = [json.loads(line) for line in (folder / "transcript.jsonl").read_text().splitlines()]
-        gaps += [b["start"] - a["end"] for a, b in zip(turns, turns[1:])]
-    q = statistics.quantiles(gaps, n=10) if len(gaps) >= 2 else [float("nan")] * 9
+        turns = [t for t in turns if t.get("kind", "turn") == "turn"]
+        offsets += [b["start"] - a["end"] for a, b in zip(turns, turns[1:]) if a["role"] != b["role"]]
+        lag = json.loads((folder / "meta.json").read_text()).get("realtime_lag_s")
+        if isinstance(lag, dict):
+            lags.append(lag.get("max", 0.0))
+    q = statistics.quantiles(offsets, n=10) if len(offsets) >= 2 else [float("nan")] * 9
     ok = sum(r["status"] == "ok" for r in rows)
-    return {"n": n, "ok": f"{ok}/{len(rows)}", "wall": wall, "audio": audio,
-            "gap_p50": statistics.median(gaps) if gaps else float("nan"), "gap_p90": q[8],
-            "product_cores_per_room": product_cpu / wall / n, "parts": parts, "server_cores": server_cpu / wall,
+    return {"n": n, "ok": f"{ok}/{len(rows)}", "wall": wall, "audio": audio, "load": load,
+            "fto_p50": statistics.median(offsets) if offsets else float("nan"), "fto_p90": q[8],
+            "overlapped": sum(o < 0 for o in offsets) / len(offsets) if offsets else float("nan"),
+            "lag": max(lags) if lags else None,
+            "product_cores_per_room": product_cpu / wall / n, "cpu_per_audio": product_cpu / audio if audio else float("nan"),
+            "parts": parts, "server_cores": server_cpu / wall,
             "packets": packets, "errors": sorted({r["error"] for r in rows if r["status"] != "ok"})}
 
 
@@ -151,15 +164,21 @@ async def inner(args: argparse.Namespace) -> None:
 
     print(f"generate --transport livekit, offline engine, livekit-server {VERSION} on the same box; "
           f"{os.cpu_count()} cores")
-    print(f"{'rooms':>5} {'ok':>5} {'wall s':>7} {'audio s':>8} {'gap p50':>7} {'gap p90':>7} "
-          f"{'product cores/room':>18} {'server cores':>12}  livekit-server's packet counters", flush=True)
+    print(f"{'rooms':>5} {'ok':>5} {'wall s':>7} {'audio s':>8} {'x real':>6} {'FTO p50':>7} {'FTO p90':>7} "
+          f"{'overlap':>7} {'worst lag':>9} {'cores/room':>10} {'cpu s/audio s':>13} {'server cores':>12} "
+          f"{'load':>5}", flush=True)
     with tempfile.TemporaryDirectory() as tmp:
+        workdir = args.keep or Path(tmp)
+        workdir.mkdir(parents=True, exist_ok=True)
         for n in args.rooms:
-            r = await one(n, args.seed, args.job_timeout, Path(tmp), args.waves)
+            r = await one(n, args.seed, args.job_timeout, workdir, args.waves)
             counters = ", ".join(f"{k} {v:g}" for k, v in r["packets"].items())
-            print(f"{r['n']:>5} {r['ok']:>5} {r['wall']:>7.1f} {r['audio']:>8.1f} {r['gap_p50']:>7.2f} "
-                  f"{r['gap_p90']:>7.2f} {r['product_cores_per_room']:>18.2f} {r['server_cores']:>12.2f}  {counters}",
-                  flush=True)
+            lag = "n/a" if r["lag"] is None else f"{r['lag']:.2f}"
+            print(f"{r['n']:>5} {r['ok']:>5} {r['wall']:>7.1f} {r['audio']:>8.1f} {r['audio'] / r['wall']:>6.2f} "
+                  f"{r['fto_p50']:>7.2f} {r['fto_p90']:>7.2f} {r['overlapped']:>7.1%} {lag:>9} "
+                  f"{r['product_cores_per_room']:>10.3f} {r['cpu_per_audio']:>13.3f} {r['server_cores']:>12.2f} "
+                  f"{r['load']:>5.2f}", flush=True)
+            print(f"      livekit-server's packet counters: {counters}", flush=True)
             print("      product cores/room by part: "
                   + ", ".join(f"{k} {v:.2f}" for k, v in sorted(r["parts"].items())), flush=True)
             for e in r["errors"]:
@@ -173,6 +192,7 @@ def main() -> None:
     ap.add_argument("--job-timeout", type=int, default=300)
     ap.add_argument("--waves", type=int, default=1, help="conversations per room, one after another: with 2 or "
                     "more, process start-up is amortized as in a long run")
+    ap.add_argument("--keep", type=Path, help="keep the runs (and server logs) in this folder")
     ap.add_argument("--inner", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.inner:
@@ -187,7 +207,7 @@ def main() -> None:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "tests"), str(ROOT)]),
            "PATH": os.environ.get("PATH", "/usr/bin:/bin") + ":/usr/sbin:/sbin"}
     argv = [sys.executable, __file__, "--inner", "--seed", str(args.seed), "--job-timeout", str(args.job_timeout),
-            "--waves", str(args.waves),
+            "--waves", str(args.waves), *(["--keep", str(args.keep.resolve())] if args.keep else []),
             "--rooms", *map(str, args.rooms)]
     sys.exit(subprocess.run(netns_argv(argv), env=env).returncode)
 
