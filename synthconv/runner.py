@@ -35,12 +35,13 @@ def die_with_parent() -> None:
 
 
 def run_job(job: Job, library, engine, out_dir: Path, transport: str, job_timeout: float,  # noqa: ANN001
-            options: dict | None = None, impair: list[str] | None = None) -> ConversationResult:
+            options: dict | None = None, impair: list[str] | None = None, admission=None) -> ConversationResult:  # noqa: ANN001
     """Run one job and write its folder; a failure comes back as a result, never raised."""
     from .transport import converse
 
     try:
-        rec = asyncio.run(converse(transport, job, library, engine, timeout=job_timeout, options=options))
+        rec = asyncio.run(converse(transport, job, library, engine, timeout=job_timeout, options=options,
+                                   admission=admission))
         scenario, branch = job.played(library), job.branch(library)
         problem = rec.problem(scenario.turns.min)
         if problem:
@@ -119,11 +120,18 @@ def runner_main(conn, scenarios_dir: str, personas_dir: str, engine_name: str, p
         msg = conn.recv()
         if msg is None:
             return
+        if "admission" in msg:  # a turn handed out as a job ended: nobody asks for it any more
+            continue
         job = Job.from_dict(msg["job"])
         if make_engine_error:
             conn.send(ConversationResult.failed(job, make_engine_error))
             continue
         options = {"engine": engine_name, "scenarios_dir": scenarios_dir, "personas_dir": personas_dir,
                    "turn_taking": msg.get("turn_taking", "natural")}
+        admission = None
+        if msg["transport"] == "livekit":  # rooms queue for agent workers through the supervisor
+            from .transport.admission import PipeAdmission
+
+            admission = PipeAdmission(conn)
         conn.send(run_job(job, library, engine, Path(msg["out"]), msg["transport"], msg["job_timeout"], options,
-                          msg.get("impair")))
+                          msg.get("impair"), admission))

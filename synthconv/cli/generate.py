@@ -189,7 +189,8 @@ def generate(
     t0 = time.monotonic()
     progress.start()
     try:
-        outcome = run(out, jobs, run_info, settings, resume=resume is not None, on_result=progress.update)
+        outcome = run(out, jobs, run_info, settings, resume=resume is not None, on_result=progress.update,
+                      on_status=progress.status)
     except RunFolderError as e:
         outcome = e
     finally:

@@ -66,9 +66,11 @@ class StrictTiming:
 
     natural = False
 
-    def __init__(self, seed: int, scenario: Scenario, personas: dict[str, Persona]) -> None:
+    def __init__(self, seed: int, scenario: Scenario, personas: dict[str, Persona], stream: str = "") -> None:
+        # `stream`: in a room each agent draws alone (the role), or both would draw the same numbers
         self._seed = seed
-        self._rng = random.Random(f"{seed}:timing")
+        self._stream = f":{stream}" if stream else ""
+        self._rng = random.Random(f"{seed}:timing{self._stream}")
 
     def lead_in(self) -> float:
         return self._rng.uniform(0.2, 0.5)
@@ -100,9 +102,9 @@ class NaturalTiming(StrictTiming):
     INTERRUPTIONS = 0.15  # chance that a long enough turn is cut off, before persona scaling
     BACKCHANNEL = 0.35  # chance of a backchannel at a pause of a long turn
 
-    def __init__(self, seed: int, scenario: Scenario, personas: dict[str, Persona]) -> None:
-        super().__init__(seed, scenario, personas)
-        self._tt = random.Random(f"{seed}:turn-taking")
+    def __init__(self, seed: int, scenario: Scenario, personas: dict[str, Persona], stream: str = "") -> None:
+        super().__init__(seed, scenario, personas, stream)
+        self._tt = random.Random(f"{seed}:turn-taking{self._stream}")
         self._tempo = {r: tempo(p) for r, p in personas.items()}
         self._peer = {r: next(o for o in personas if o != r) for r in personas}
         self._tokens = BACKCHANNELS.get(scenario.language, BACKCHANNELS["en"])
@@ -158,10 +160,11 @@ class NaturalTiming(StrictTiming):
         return out
 
 
-def timing_model(mode: str, seed: int, scenario: Scenario, personas: dict[str, Persona]) -> StrictTiming:
+def timing_model(mode: str, seed: int, scenario: Scenario, personas: dict[str, Persona],
+                 stream: str = "") -> StrictTiming:
     if mode not in TURN_TAKING:
         raise ValueError(f"--turn-taking: unknown mode {mode!r} (choose from {', '.join(TURN_TAKING)})")
-    return TURN_TAKING[mode](seed, scenario, personas)
+    return TURN_TAKING[mode](seed, scenario, personas, stream)
 
 
 TURN_TAKING = {"natural": NaturalTiming, "strict": StrictTiming}

@@ -16,7 +16,7 @@ HEARINGS = ("whisper", "transcript")
 
 class OfflineEngine(Engine):
     name = "offline"
-    cuts_in = True  # in a room it hears the peer's published transcript, word by word
+    scheduled = True  # in a room it hears the peer's announced lines: the floor times its turns
 
     def __init__(self, hearing: str = "transcript") -> None:
         if hearing not in HEARINGS:
@@ -63,9 +63,11 @@ class OfflineEngine(Engine):
                 raise EngineError(f"persona {p.id}: espeak-ng has no voice {p.voice.offline.voice!r}")
 
     def build(self, speaker: Speaker) -> tuple[AgentSession, Agent]:
+        if speaker.floor is not None:  # a room's floor decides when to speak, from the peer's announced lines
+            hearing = {"stt": None, "vad": None, **session_options(turn_detection="manual")}
+        else:
+            hearing = {"stt": self._stt(speaker), "vad": silero_vad(), **session_options(barge_in=speaker.barge_in)}
         session = AgentSession(
-            stt=self._stt(speaker),
-            vad=silero_vad(),
             llm=DialoguePolicy(
                 scenario=speaker.scenario,
                 role=speaker.role,
@@ -78,7 +80,7 @@ class OfflineEngine(Engine):
             ),
             tts=EspeakTTS(speaker.persona.voice.offline),
             use_tts_aligned_transcript=True,  # espeak's word timings become the turn's words
-            **session_options(barge_in=speaker.barge_in),
+            **hearing,
         )
         return session, RoleAgent.for_speaker(speaker)
 
