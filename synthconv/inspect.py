@@ -9,7 +9,7 @@ import numpy as np
 
 from . import labels
 from .errors import RunFolderError
-from .runfolder import (TURN_FIELDS, ConversationResult, conversation_dir, loud, mp3_duration, read_error,
+from .runfolder import (LAG_LIMIT_S, TURN_FIELDS, ConversationResult, conversation_dir, loud, mp3_duration, read_error,
                         read_index, read_lines, read_meta, read_run_info, read_wav)
 
 EDGE_S = 0.01  # timestamps are rounded to the millisecond; allow 10 ms at each edge
@@ -64,6 +64,10 @@ def validate_conversation(folder: Path, *, check_mp3: bool = True) -> list[str]:
     duration = max(len(p) for p in tracks.values()) / rate
     if meta and abs(meta.get("duration_s", duration) - duration) > 0.01:
         problems.append(f"meta.json duration_s {meta.get('duration_s')} but tracks last {duration:.3f} s")
+    lag = (meta or {}).get("realtime_lag_s")
+    if isinstance(lag, (int, float)) and lag > LAG_LIMIT_S:
+        problems.append(f"fell {lag:.2f} s behind real time (realtime_lag_s; more than {LAG_LIMIT_S:g} s "
+                        "distorts its timing)")
 
     for role, pcm in tracks.items():
         own = [t for t in turns if t["role"] == role]

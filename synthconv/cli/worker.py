@@ -26,6 +26,9 @@ def worker(
     load_threshold: float = typer.Option(0.7, "--load-threshold", min=0.05, max=1.0,
                                          help="take no new job while the job processes' load (share of this "
                                          "machine's cores used or waited for) is at or above this"),
+    max_jobs: Optional[int] = typer.Option(None, "--max-jobs", min=1,
+                                           help="take at most this many agents at once (two per room), "
+                                           "whatever the CPU load"),
     ready_file: Optional[Path] = typer.Option(None, "--ready-file", hidden=True,
                                               help="written once the server has registered this worker"),
 ) -> None:
@@ -50,7 +53,7 @@ def worker(
         logging.getLogger("livekit.agents").setLevel(logging.DEBUG)
     os.environ[PRELOAD_ENV] = preload  # job processes inherit it
     server = make_server(cfg.url, cfg.api_key, cfg.api_secret, idle_processes=idle_processes,
-                         load_threshold=load_threshold)
+                         load_threshold=load_threshold, max_jobs=max_jobs)
     if ready_file is not None:
         server.on("worker_registered", lambda *_: ready_file.write_text("registered\n"))
     try:

@@ -19,6 +19,9 @@ from .guards import conversation_dir, replace_atomic, tmp_dir
 from .spoken import spoken_form
 
 TURN_FIELDS = {"turn", "role", "speaker", "text", "start", "end", "interrupted", "heard"}
+# meta.json `realtime_lag_s` above this: the audio path fell far enough behind real time to distort
+# the timing (a room whose agents ran short of CPU); such a conversation is not valid
+LAG_LIMIT_S = 0.5
 
 
 def write_conversation(run: Path, job_id: str, rec, meta: dict,  # noqa: ANN001 - a recorder.Recording

@@ -95,14 +95,17 @@ class Floor:
         if self.session is None:
             return
         onset = line.at + line.speech[0]
-        if self.speaking_left(onset) > TERMINAL_S and line.kind == "turn":
+        cuts_us = line.kind == "turn" and self.speaking_left(onset) > TERMINAL_S
+        if cuts_us:  # a turn, not "mm-hmm", started over our line: we stop, a syllable or two later
             self._spawn(self._yield(onset + self._rng.uniform(0.15, 0.45)))
         if line.kind != "turn":
             return
         self._peer_lines += 1
         words = line.words or []
         cut = None
-        if self._peer_lines > 1 and not self._cut_last and self.call.ending_role is None:
+        # never over the greeting, a line that cuts us off, the line that says again what we cut
+        # off, or once the call is ending
+        if self._peer_lines > 1 and not cuts_us and not self._cut_last and self.call.ending_role is None:
             k = self.timing.barge_in(self.peer_role)
             if k is not None and k + 2 < len(words) and line.speech[1] - words[k][1] > TERMINAL_S + 0.3:
                 cut = k
@@ -113,16 +116,18 @@ class Floor:
         else:
             target = line.at + line.speech[1] + self.timing.offset(self.role, line.speech[1] - line.speech[0])
             heard = line.text
-            self._backchannel(line, line.at + line.speech[1] - 0.5)
+        # "mm-hmm"s end before the peer's line does and well before our own next line starts (the
+        # observer tells an agent's lines apart by their onsets)
+        self._backchannel(line, min(target - 0.5, line.at + line.speech[1]))
         self._spawn(self._reply(line.id, heard, target))
 
     def _backchannel(self, line: Line, until: float) -> None:
-        """Our "mm-hmm"s at the pauses of the peer's line, none after `until` (monotonic)."""
+        """Our "mm-hmm"s at the pauses of the peer's line, each over by `until` (monotonic)."""
         if not line.words:
             return
         words = line.words
         pauses = [(a[2], b[1]) for a, b in zip(words, words[1:])
-                  if b[1] - a[2] >= MIN_PAUSE_S and a[2] >= 1.0 and line.at + b[1] <= until]
+                  if b[1] - a[2] >= MIN_PAUSE_S and a[2] >= 1.0 and line.at + b[1] <= until - 0.5]
         for offset, token in self.timing.backchannels(self.peer_role, pauses):
             self._spawn(self._say_backchannel(token, line.at + offset, until))
 
@@ -131,9 +136,9 @@ class Floor:
         lead = words[0][1] if words else 0.0
         await asyncio.sleep(max(0.0, at - lead - time.monotonic()))
         now = time.monotonic()
-        # not over our own line, not past the peer's, not once the call is ending
+        # not over our own line, not past `until`, not once the call is ending
         if (self.session is None or self.call.ending_role is not None or self.speaking_left(now) > 0
-                or now + duration > until + 0.5 or self._target is not None and now + duration > self._target - 0.2):
+                or now + duration > until):
             return
         line = Line(self.role, self._lines, "backchannel", token, words, duration, at=now)
         self._lines += 1

@@ -31,6 +31,7 @@ from ..errors import LiveKitError
 from ..job import Job
 from ..labels import disfluencies
 from ..recorder import Recording, Turn, Word
+from ..runfolder import LAG_LIMIT_S  # a conversation that fell further behind real time is not kept
 from ..runfolder.audio import loud  # what counts as speech: the contract check's threshold
 from ..scenario import Library
 from .admission import Admission
@@ -39,7 +40,7 @@ from .protocol import (Line, AGENT_NAME, ENDED_ATTR, FAILED_ATTR, HEARD_TOPIC, L
 
 SAMPLE_RATE = 24000
 LEAD_S = 0.2  # a line's speech may reach the observer up to this long before its announcement
-LAG_LIMIT_S = 0.5  # a conversation that fell further behind real time than this is not kept (see Observer.lag)
+LEAD_IN_S = 0.4  # silence kept before the first speech
 JOIN_TIMEOUT_S = 20.0  # an accepted agent joins its room within this
 REDISPATCHES = 2
 # a dispatch no worker accepted within this is sent again: livekit-server offers it within 1 s, or
@@ -199,7 +200,9 @@ class Observer:
         lags = [float(e["said"].get("lag", 0.0)) for e in self.lines.values() if "said" in e]
         return round(max(lags), 3) if lags else None
 
-    def recording(self, tail_s: float = 0.5) -> Recording:
+    def recording(self, tail_s: float = 0.5, lead_in_s: float = LEAD_IN_S) -> Recording:
+        """The two tracks on the observer's clock and the turns placed on them, less the silence
+        before the first speech (the wait for agents) beyond `lead_in_s`."""
         starts = {r: off for r, (off, _) in self.audio.items()}
         pcm = {r: np.concatenate(chunks) if chunks else np.zeros(0, np.int16) for r, (_, chunks) in self.audio.items()}
         length = max([starts[r] + len(pcm[r]) for r in pcm] + [0]) + int(tail_s * SAMPLE_RATE)
@@ -217,7 +220,14 @@ class Observer:
             (Path(os.environ["SYNTHCONV_DEBUG_LINES"]) / f"{room_tag}.json").write_text(json.dumps(
                 {"starts": starts, "lines": dump}, default=str, indent=1))
             np.savez_compressed(Path(os.environ["SYNTHCONV_DEBUG_LINES"]) / f"{room_tag}.npz", **tracks)
-        rec = Recording(sample_rate=SAMPLE_RATE, tracks=tracks, turns=self._turns(tracks), timing="measured")
+        turns = self._turns(tracks)
+        first = min([int(np.argmax(loud(t))) for t in tracks.values() if loud(t).any()] or [0])
+        cut = max(0, first - int(lead_in_s * SAMPLE_RATE))
+        if cut:
+            tracks = {r: t[cut:] for r, t in tracks.items()}
+            for t in turns:
+                t.shift(-cut / SAMPLE_RATE)
+        rec = Recording(sample_rate=SAMPLE_RATE, tracks=tracks, turns=turns, timing="measured")
         rec.notes["realtime_lag_s"] = self.lag()
         return rec
 
@@ -276,32 +286,36 @@ class Observer:
 def _place_words(words: list[tuple[str, float, float]], onset: int, end: int, speech: np.ndarray) -> list[Word]:
     """A line's TTS word times placed on the observer's track from the line's onset (samples).
 
-    The receiver's jitter buffer stretches or shrinks silences a little (tens of ms), so the
-    words drift from their TTS times within a line: a word that follows a pause, or that would
-    land on silence, is moved to where speech really is (the first speech sample from 0.15 s
-    before it was due, if within 0.3 s), and the words after it keep that shift."""
+    The receiver's jitter buffer stretches or shrinks silences (measured: -0.13 to +0.21 s), so
+    the words drift from their TTS times within a line: a word that follows a pause, or that
+    would land on silence, is moved to where speech really resumes (the first speech after the
+    word before it, from 0.15 s before it was due, if within 0.35 s), and the words after it keep
+    that shift. A word still without speech under it is left out (its text stays in the turn)."""
     if not words:
         return []
     rate, shift, placed = SAMPLE_RATE, 0, []
-    lead, floor = words[0][1], onset
+    lead, after = words[0][1], onset  # `after`: where the word before ended, as placed
 
-    def loud_in(a: int, b: int) -> bool:
+    def speech_from(a: int) -> int | None:
         k = int(np.searchsorted(speech, a))
-        return k < len(speech) and speech[k] < b
+        return int(speech[k]) if k < len(speech) else None
 
     for i, (w, a, b) in enumerate(words):
-        due = max(floor, onset + int((a - lead) * rate) + shift)
+        due = max(after, onset + int((a - lead) * rate) + shift)
         length = max(1, int((b - a) * rate))
-        if i and (a - words[i - 1][2] >= 0.05 or not loud_in(due, due + length)):
-            k = int(np.searchsorted(speech, max(floor, due - int(0.15 * rate))))
-            if k < len(speech) and abs(int(speech[k]) - due) < int(0.3 * rate):
-                shift += int(speech[k]) - due
-                due = int(speech[k])
+        first = speech_from(due)
+        if i and (a - words[i - 1][2] >= 0.05 or first is None or first >= due + length):
+            found = speech_from(max(after, due - int(0.15 * rate)))
+            if found is not None and abs(found - due) < int(0.35 * rate):
+                shift += found - due
+                due = found
         if due >= end:
             break
-        if Word.bare(w):
-            placed.append(Word(Word.bare(w), round(due / rate, 3), round(min(end, due + length) / rate, 3)))
-        floor = due
+        stop = min(end, due + length)
+        first = speech_from(due)
+        if Word.bare(w) and first is not None and first < stop:
+            placed.append(Word(Word.bare(w), round(due / rate, 3), round(stop / rate, 3)))
+        after = stop
     return placed
 
 

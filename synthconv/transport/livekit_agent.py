@@ -315,7 +315,7 @@ def prewarm(_proc: JobProcess | None = None) -> None:
 
 
 def make_server(url: str, api_key: str, api_secret: str, *, idle_processes: int = 2,
-                load_threshold: float = LOAD_THRESHOLD, entry=entrypoint,
+                load_threshold: float = LOAD_THRESHOLD, max_jobs: int | None = None, entry=entrypoint,
                 request=on_request) -> AgentServer:  # noqa: ANN001 - tests swap in faults
     """An AgentServer taking synthconv dispatches, each agent in a job process of its own.
 
@@ -329,7 +329,7 @@ def make_server(url: str, api_key: str, api_secret: str, *, idle_processes: int 
     drops it, and `generate` keeps that room waiting until some worker has room.
     """
     os.environ[WORKER_PID_ENV] = str(os.getpid())  # job processes inherit it (see prewarm)
-    measure = WorkerLoad()
+    measure = WorkerLoad(max_jobs=max_jobs)
     logged = [0.0]
 
     def job_load(server: AgentServer) -> float:

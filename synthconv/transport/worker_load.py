@@ -8,7 +8,8 @@ waiting for capacity (transport/livekit.py), so a saturated machine queues rooms
 starting rooms it cannot run in real time.
 
 The load is the larger of two shares of the worker's cores, measured on its own process tree
-(the job processes the forkserver starts; nothing else on the machine):
+(the job processes the forkserver starts; nothing else on the machine), and of the share of
+`--max-jobs` in use when that is set:
 
 - **CPU**: CPU seconds its job processes used over the last few seconds, per core. An agent
   that has just been accepted has not started talking yet, so each active job also counts at
@@ -92,8 +93,9 @@ class WorkerLoad:
     returns the load (1.0: every core this worker may use, or a saturated machine)."""
 
     def __init__(self, root: int | None = None, cores_: float | None = None,
-                 prior: float = PRIOR_CORES_PER_JOB) -> None:
+                 prior: float = PRIOR_CORES_PER_JOB, max_jobs: int | None = None) -> None:
         self.root = root or os.getpid()
+        self.max_jobs = max_jobs  # a cap on agents at once whatever the CPU says (memory, a quota)
         self.cores = cores_ or cores()
         self.prior = prior
         self.per_job = prior  # learned: cores an active job uses
@@ -130,6 +132,8 @@ class WorkerLoad:
             per_job = sum(s[5] for s in self._steps) / span / len(jobs)
             self.per_job = max(self.prior, self.per_job + 0.1 * (per_job - self.per_job))
         load = max(cpu, len(jobs) * self.per_job) / self.cores
+        if self.max_jobs:
+            load = max(load, len(jobs) / self.max_jobs)
         if latency >= LATENCY_FULL_S:
             load = max(load, 1.0)
         self.last = {"cpu_cores": round(cpu, 3), "latency_ms": round(latency * 1000, 2),
