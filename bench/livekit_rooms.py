@@ -146,8 +146,8 @@ async def one(n: int, seed: int, job_timeout: int, workdir: Path, waves: int = 1
         turns = [t for t in turns if t.get("kind", "turn") == "turn"]
         offsets += [b["start"] - a["end"] for a, b in zip(turns, turns[1:]) if a["role"] != b["role"]]
         lag = json.loads((folder / "meta.json").read_text()).get("realtime_lag_s")
-        if isinstance(lag, dict):
-            lags.append(lag.get("max", 0.0))
+        if isinstance(lag, (int, float)):
+            lags.append(lag)
     q = statistics.quantiles(offsets, n=10) if len(offsets) >= 2 else [float("nan")] * 9
     ok = sum(r["status"] == "ok" for r in rows)
     return {"n": n, "ok": f"{ok}/{len(rows)}", "wall": wall, "audio": audio, "load": load,

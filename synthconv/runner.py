@@ -98,7 +98,7 @@ def labels_of(rec) -> dict:  # noqa: ANN001 - a recorder.Recording
 
 
 def runner_main(conn, scenarios_dir: str, personas_dir: str, engine_name: str, parent: int,  # noqa: ANN001
-                hearing: str | None = None) -> None:
+                hearing: str | None = None, warm: bool = True) -> None:
     """Serve jobs from the supervisor over `conn` until it sends None."""
     die_with_parent()
     if os.getppid() != parent:  # it died before we asked
@@ -112,7 +112,8 @@ def runner_main(conn, scenarios_dir: str, personas_dir: str, engine_name: str, p
     try:
         library = load_library(Path(scenarios_dir), Path(personas_dir))
         engine = make_engine(engine_name, hearing)
-        engine.warm_up()
+        if warm:  # rooms: the agents load the models, in their workers' job processes
+            engine.warm_up()
     except Exception as e:  # noqa: BLE001 - reported with every job instead
         make_engine_error = f"runner could not start: {type(e).__name__}: {e}"
     conn.send({"ready": True})

@@ -163,7 +163,7 @@ def execute(
 
         proc = ctx.Process(target=runner_main, daemon=True, args=(
             child, str(settings.scenarios_dir), str(settings.personas_dir), settings.engine, os.getpid(),
-            settings.hearing))
+            settings.hearing, settings.transport != "livekit"))
         proc.start()
         child.close()
         return _Runner(proc=proc, conn=parent)

@@ -202,10 +202,16 @@ async def entrypoint(ctx: JobContext) -> None:
         if participant.identity == peer_identity and changed.get(ENDING_ATTR):
             call.end_after_turn(peer_role)
 
+    def on_track(track: rtc.Track, pub: rtc.RemoteTrackPublication, participant: rtc.RemoteParticipant) -> None:
+        # a scheduled agent hears announced lines, not audio: it subscribes to its peer's track
+        # (a track starts playing only once a participant other than the hidden observer did)
+        # and lets it go again, so nothing decodes audio nobody listens to
+        if floor is not None and participant.identity == peer_identity:
+            pub.set_subscribed(False)
+
     ctx.room.register_text_stream_handler(LINE_TOPIC, on_line)
     ctx.room.on("participant_attributes_changed", on_attributes)
-    # subscribed to its peer's audio even where it hears announced lines: a track starts playing
-    # only once someone other than the hidden observer subscribed to it
+    ctx.room.on("track_subscribed", on_track)
     await asyncio.wait_for(ctx.connect(), 30)
 
     async def peer_ready() -> None:
