@@ -98,9 +98,9 @@ class StrictTiming:
 
 class NaturalTiming(StrictTiming):
     natural = True
-    MODE, BELOW, ABOVE = 0.2, 0.25, 0.3
+    MODE, BELOW, ABOVE = 0.2, 0.35, 0.5
     INTERRUPTIONS = 0.15  # chance that a long enough turn is cut off, before persona scaling
-    BACKCHANNEL = 0.35  # chance of a backchannel at a pause of a long turn
+    BACKCHANNEL = 0.5  # chance of a backchannel at a pause of a long turn
 
     def __init__(self, seed: int, scenario: Scenario, personas: dict[str, Persona], stream: str = "") -> None:
         super().__init__(seed, scenario, personas, stream)
@@ -156,7 +156,7 @@ class NaturalTiming(StrictTiming):
         out = []
         for a, b in pauses:
             if self._tt.random() < self._backchannel:
-                out.append((a + self._tt.uniform(0.05, 0.25) * (b - a), self._tt.choice(self._tokens)))
+                out.append((a + self._tt.uniform(0.4, 1.3) * (b - a), self._tt.choice(self._tokens)))
         return out
 
 

@@ -116,9 +116,11 @@ class WorkerLoad:
                 continue
             seen[pid] = st
             run0, wait0, slices0 = self._seen.get(pid, (0.0, 0.0, 0))
-            ran, waited, slices = ran + st[0] - run0, waited + st[1] - wait0, slices + st[2] - slices0
+            # a thread that ended takes its counters out of the process's sum: no negative steps
+            step = max(0.0, st[0] - run0)
+            ran, waited, slices = ran + step, waited + max(0.0, st[1] - wait0), slices + max(0, st[2] - slices0)
             if pid in jobs:
-                ran_jobs += st[0] - run0
+                ran_jobs += step
         if self._at:
             self._steps.append((self._at, now, ran, waited, slices, ran_jobs))
         self._seen, self._at = seen, now
