@@ -41,7 +41,7 @@ from .floor import Floor
 from .protocol import (Line, AGENT_NAME, ENDED_ATTR, ENDING_ATTR, FAILED_ATTR, HEARD_TOPIC, LINE_TOPIC, READY_ATTR, SAID_TOPIC,
                        identity, observer_identity)
 from .timing import timing_model
-from .worker_load import WorkerLoad
+from .worker_load import WorkerLoad, report_lag, state_dir
 
 log = logging.getLogger("synthconv.worker")
 
@@ -123,6 +123,8 @@ class Lines:
         if self.floor is not None:  # the floor announced it as it released it
             line = self.floor.current
             self.playing = (line, line.at) if line is not None else None
+            if line is not None and line.late:
+                report_lag(line.late)  # the worker takes no new room while its agents fall behind
             return
         line = Line(self.role, self.n, "turn", "", None, 0.0, at=time.monotonic())
         self.n += 1
@@ -134,6 +136,7 @@ class Lines:
             return
         (line, at), self.playing = self.playing, None
         lag = max(line.late, time.monotonic() - at - played - PLAYOUT_SLACK_S, 0.0)
+        report_lag(lag)
         if self.floor is not None:
             self.floor.current = None
             self._said(line, line.said(played) if interrupted else line.text, played, interrupted, lag)
@@ -334,8 +337,13 @@ def make_server(url: str, api_key: str, api_secret: str, *, idle_processes: int 
     job at or above `load_threshold`: livekit-server then offers the job to another worker, or
     drops it, and `generate` keeps that room waiting until some worker has room.
     """
+    import atexit
+    import shutil
+
     os.environ[WORKER_PID_ENV] = str(os.getpid())  # job processes inherit it (see prewarm)
-    measure = WorkerLoad(max_jobs=max_jobs)
+    state = state_dir()  # job processes inherit its name, and report their lag there
+    atexit.register(shutil.rmtree, state, ignore_errors=True)
+    measure = WorkerLoad(max_jobs=max_jobs, state=state)
     logged = [0.0]
 
     def job_load(server: AgentServer) -> float:

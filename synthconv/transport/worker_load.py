@@ -7,33 +7,38 @@ other workers, and with none left the dispatch is dropped: `generate` then keeps
 waiting for capacity (transport/livekit.py), so a saturated machine queues rooms instead of
 starting rooms it cannot run in real time.
 
-The load is the larger of two shares of the worker's cores, measured on its own process tree
-(the job processes the forkserver starts; nothing else on the machine), and of the share of
-`--max-jobs` in use when that is set:
+The load is the largest of:
 
-- **CPU**: CPU seconds its job processes used over the last few seconds, per core. An agent
-  that has just been accepted has not started talking yet, so each active job also counts at
-  least the CPU an active job was seen to use (learned while jobs run, never below a prior):
-  rooms accepted in a burst are counted before their CPU shows.
-- **Waiting**: how long its threads, once runnable, waited for a core, on average each time
-  they got one (/proc/PID/task/TID/schedstat). Rooms run in real time on 10-50 ms audio frames:
-  when the machine is saturated (by these rooms or by anything else at the same priority) the
-  waits grow towards a frame's length and the rooms fall behind; from `LATENCY_FULL_S` on the
-  worker reports itself full. A niced background job hardly delays our threads, so it does
-  not stop the worker, unlike livekit-agents' default load (the whole machine's CPU), which
-  made a worker on a busy machine refuse every room.
+- **CPU**: what its job processes (the ones the forkserver starts; nothing else on the machine)
+  used over the last few seconds, per core it may run on. An agent just accepted has not started
+  talking yet, so each active job counts at least the CPU an active job was seen to use
+  (learned while jobs run, never below a prior): rooms accepted in a burst count before their
+  CPU shows.
+- **Lag**: whether its agents keep up with real time. Each job process reports how late its
+  lines started and how much longer than their audio they took to play out (the lag meta.json
+  records, `realtime_lag_s`); once one fell `LAG_FULL_S` behind in the last `LAG_FRESH_S`, the
+  worker is full. This is what the rooms feel when the machine is short of CPU, whoever uses
+  it: other programs at the same priority make the agents' bursts of work (a reply: policy and
+  speech, ~50 ms of CPU) take many times as long. A niced background job does not, and does not
+  stop the worker (livekit-agents' default load, the whole machine's CPU, made a worker on a busy
+  machine refuse every room).
+- the share of `--max-jobs` in use, when that is set.
 """
 
 from __future__ import annotations
 
 import os
+import tempfile
 import time
 from collections import deque
 from pathlib import Path
 
 PRIOR_CORES_PER_JOB = 0.06  # an offline agent in a room, measured (bench/livekit_rooms.py); learned upward
-WINDOW_S = 3.0  # how far back the CPU and waiting shares look
-LATENCY_FULL_S = 0.008  # mean wait for a core per time a thread got one, at which the worker is full
+WINDOW_S = 3.0  # how far back the CPU share looks
+LAG_FULL_S = 0.25  # an agent this far behind real time: the worker takes no new job
+LAG_FRESH_S = 10.0  # for this long after it was reported
+STATE_ENV = "SYNTHCONV_WORKER_STATE"  # the folder (in memory) where job processes report their lag
+TICK = os.sysconf("SC_CLK_TCK")
 
 
 def cores() -> float:
@@ -48,7 +53,7 @@ def cores() -> float:
     return max(n, 0.1)
 
 
-def _children() -> dict[int, list[int]]:
+def descendants(root: int) -> list[int]:
     kids: dict[int, list[int]] = {}
     for p in os.listdir("/proc"):
         if not p.isdigit():
@@ -58,12 +63,7 @@ def _children() -> dict[int, list[int]]:
         except (OSError, IndexError, ValueError):
             continue
         kids.setdefault(ppid, []).append(int(p))
-    return kids
-
-
-def descendants(root: int) -> list[int]:
-    kids, found, todo = _children(), [], []
-    todo = list(kids.get(root, []))
+    found, todo = [], list(kids.get(root, []))
     while todo:
         pid = todo.pop()
         found.append(pid)
@@ -71,73 +71,97 @@ def descendants(root: int) -> list[int]:
     return found
 
 
-def schedstat(pid: int) -> tuple[float, float, int] | None:
-    """(seconds on a core, seconds runnable but waiting for one, times it got a core), summed
-    over `pid`'s threads."""
-    run = wait = slices = 0
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU of a process and all its threads, or None if it is gone."""
     try:
-        tids = os.listdir(f"/proc/{pid}/task")
-    except OSError:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / TICK
+    except (OSError, IndexError, ValueError):
         return None
-    for tid in tids:
-        try:
-            r, w, n = Path(f"/proc/{pid}/task/{tid}/schedstat").read_text().split()
-        except (OSError, ValueError):
-            continue
-        run, wait, slices = run + int(r), wait + int(w), slices + int(n)
-    return run / 1e9, wait / 1e9, slices
+
+
+def state_dir() -> Path:
+    """Where this worker's job processes report their lag: made once, in memory where possible."""
+    if not os.environ.get(STATE_ENV):
+        base = "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else None
+        os.environ[STATE_ENV] = tempfile.mkdtemp(prefix="synthconv-worker-", dir=base)
+    return Path(os.environ[STATE_ENV])
+
+
+def report_lag(lag: float) -> None:
+    """In a job process: how far behind real time its last line fell (seconds)."""
+    folder = os.environ.get(STATE_ENV)
+    if not folder:
+        return
+    path = Path(folder) / str(os.getpid())
+    try:
+        path.with_suffix(".tmp").write_text(f"{time.time():.3f} {lag:.3f}")
+        path.with_suffix(".tmp").replace(path)
+    except OSError:
+        pass  # the worker is gone, or its folder: nothing to tell
 
 
 class WorkerLoad:
     """`load_fnc` of an AgentServer: called with the pids of the processes running jobs, it
-    returns the load (1.0: every core this worker may use, or a saturated machine)."""
+    returns the load (1.0: every core this worker may use, or agents falling behind)."""
 
     def __init__(self, root: int | None = None, cores_: float | None = None,
-                 prior: float = PRIOR_CORES_PER_JOB, max_jobs: int | None = None) -> None:
+                 prior: float = PRIOR_CORES_PER_JOB, max_jobs: int | None = None,
+                 state: Path | None = None) -> None:
         self.root = root or os.getpid()
-        self.max_jobs = max_jobs  # a cap on agents at once whatever the CPU says (memory, a quota)
         self.cores = cores_ or cores()
         self.prior = prior
+        self.max_jobs = max_jobs  # a cap on agents at once whatever the CPU says (memory, a quota)
+        self.state = state
         self.per_job = prior  # learned: cores an active job uses
-        self._seen: dict[int, tuple[float, float, int]] = {}  # pid -> its schedstat at the last call
+        self._seen: dict[int, float] = {}  # pid -> its CPU seconds at the last call
         self._at = 0.0  # time of the last call
-        # per interval between calls: (start, end, run s, wait s and slices of the tree, run s of the jobs)
-        self._steps: deque[tuple[float, float, float, float, int, float]] = deque()
+        # per interval between calls: (start, end, CPU s of the tree, CPU s of the jobs)
+        self._steps: deque[tuple[float, float, float, float]] = deque()
         self.last: dict[str, float] = {}  # the figures of the last call, for the worker's log
 
     def __call__(self, jobs: list[int]) -> float:
         now = time.monotonic()
-        ran = waited = ran_jobs = 0.0
-        slices = 0
+        ran = ran_jobs = 0.0
         seen = {}
         for pid in descendants(self.root):
-            st = schedstat(pid)
-            if st is None:
+            cpu = cpu_seconds(pid)
+            if cpu is None:
                 continue
-            seen[pid] = st
-            run0, wait0, slices0 = self._seen.get(pid, (0.0, 0.0, 0))
-            # a thread that ended takes its counters out of the process's sum: no negative steps
-            step = max(0.0, st[0] - run0)
-            ran, waited, slices = ran + step, waited + max(0.0, st[1] - wait0), slices + max(0, st[2] - slices0)
-            if pid in jobs:
-                ran_jobs += step
+            seen[pid] = cpu
+            step = cpu - self._seen.get(pid, cpu if not self._at else 0.0)
+            ran += step
+            ran_jobs += step if pid in jobs else 0.0
         if self._at:
-            self._steps.append((self._at, now, ran, waited, slices, ran_jobs))
+            self._steps.append((self._at, now, ran, ran_jobs))
         self._seen, self._at = seen, now
         while self._steps and self._steps[0][1] < now - WINDOW_S:
             self._steps.popleft()
         span = now - self._steps[0][0] if self._steps else 0.0
-        run, wait, n = (sum(s[k] for s in self._steps) for k in (2, 3, 4))
-        cpu = run / span if span > 0.2 else 0.0
-        latency = wait / n if n > 20 else 0.0  # too few wake-ups to tell (an idle worker): none
+        cpu = sum(s[2] for s in self._steps) / span if span > 0.2 else 0.0
         if jobs and span >= WINDOW_S * 0.9:
-            per_job = sum(s[5] for s in self._steps) / span / len(jobs)
+            per_job = sum(s[3] for s in self._steps) / span / len(jobs)
             self.per_job = max(self.prior, self.per_job + 0.1 * (per_job - self.per_job))
         load = max(cpu, len(jobs) * self.per_job) / self.cores
         if self.max_jobs:
             load = max(load, len(jobs) / self.max_jobs)
-        if latency >= LATENCY_FULL_S:
+        lag = self.lag(jobs)
+        if lag >= LAG_FULL_S:
             load = max(load, 1.0)
-        self.last = {"cpu_cores": round(cpu, 3), "latency_ms": round(latency * 1000, 2),
-                     "per_job": round(self.per_job, 3), "jobs": len(jobs), "load": round(load, 3)}
+        self.last = {"cpu_cores": round(cpu, 3), "per_job": round(self.per_job, 3), "jobs": len(jobs),
+                     "lag_s": round(lag, 3), "load": round(load, 3)}
         return load
+
+    def lag(self, jobs: list[int]) -> float:
+        """The most any job process fell behind real time in the last LAG_FRESH_S (s)."""
+        if self.state is None:
+            return 0.0
+        worst = 0.0
+        for pid in jobs:
+            try:
+                at, lag = (float(x) for x in (self.state / str(pid)).read_text().split())
+            except (OSError, ValueError):
+                continue
+            if time.time() - at <= LAG_FRESH_S:
+                worst = max(worst, lag)
+        return worst
