@@ -155,7 +155,29 @@ class Lines:
                                "played": round(played, 3), "lag": round(lag, 3)})
 
 
+async def watch_loop(period: float = 0.2, every: float = 1.0) -> None:
+    """Report how late this job's event loop runs (its timers firing late: the process waits
+    for CPU), the most in each `every` seconds, to the worker (worker_load.py)."""
+    worst, since = 0.0, time.monotonic()
+    while True:
+        due = time.monotonic() + period
+        await asyncio.sleep(period)
+        now = time.monotonic()
+        worst = max(worst, now - due)
+        if now - since >= every:
+            report_lag(worst)
+            worst, since = 0.0, now
+
+
 async def entrypoint(ctx: JobContext) -> None:
+    watcher = asyncio.get_running_loop().create_task(watch_loop())
+    try:
+        await _run(ctx)
+    finally:
+        watcher.cancel()
+
+
+async def _run(ctx: JobContext) -> None:
     meta = json.loads(ctx.job.metadata)
     job, role = Job.from_dict(meta["job"]), meta["role"]
     # loading models blocks; keep the job's event loop free for the room connection

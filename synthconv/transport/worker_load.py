@@ -15,13 +15,16 @@ The load is the largest of:
   (learned while jobs run, never below a prior): rooms accepted in a burst count before their
   CPU shows.
 - **Lag**: whether its agents keep up with real time. Each job process reports how late its
-  lines started and how much longer than their audio they took to play out (the lag meta.json
+  event loop ran (every second: the audio it plays is fed from that loop) and how late its
+  lines started or how much longer than their audio they took to play out (the lag meta.json
   records, `realtime_lag_s`); once one fell `LAG_FULL_S` behind in the last `LAG_FRESH_S`, the
   worker is full. This is what the rooms feel when the machine is short of CPU, whoever uses
   it: other programs at the same priority make the agents' bursts of work (a reply: policy and
   speech, ~50 ms of CPU) take many times as long. A niced background job does not, and does not
   stop the worker (livekit-agents' default load, the whole machine's CPU, made a worker on a busy
   machine refuse every room).
+- **Ramp**: while a room's two agents are younger than RAMP_S, it is full: rooms start one at a
+  time, each once the one before has shown what it costs.
 - the share of `--max-jobs` in use, when that is set.
 """
 
@@ -37,6 +40,7 @@ PRIOR_CORES_PER_JOB = 0.06  # an offline agent in a room, measured (bench/liveki
 WINDOW_S = 3.0  # how far back the CPU share looks
 LAG_FULL_S = 0.25  # an agent this far behind real time: the worker takes no new job
 LAG_FRESH_S = 10.0  # for this long after it was reported
+RAMP_S = 5.0  # a room's agents just started: the next room waits this long (their CPU and lag show by then)
 STATE_ENV = "SYNTHCONV_WORKER_STATE"  # the folder (in memory) where job processes report their lag
 TICK = os.sysconf("SC_CLK_TCK")
 
@@ -88,14 +92,22 @@ def state_dir() -> Path:
     return Path(os.environ[STATE_ENV])
 
 
+_reported: deque[tuple[float, float]] = deque()  # (time, lag) this job process reported
+
+
 def report_lag(lag: float) -> None:
-    """In a job process: how far behind real time its last line fell (seconds)."""
+    """In a job process: how far behind real time it fell just now (seconds). The worker reads
+    the most it fell in the last LAG_FRESH_S."""
     folder = os.environ.get(STATE_ENV)
     if not folder:
         return
+    now = time.time()
+    _reported.append((now, lag))
+    while _reported[0][0] < now - LAG_FRESH_S:
+        _reported.popleft()
     path = Path(folder) / str(os.getpid())
     try:
-        path.with_suffix(".tmp").write_text(f"{time.time():.3f} {lag:.3f}")
+        path.with_suffix(".tmp").write_text(f"{now:.3f} {max(v for _, v in _reported):.3f}")
         path.with_suffix(".tmp").replace(path)
     except OSError:
         pass  # the worker is gone, or its folder: nothing to tell
@@ -115,6 +127,7 @@ class WorkerLoad:
         self.state = state
         self.per_job = prior  # learned: cores an active job uses
         self._seen: dict[int, float] = {}  # pid -> its CPU seconds at the last call
+        self._born: dict[int, float] = {}  # job pid -> when it was first seen running a job
         self._at = 0.0  # time of the last call
         # per interval between calls: (start, end, CPU s of the tree, CPU s of the jobs)
         self._steps: deque[tuple[float, float, float, float]] = deque()
@@ -146,10 +159,12 @@ class WorkerLoad:
         if self.max_jobs:
             load = max(load, len(jobs) / self.max_jobs)
         lag = self.lag(jobs)
-        if lag >= LAG_FULL_S:
+        self._born = {pid: self._born.get(pid, now) for pid in jobs}
+        young = sum(now - t < RAMP_S for t in self._born.values())
+        if lag >= LAG_FULL_S or young >= 2:
             load = max(load, 1.0)
         self.last = {"cpu_cores": round(cpu, 3), "per_job": round(self.per_job, 3), "jobs": len(jobs),
-                     "lag_s": round(lag, 3), "load": round(load, 3)}
+                     "young": young, "lag_s": round(lag, 3), "load": round(load, 3)}
         return load
 
     def lag(self, jobs: list[int]) -> float:
