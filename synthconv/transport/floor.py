@@ -38,7 +38,11 @@ from .protocol import Line
 from .timing import StrictTiming
 
 TERMINAL_S = 1.1  # a line with less than this left when the peer comes in is finished, not cut
-PREP_S = 0.5  # a reply is worked out this long before it is due (policy and espeak take ~0.05 s)
+# A reply is worked out this long before it is due (policy and espeak take ~0.05 s of CPU, many
+# times that on a machine short of CPU), and held; at least PREP_MIN_S before it when a backchannel
+# comes later (a held reply would hold up the backchannel: the session says one thing at a time).
+PREP_S, PREP_MIN_S = 1.5, 0.5
+BACKCHANNEL_S = 0.7  # a backchannel is said within this long
 MIN_PAUSE_S = 0.12  # a pause between words where a listener may backchannel (as on the bridge)
 
 
@@ -118,18 +122,23 @@ class Floor:
             heard = line.text
         # "mm-hmm"s end before the peer's line does and well before our own next line starts (the
         # observer tells an agent's lines apart by their onsets)
-        self._backchannel(line, min(target - 0.5, line.at + line.speech[1]))
-        self._spawn(self._reply(line.id, heard, target))
+        said = self._backchannel(line, min(target - PREP_MIN_S, line.at + line.speech[1]))
+        prep = max(target - PREP_S, max(said, default=0.0) + BACKCHANNEL_S)
+        self._spawn(self._reply(line.id, heard, target, min(prep, target - PREP_MIN_S)))
 
-    def _backchannel(self, line: Line, until: float) -> None:
-        """Our "mm-hmm"s at the pauses of the peer's line, each over by `until` (monotonic)."""
+    def _backchannel(self, line: Line, until: float) -> list[float]:
+        """Our "mm-hmm"s at the pauses of the peer's line, each over by `until`; when they start
+        (monotonic)."""
         if not line.words:
-            return
+            return []
         words = line.words
         pauses = [(a[2], b[1]) for a, b in zip(words, words[1:])
                   if b[1] - a[2] >= MIN_PAUSE_S and a[2] >= 1.0 and line.at + b[1] <= until - 0.5]
+        starts = []
         for offset, token in self.timing.backchannels(self.peer_role, pauses):
+            starts.append(line.at + offset)
             self._spawn(self._say_backchannel(token, line.at + offset, until))
+        return starts
 
     async def _say_backchannel(self, token: str, at: float, until: float) -> None:
         frames, words, duration = await self._token(token)
@@ -167,8 +176,8 @@ class Floor:
             self._said_tokens[token] = frames, words or None, sum(f.duration for f in frames)
         return self._said_tokens[token]
 
-    async def _reply(self, line_id: int, heard: str, target: float) -> None:
-        await asyncio.sleep(max(0.0, target - PREP_S - time.monotonic()))
+    async def _reply(self, line_id: int, heard: str, target: float, prep: float) -> None:
+        await asyncio.sleep(max(0.0, prep - time.monotonic()))
         self.heard(line_id, heard)
         if self.session is None or self.call.ended:
             return

@@ -155,6 +155,29 @@ class Lines:
                                "played": round(played, 3), "lag": round(lag, 3)})
 
 
+SOURCE_QUEUE_MS = 1500  # audio an agent queues ahead of playout (livekit-agents' RoomIO: 200 ms)
+
+
+def deepen_audio_source() -> None:
+    """Let RoomIO queue SOURCE_QUEUE_MS of a line's audio ahead of playout instead of 200 ms.
+
+    RoomIO feeds a line's audio to the track from the job's event loop, at most 200 ms ahead: a
+    loop held up longer than that (a machine short of CPU) leaves a gap in the middle of a word,
+    and the line plays out slower than real time. A cut still stops at once (the queue is
+    cleared). livekit-agents 1.8 builds that source in room_io/_output.py with the queue size
+    fixed; this gives that module an `rtc` whose AudioSource asks for more."""
+    import types
+
+    from livekit.agents.voice.room_io import _output
+
+    class DeepSource(rtc.AudioSource):
+        def __init__(self, sample_rate: int, num_channels: int, queue_size_ms: int = 1000, loop=None) -> None:  # noqa: ANN001
+            super().__init__(sample_rate, num_channels, queue_size_ms=max(queue_size_ms, SOURCE_QUEUE_MS), loop=loop)
+
+    if getattr(_output.rtc, "AudioSource", None) is rtc.AudioSource:
+        _output.rtc = types.SimpleNamespace(**{**vars(rtc), "AudioSource": DeepSource})
+
+
 async def watch_loop(period: float = 0.2, every: float = 1.0) -> None:
     """Report how late this job's event loop runs (its timers firing late: the process waits
     for CPU), the most in each `every` seconds, to the worker (worker_load.py)."""
@@ -170,6 +193,7 @@ async def watch_loop(period: float = 0.2, every: float = 1.0) -> None:
 
 
 async def entrypoint(ctx: JobContext) -> None:
+    deepen_audio_source()
     watcher = asyncio.get_running_loop().create_task(watch_loop())
     try:
         await _run(ctx)
