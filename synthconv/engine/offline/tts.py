@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import math
 import random
 import re
 import threading
@@ -113,6 +112,9 @@ def word_spans(text: str, starts: list[tuple[int, int]], pcm: np.ndarray, rate: 
     return words
 
 
+# a pause never grows past this: a listener's VAD ends a speech segment after 0.6 s of silence, and
+# a line must reach its recognizer as one segment
+MAX_PAUSE_S = 0.55
 HESITATIONS = {"um,", "uh,", "er,", "hmm,", "well,", "so,", "okay,", "right,", "look,", "अच्छा,", "देखिए,", "मतलब,",
                "हम्म,", "जी,"}
 
@@ -120,7 +122,8 @@ HESITATIONS = {"um,", "uh,", "er,", "hmm,", "well,", "so,", "okay,", "right,", "
 def paced(pcm: np.ndarray, words: list[Word], rate: int, voice: OfflineVoice, text: str) -> tuple[np.ndarray, list[Word]]:
     """The line with pauses a speaker makes: longer and more varied silences where a sentence or
     clause ends and after a hesitation ("Um,"), than espeak-ng's own (0.3 s at a full stop, 0.15 s
-    at a comma, always the same).
+    at a comma, always the same), and never longer than a listener's VAD takes for the end of
+    its speech (MAX_PAUSE_S).
 
     Real talk has about 6 s of such pauses per minute (Fisher telephone speech, 0.2 s or longer
     silences inside one speaker's speech; labels.timing_per_minute). The silence is added in the
@@ -135,14 +138,16 @@ def paced(pcm: np.ndarray, words: list[Word], rate: int, voice: OfflineVoice, te
     for a, b in zip(words, words[1:]):
         token = a.word.lower()
         if token.endswith((".", "?", "!", "।")):
-            extra = min(1.2, max(0.05, rng.lognormvariate(math.log(0.25), 0.6)))
+            extra = rng.uniform(0.08, 0.25)
         elif token in HESITATIONS:
-            extra = rng.uniform(0.1, 0.45)
-        elif token.endswith((",", ";", ":")) and rng.random() < 0.35:
-            extra = rng.uniform(0.08, 0.3)
+            extra = rng.uniform(0.1, 0.25)
+        elif token.endswith((",", ";", ":")) and rng.random() < 0.5:
+            extra = rng.uniform(0.06, 0.25)
         else:
             continue
-        cuts.append((int((a.end + b.start) / 2 * rate), int(extra * scale * rate)))
+        room = MAX_PAUSE_S - (b.start - a.end)  # espeak's own pause is longer at a slow rate
+        if room > 0.02:
+            cuts.append((int((a.end + b.start) / 2 * rate), int(min(room, extra * scale) * rate)))
     if not cuts:
         return pcm, words
     parts, at = [], 0
