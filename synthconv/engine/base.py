@@ -119,8 +119,9 @@ class Engine(ABC):
     def check(self, personas: list[Persona]) -> None:
         """Raise `EngineError` if the engine cannot run here (missing key, missing voice...)."""
 
-    def warm_up(self) -> None:
-        """Load models once per process, before the first job."""
+    def warm_up(self, hears_audio: bool = True) -> None:
+        """Load models once per process, before the first job. `hears_audio` False: it will only
+        play `scheduled` turns in rooms (no VAD, no recognizer to load)."""
 
     def cost_estimate(self, jobs: list[Job], library: Library) -> tuple[float, float, str] | None:
         """(API audio minutes, threshold above which to ask, one-line summary) for running

@@ -51,20 +51,20 @@ def session_options(barge_in: bool = False, turn_detection: str = "vad") -> dict
     }
 
 
-_vad = None
+_vads: dict[float, object] = {}
 _vad_lock = threading.Lock()
 
 
-def silero_vad():  # noqa: ANN201 - silero's VAD type
-    """One silero model per process, shared by every engine that finds turns by VAD; each
-    session opens its own stream on it."""
-    global _vad
+def silero_vad(min_silence: float = 0.6):  # noqa: ANN201 - silero's VAD type
+    """One silero model per process and silence length, shared by every engine that finds turns
+    by VAD; each session opens its own stream on it. A speech segment ends after `min_silence`
+    of silence."""
     with _vad_lock:
-        if _vad is None:
+        if min_silence not in _vads:
             from livekit.plugins import silero
 
-            _vad = silero.VAD.load(min_silence_duration=0.6)
-        return _vad
+            _vads[min_silence] = silero.VAD.load(min_silence_duration=min_silence)
+        return _vads[min_silence]
 
 
 def identity_prompt(speaker: Speaker) -> str:

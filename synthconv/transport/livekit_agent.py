@@ -58,7 +58,10 @@ def _library_and_engine(meta: dict):  # noqa: ANN202
     key = (meta["scenarios_dir"], meta["personas_dir"], meta["engine"])
     if key not in _cache:
         engine = make_engine(meta["engine"])
-        engine.warm_up()
+        if engine.scheduled:  # it hears announced lines: no VAD, no recognizer
+            engine.warm_up(hears_audio=False)
+        else:
+            engine.warm_up()
         _cache[key] = (load_library(Path(meta["scenarios_dir"]), Path(meta["personas_dir"])), engine)
     return _cache[key]
 

@@ -12,6 +12,9 @@ from .stt import TranscriptSTT
 from .tts import Espeak, EspeakTTS
 
 HEARINGS = ("whisper", "transcript")
+# Silence that ends a speech segment for an offline listener: longer than the pauses an espeak line
+# holds (tts.MAX_PAUSE_S, 0.55 s) plus silero's tail, so a line reaches the recognizer whole.
+MIN_SILENCE_S = 0.9
 
 
 class OfflineEngine(Engine):
@@ -40,9 +43,11 @@ class OfflineEngine(Engine):
     def voice(self, persona) -> dict:  # noqa: ANN001
         return {"engine": "espeak-ng", **persona.voice.offline.model_dump()}
 
-    def warm_up(self) -> None:
-        silero_vad()
+    def warm_up(self, hears_audio: bool = True) -> None:
         Espeak.get()
+        if not hears_audio:
+            return
+        silero_vad(MIN_SILENCE_S)
         if self.hearing == "whisper":
             from .whisper import Whisper
 
@@ -66,7 +71,8 @@ class OfflineEngine(Engine):
         if speaker.floor is not None:  # a room's floor decides when to speak, from the peer's announced lines
             hearing = {"stt": None, "vad": None, **session_options(turn_detection="manual")}
         else:
-            hearing = {"stt": self._stt(speaker), "vad": silero_vad(), **session_options(barge_in=speaker.barge_in)}
+            hearing = {"stt": self._stt(speaker), "vad": silero_vad(MIN_SILENCE_S),
+                       **session_options(barge_in=speaker.barge_in)}
         session = AgentSession(
             llm=DialoguePolicy(
                 scenario=speaker.scenario,
