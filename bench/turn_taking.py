@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from synthconv.labels import FISHER_PER_MIN, modal_offset, timing_per_minute, turn_taking
+from synthconv.runfolder.labels import FISHER_PER_MIN, modal_offset, timing_per_minute, turn_taking
 from synthconv.runfolder import read_transcript, read_wav
 
 

@@ -131,8 +131,7 @@ def run_samples(run: Path) -> list[Sample]:
         except Exception:  # noqa: BLE001 - a damaged transcript is validate's finding, not ours
             continue
         out.append(Sample(id=job["id"], scenario=job["scenario"], roles=dict(job["roles"]),
-                          utterances=[str(t.get("text", "")) for t in turns
-                                      if t.get("kind", "turn") == "turn"]))  # a backchannel is not an utterance
+                          utterances=[t.text for t in turns if t.kind == "turn"]))  # a backchannel is not an utterance
     return out
 
 

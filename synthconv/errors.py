@@ -7,6 +7,10 @@ or it becomes the error of the one conversation it concerns.
 from __future__ import annotations
 
 
+class ConfigError(ValueError):
+    """A setting of the run is unusable; the message starts with the flag (or run.json field)."""
+
+
 class LibraryError(ValueError):
     """A scenario or persona file is unusable; the message names the file and the field."""
 

@@ -16,7 +16,7 @@ import random
 from dataclasses import asdict, dataclass, field
 
 from .personas import MIXED_FILE_SHARE, MODES, draw
-from .scenario import Branch, Library, Persona, Scenario
+from .scenario import Branch, Library, Persona, Scenario, draw_facts
 
 WALK = 4096  # a job's variant: its run's offset (a multiple of WALK) plus its step along the wording walk
 
@@ -52,12 +52,49 @@ class Job:
     def branch(self, library: Library) -> Branch | None:
         return library.scenarios[self.scenario].branch_of(self.seed)
 
-    def played(self, library: Library) -> Scenario:
-        """The scenario as this conversation plays it: the main script or the branch its seed draws."""
-        return library.scenarios[self.scenario].play(self.branch(library))
-
     def cast(self, library: Library) -> dict[str, Persona]:
         return {r: self.persona(r, library) for r in self.roles}
+
+    def resolve(self, library: Library) -> ResolvedJob:
+        """This job as it is played (see ResolvedJob)."""
+        branch = self.branch(library)
+        scenario = library.scenarios[self.scenario].play(branch)
+        return ResolvedJob(job=self, scenario=scenario, branch=branch, personas=self.cast(library),
+                           facts=draw_facts(scenario, self.seed))
+
+
+@dataclass(frozen=True)
+class ResolvedJob:
+    """A job as one conversation plays it, worked out once from the library: the played
+    scenario (main script or the branch its seed draws), who plays each role and the facts each
+    knows. Transports, engines and the meta.json writer all take this one value, and a LiveKit
+    dispatch carries it whole (`to_dict`), so an agent worker needs no library of its own."""
+
+    job: Job
+    scenario: Scenario  # as played: no branches left to draw
+    branch: Branch | None
+    personas: dict[str, Persona]  # role -> who plays it
+    facts: dict[str, dict[str, str]]  # role -> the facts only it knows, one value drawn per conversation
+
+    @property
+    def roles(self) -> list[str]:
+        """Roles in speaking order: the first speaker first."""
+        return self.scenario.role_keys
+
+    def peer(self, role: str) -> str:
+        return next(r for r in self.roles if r != role)
+
+    def to_dict(self) -> dict:
+        return {"job": self.job.to_dict(), "scenario": self.scenario.model_dump(mode="json"),
+                "branch": self.branch and self.branch.model_dump(mode="json"),
+                "personas": {r: p.model_dump(mode="json") for r, p in self.personas.items()}, "facts": self.facts}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> ResolvedJob:
+        return cls(job=Job.from_dict(d["job"]), scenario=Scenario.model_validate(d["scenario"]),
+                   branch=Branch.model_validate(d["branch"]) if d.get("branch") else None,
+                   personas={r: Persona.model_validate(p) for r, p in d["personas"].items()},
+                   facts={r: dict(f) for r, f in d["facts"].items()})
 
 
 def _job_id(scenario: str, roles: dict[str, str], seed: int) -> str:

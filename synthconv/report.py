@@ -16,7 +16,7 @@ from .runfolder import conversation_dir, read_transcript
 
 
 def figures(view: dict) -> dict:
-    """The run's statistics from inspect.read_run's view; transcripts that cannot be read are
+    """The run's statistics from runfolder.view.read_run's view; transcripts that cannot be read are
     counted under `unreadable` and left out."""
     run = Path(view["run"])
     ok = [r for r in view["conversations"] if r["status"] == "ok"]
@@ -26,7 +26,7 @@ def figures(view: dict) -> dict:
     personas: dict[str, int] = {}
     for r in ok:
         try:
-            turns = [t for t in read_transcript(conversation_dir(run, r["id"])) if t.get("kind", "turn") == "turn"]
+            turns = [t.to_dict() for t in read_transcript(conversation_dir(run, r["id"])) if t.kind == "turn"]
         except Exception:  # noqa: BLE001 - damage is inspect --validate's to report
             unreadable += 1
             continue
@@ -107,7 +107,7 @@ def _plots(fig: dict, out: Path) -> list[tuple[str, str]]:
 def _timing_table(view: dict) -> list[str]:
     """The run's cumulated IPU, pause, gap and overlap per minute next to real telephone calls
     (dGSLM's and Moshi's measures; labels.timing_per_minute)."""
-    from .labels import FISHER_PER_MIN, run_figures
+    from .runfolder.labels import FISHER_PER_MIN, run_figures
 
     ok = [r["id"] for r in view["conversations"] if r["status"] == "ok"]
     tt = run_figures(Path(view["run"]), ok) if ok else None

@@ -13,12 +13,13 @@ import re
 import string
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, ClassVar, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .errors import LibraryError
+from .runfolder.names import ID
 
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SCENARIOS = PACKAGE_ROOT / "scenarios"
@@ -28,8 +29,7 @@ DEFAULT_LOCALES = PACKAGE_ROOT / "locales"
 # Placeholders every line may use besides the speaker's own facts.
 BUILTIN_SLOTS = {"name", "first_name", "peer", "echo"}
 MAX_FILE_BYTES = 1_000_000  # a scenario or persona is a few kB; refuse what would eat memory
-ID_PATTERN = r"^[a-z0-9][a-z0-9-]{0,99}$"  # ids and role keys name files and folders of a run
-Id = Annotated[str, Field(pattern=ID_PATTERN)]
+Id = Annotated[str, Field(pattern=f"^{ID}$")]  # ids and role keys name files and folders of a run
 
 
 class _Strict(BaseModel):
@@ -37,8 +37,22 @@ class _Strict(BaseModel):
 
 
 class Turns(_Strict):
+    """How long a call runs. The one owner of the turn limits: the policy closes the call on its
+    last turn (`left` <= 1), asks again only with room left, and the bridge stops a call that
+    runs `OVERRUN` turns past `max` (a policy that failed to close)."""
+
+    OVERRUN: ClassVar[int] = 2
+
     min: int = Field(6, ge=2)
     max: int = Field(16, ge=2)
+
+    def left(self, said: int) -> int:
+        """Turns left after `said` turns (1: the next is the last; below 1: past the limit)."""
+        return self.max - said
+
+    def overrun(self, said: int) -> bool:
+        """Whether the next turn, after `said`, is past the bridge's hard stop."""
+        return self.left(said) <= -self.OVERRUN + 1
 
     @model_validator(mode="after")
     def _order(self) -> Turns:
@@ -138,6 +152,8 @@ class Scenario(_Strict):
         self._check_script(self.script, "script", 0, {})
         if {b.role for b in self.script} != set(self.roles):
             raise ValueError("both roles must speak in the script")
+        if len(self.script) < self.turns.min:  # a call ends with its last beat: it would always fail
+            raise ValueError(f"turns.min is {self.turns.min} but the script has {len(self.script)} beats")
         ids = set()
         for n, br in enumerate(self.branches):
             where = f"branches.{n}"
@@ -150,6 +166,9 @@ class Scenario(_Strict):
                 if role not in self.roles:
                     raise ValueError(f"{where}.facts: {role!r} is not one of the roles")
             self._check_script(self.script[:br.at] + br.script, f"{where}.script", br.at, br.facts)
+            if br.at + len(br.script) < self.turns.min:
+                raise ValueError(f"{where}: turns.min is {self.turns.min} but this branch plays "
+                                 f"{br.at + len(br.script)} beats")
         return self
 
     def _check_script(self, script: list[Beat], where: str, start: int, extra: dict) -> None:
@@ -254,11 +273,33 @@ class Library:
     locales: dict[str, Locale] = field(default_factory=dict)  # for drawn personas
 
 
+class _Bounded(yaml.SafeLoader):
+    """safe_load whose document, with every alias expanded, stays within MAX_FILE_BYTES: `*name`
+    repeats a node without repeating its bytes, so a 200 kB file of aliases can stand for 200 MB
+    of meta.json per conversation. Library files use a few aliases to share a fact list between
+    roles; the bound counts each use."""
+
+    def construct_document(self, node):  # noqa: ANN001, ANN201 - yaml's own signature
+        size, todo = 0, [node]
+        while todo:
+            n = todo.pop()
+            if isinstance(n, yaml.ScalarNode):
+                size += len(n.value) + 1
+            elif isinstance(n, yaml.SequenceNode):
+                todo += n.value
+            elif isinstance(n, yaml.MappingNode):
+                todo += [x for pair in n.value for x in pair]
+            if size > MAX_FILE_BYTES:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"more than {MAX_FILE_BYTES} bytes with its aliases (*name) expanded", node.start_mark)
+        return super().construct_document(node)
+
+
 def _load_one(path: Path, model: type[BaseModel]) -> BaseModel:
     try:
         if path.stat().st_size > MAX_FILE_BYTES:
             raise LibraryError(f"{path}: {path.stat().st_size} bytes, more than the {MAX_FILE_BYTES} a library file may have")
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_Bounded)  # noqa: S506 - a SafeLoader
     except UnicodeDecodeError as e:
         raise LibraryError(f"{path}: not UTF-8 text (byte {e.start})") from None
     except yaml.YAMLError as e:

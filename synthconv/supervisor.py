@@ -16,30 +16,17 @@ import signal
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from multiprocessing import get_context
 from multiprocessing.connection import wait
 from pathlib import Path
 
+from .config import LIBRARY_FOLDERS, RunConfig
 from .errors import RunFolderError
 from .job import Job
-from .runfolder import (DISK_ERRORS, ConversationResult, RunLog, completed, disk_problem, now, read_run_info,
+from .runner import Admit, Order, Ready, runner_main
+from .runfolder import (DISK_ERRORS, IndexLine, RunLog, completed, disk_problem, now, read_run_info,
                         tmp_dir, versions, write_error, write_index, write_run_info)
-
-
-@dataclass
-class Settings:
-    scenarios_dir: Path
-    personas_dir: Path
-    engine: str
-    transport: str
-    concurrency: int
-    job_timeout: float
-    retries: int
-    max_failure_rate: float
-    turn_taking: str = "natural"
-    impair: list[str] = field(default_factory=list)  # --impair specs, applied as each conversation is written
-    hearing: str | None = None  # the offline engine's STT: whisper or transcript
 
 
 @dataclass
@@ -57,7 +44,7 @@ class _Runner:
 
 @dataclass
 class Outcome:
-    results: dict[str, ConversationResult]
+    results: dict[str, IndexLine]
     stopped: str | None = None  # why the run ended before every job finished
     signal: int | None = None
 
@@ -110,13 +97,13 @@ class _Admissions:
             w = self.asking.popleft()
             if w.job is not None and w.proc.is_alive():
                 self.holder, self.since = w, t
-                w.conn.send({"admission": "go"})
+                w.conn.send(Admit("go"))
         if self.holder is None:
             self._show(0)
             return
         limit = self.hard_limit if any(r.in_call for r in runners) else ADMISSION_LIMIT_S
         if t - self.since > limit:
-            self.holder.conn.send({"admission": "give-up"})
+            self.holder.conn.send(Admit("give-up"))
             self.since = t  # it fails its job and passes the turn on
 
     def _show(self, n: int) -> None:
@@ -129,23 +116,26 @@ class _Admissions:
 
 
 def execute(
-    out: Path,
+    config: RunConfig,
     jobs: list[Job],
-    settings: Settings,
     *,
     log: RunLog,
-    done: dict[str, ConversationResult] | None = None,
-    on_result: Callable[[ConversationResult], None] = lambda r: None,
+    done: dict[str, IndexLine] | None = None,
+    on_result: Callable[[IndexLine], None] = lambda r: None,
+    target: Callable[..., None] = runner_main,
     on_status: Callable[[str], None] = lambda s: None,
 ) -> Outcome:
-    """Run every job not in `done` into `out`; conversations.jsonl is kept current throughout.
-    `on_status` is told what the run waits for ("" once it waits no more)."""
+    """Run every job not in `done` into `config.out`; conversations.jsonl is kept current throughout.
+    `target` is each runner process's main (runner.runner_main; tests give a fake). `on_status`
+    is told what the run waits for ("" once it waits no more)."""
+    out = config.out
+    assert out is not None
     results = dict(done or {})
     ctx = get_context("spawn")  # the livekit FFI runtime must not be forked
     queue: deque[tuple[Job, int, float]] = deque((j, 1, 0.0) for j in jobs if j.id not in results)
     for j, _, _ in queue:  # leftovers of an interrupted attempt
         shutil.rmtree(tmp_dir(out, j.id), ignore_errors=True)
-    hard_limit = settings.job_timeout * 1.2 + 5  # the job's own asyncio limit fires first
+    hard_limit = config.job_timeout * 1.2 + 5  # the job's own asyncio limit fires first
     outcome = Outcome(results=results)
     admissions = _Admissions(hard_limit, log, on_status)
     received: list[int] = []
@@ -159,11 +149,7 @@ def execute(
 
     def spawn() -> _Runner:
         parent, child = ctx.Pipe()
-        from .runner import runner_main
-
-        proc = ctx.Process(target=runner_main, daemon=True, args=(
-            child, str(settings.scenarios_dir), str(settings.personas_dir), settings.engine, os.getpid(),
-            settings.hearing, settings.transport != "livekit"))
+        proc = ctx.Process(target=target, daemon=True, args=(child, config, os.getpid()))
         proc.start()
         child.close()
         return _Runner(proc=proc, conn=parent)
@@ -171,14 +157,14 @@ def execute(
     runners: list[_Runner] = []
     failures = sum(not r.ok for r in results.values())
 
-    def finish(w: _Runner, r: ConversationResult) -> None:
+    def finish(w: _Runner, r: IndexLine) -> None:
         nonlocal failures
         job, attempt = w.job, w.attempt
         w.job = None
         admissions.gone(w, time.monotonic())
         if r.disk:  # the job is not failed: the run stops, and --resume redoes it
             raise _Halt(f"stopped: {r.disk}")
-        if not r.ok and r.transient and attempt <= settings.retries:
+        if not r.ok and r.transient and attempt <= config.retries:
             delay = min(30.0, 2.0 ** (attempt - 1))
             log(f"retry {job.id} in {delay:g} s (attempt {attempt + 1}): {r.error}")
             queue.append((job, attempt + 1, time.monotonic() + delay))
@@ -189,14 +175,14 @@ def execute(
         on_result(r)
         if not r.ok:
             failures += 1
-            if failures > settings.max_failure_rate * len(jobs) and outcome.stopped is None:
+            if failures > config.max_failure_rate * len(jobs) and outcome.stopped is None:
                 outcome.stopped = (f"stopped early: {failures} of {len(jobs)} failed, more than "
-                                   f"--max-failure-rate {settings.max_failure_rate:g} allows")
+                                   f"--max-failure-rate {config.max_failure_rate:g} allows")
                 log(outcome.stopped)
                 queue.clear()
 
     try:
-        runners = [spawn() for _ in range(min(settings.concurrency, len(queue)))]
+        runners = [spawn() for _ in range(min(config.concurrency, len(queue)))]
         while queue or any(w.job for w in runners):
             t = time.monotonic()
             for w in runners:
@@ -208,9 +194,7 @@ def execute(
                     w.job, w.attempt, _ = ready[0]
                     w.deadline = t + hard_limit
                     log(f"start {w.job.id} (attempt {w.attempt})")
-                    w.conn.send({"job": w.job.to_dict(), "out": str(out), "transport": settings.transport,
-                                 "job_timeout": settings.job_timeout, "turn_taking": settings.turn_taking,
-                                 "impair": settings.impair})
+                    w.conn.send(Order(w.job))
             wait([w.conn for w in runners] + [w.proc.sentinel for w in runners], timeout=0.2)
             t = time.monotonic()
             for i, w in enumerate(runners):
@@ -220,18 +204,18 @@ def execute(
                         msg = w.conn.recv()
                 except (EOFError, OSError):
                     pass
-                if isinstance(msg, dict) and msg.get("ready"):
+                if isinstance(msg, Ready):
                     w.ready = True
-                elif isinstance(msg, dict) and "admission" in msg:
+                elif isinstance(msg, Admit):
                     if w.job is not None:
-                        admissions.handle(w, msg["admission"], t)
+                        admissions.handle(w, msg.kind, t)
                 elif msg is not None and w.job is not None:
                     finish(w, msg)
                 elif not w.proc.is_alive() or (w.job is not None and t > w.deadline):
                     if w.proc.is_alive():
                         w.proc.kill()
                         error = (f"killed after {hard_limit:g} s without finishing "
-                                 f"(--job-timeout {settings.job_timeout:g})")
+                                 f"(--job-timeout {config.job_timeout:g})")
                     else:
                         error = f"runner process died (exit code {w.proc.exitcode})"
                     w.proc.join(5)
@@ -241,7 +225,7 @@ def execute(
                     job = w.job
                     if job is not None:
                         write_error(out, job.id, error)
-                        finish(w, ConversationResult.failed(job, error, transient=True))
+                        finish(w, IndexLine.failed(job, error, transient=True))
                     runners[i] = spawn() if (queue or any(x.job for x in runners)) else w
             admissions.step(runners, t)
     except _Interrupted:
@@ -283,10 +267,12 @@ def execute(
     return outcome
 
 
-def run(out: Path, jobs: list[Job], run_info: dict, settings: Settings, *, resume: bool,
-        on_result: Callable[[ConversationResult], None] = lambda r: None,
+def run(config: RunConfig, jobs: list[Job], *, resume: bool,
+        on_result: Callable[[IndexLine], None] = lambda r: None,
         on_status: Callable[[str], None] = lambda s: None) -> Outcome:
-    """Start (or resume) the run in `out`: run.json, run.log, the jobs, the final counts."""
+    """Start (or resume) the run in `config.out`: run.json, run.log, the jobs, the final counts."""
+    out = config.out
+    assert out is not None
     (out / "conversations").mkdir(parents=True, exist_ok=True)
     log = RunLog(out)
     if resume:
@@ -295,8 +281,9 @@ def run(out: Path, jobs: list[Job], run_info: dict, settings: Settings, *, resum
         done = completed(out, jobs)
         log(f"resumed: {len(done)} of {len(jobs)} conversations already complete")
     else:
-        info = {**run_info, "versions": versions(), "started_at": now(), "ended_at": None,
-                "jobs": [j.to_dict() for j in jobs]}
+        info = {"flags": config.recorded(), "seed": config.seed, "count": config.count,
+                "machine_local": list(LIBRARY_FOLDERS), "versions": versions(), "started_at": now(),
+                "ended_at": None, "jobs": [j.to_dict() for j in jobs]}
         done = {}
         log(f"started: {len(jobs)} conversations planned")
     info["ended_at"] = None
@@ -305,7 +292,7 @@ def run(out: Path, jobs: list[Job], run_info: dict, settings: Settings, *, resum
     except OSError as e:
         raise RunFolderError(f"{out}: cannot write run.json ({disk_problem(e)})") from None
     try:
-        outcome = execute(out, jobs, settings, log=log, done=done, on_result=on_result, on_status=on_status)
+        outcome = execute(config, jobs, log=log, done=done, on_result=on_result, on_status=on_status)
     except RuntimeError as e:
         write_index(out, jobs, done, final=True)
         outcome = Outcome(results=done, stopped=str(e))

@@ -34,5 +34,5 @@ def test_personas_come_from_the_scenario_pools():
 
 
 def test_count_must_be_positive():
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="--count must be at least 1"):
         plan(load_library(), 0, seed=1)

@@ -41,7 +41,7 @@ def test_every_branch_is_reachable_and_ends_coherently(sid):
     for branch in [None, *sc.branches]:
         seed = _seed_for(sc, branch)  # reachable: some conversation draws it
         job = _job(sc, seed)
-        played = job.played(LIB)
+        played = job.resolve(LIB).scenario
         turns = dialogue(job, LIB)
         where = f"{sid} branch {branch and branch.id}"
         # every beat was said, in order, by its role, and the call ended on the last one

@@ -149,3 +149,45 @@ def test_no_secret_reaches_the_run_folder(tmp_path):
             data = p.read_bytes()
             assert b"do-not-leak" not in data, p
     assert "do-not-leak" not in proc.stdout + proc.stderr
+
+
+# --- the supervisor alone, with fake runners (tests/fake_runner.py): no engine, no audio ---------
+
+
+def _fake_run(tmp_path, scenarios: list[str], **settings):  # noqa: ANN003
+    from fake_runner import fake_runner_main
+
+    from synthconv.config import RunConfig
+    from synthconv.job import Job
+    from synthconv.runfolder import RunLog
+    from synthconv.supervisor import execute
+
+    out = tmp_path / "run"
+    (out / "conversations").mkdir(parents=True)
+    jobs = [Job(id=f"{s}-{i:08x}", scenario=s, roles={"a": "p", "b": "q"}, seed=i) for i, s in enumerate(scenarios)]
+    config = RunConfig.build(out=out, **settings)
+    outcome = execute(config, jobs, log=RunLog(out), target=fake_runner_main)
+    return outcome, read_jsonl(out / "conversations.jsonl"), (out / "run.log").read_text()
+
+
+def test_supervisor_retries_transient_failures_and_keeps_final_ones(tmp_path):
+    outcome, rows, log = _fake_run(tmp_path, ["ok-a", "flaky-b", "fail-c", "ok-d"], concurrency=2, retries=1)
+    assert [r["status"] for r in rows] == ["ok", "ok", "failed", "ok"]  # plan order, whatever finished first
+    assert rows[2]["error"] == "RuntimeError: scripted failure"
+    assert "retry flaky-b-00000001 in 1 s (attempt 2)" in log and outcome.stopped is None
+
+
+def test_supervisor_replaces_a_runner_that_dies_or_hangs(tmp_path):
+    outcome, rows, _ = _fake_run(tmp_path, ["die-a", "ok-b", "hang-c", "ok-d"], concurrency=2, retries=0,
+                                 job_timeout=1.0)
+    by = {r["scenario"]: r for r in rows}
+    assert by["ok-b"]["status"] == by["ok-d"]["status"] == "ok"
+    assert by["die-a"]["error"] == "runner process died (exit code 3)"
+    assert by["hang-c"]["error"].startswith("killed after 6.2 s without finishing")
+
+
+def test_supervisor_stops_early_past_the_failure_rate(tmp_path):
+    outcome, rows, _ = _fake_run(tmp_path, ["fail-a", "fail-b", "ok-c", "ok-d", "ok-e", "ok-f"], concurrency=1,
+                                 max_failure_rate=0.2)
+    assert outcome.stopped.startswith("stopped early: 2 of 6 failed")
+    assert [r["error"] for r in rows[2:]] == ["not run"] * 4  # one line per planned conversation

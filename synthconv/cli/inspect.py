@@ -10,7 +10,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from .common import app, console, fail
+from .common import app, console, fail, print_json
 
 
 @app.command()
@@ -25,14 +25,15 @@ def inspect(
 ) -> None:
     """Summarize a run (complete, running or interrupted), validate it, or show one conversation."""
     from ..errors import RunFolderError
-    from ..inspect import read_run, summarize, validate_run
+    from ..runfolder.validate import validate_run
+    from ..runfolder.view import read_run
+    from ..summary import summarize
 
     try:
         view = read_run(run)
     except RunFolderError as e:
         if as_json:  # the nightly recipe stores this output: it is JSON whatever happened
-            print(json.dumps({"run": str(run), "state": "unreadable", "problems": {"run": [str(e)]}},
-                             indent=2, ensure_ascii=False))
+            print_json({"run": str(run), "state": "unreadable", "problems": {"run": [str(e)]}})
         fail(str(e))
     if conversation is not None:
         _show_conversation(run, view, conversation, validate, as_json)
@@ -50,7 +51,7 @@ def inspect(
 
         summary["diversity"] = diversity_figures(run_samples(run))
     if as_json:
-        print(json.dumps(summary, indent=2, ensure_ascii=False))
+        print_json(summary)
     else:
         _print_summary(summary)
         _print_figures(summary["figures"])
@@ -101,25 +102,22 @@ def _print_figures(f: dict) -> None:
 
 
 def _show_conversation(run: Path, view: dict, cid: str, validate: bool, as_json: bool) -> None:
-    import jsonlines
-
-    from ..inspect import validate_conversation
-    from ..runfolder import read_meta, read_transcript
+    from ..runfolder import SchemaError, read_meta, read_transcript
+    from ..runfolder.validate import validate_conversation
 
     row = next((r for r in view["conversations"] if r["id"] == cid), None)
     if row is None:
         fail(f"{run}: no conversation {cid!r} in this run")
     folder = run / "conversations" / cid
     try:
-        turns = read_transcript(folder)
-    except (OSError, jsonlines.InvalidLineError) as e:
+        turns = [t.to_dict() for t in read_transcript(folder)]
+    except (OSError, SchemaError) as e:
         fail(f"{folder / 'transcript.jsonl'}: damaged ({e}); see `synthconv inspect {run} --validate`")
     problems = validate_conversation(folder) if validate and row["status"] == "ok" else []
     meta = read_meta(folder)
     heard = {k: meta.get(k) for k in ("hearing", "hearing_note", "wer") if k in meta} if isinstance(meta, dict) else {}
     if as_json:
-        print(json.dumps({**row, **heard, "transcript": turns, **({"problems": problems} if validate else {})},
-                         indent=2, ensure_ascii=False))
+        print_json({**row, **heard, "transcript": turns, **({"problems": problems} if validate else {})})
     else:
         console.print(f"[bold]{cid}[/] {escape(str(row['status']))} {row['scenario']} "
                       + ", ".join(f"{k}={v}" for k, v in row["roles"].items()), highlight=False)
@@ -173,7 +171,7 @@ def _print_summary(s: dict) -> None:
 
 def _labels_line(labels: dict) -> str:
     """Turn-taking figures in one line (a conversation's meta.json labels, or a run's)."""
-    from ..labels import FISHER_PER_MIN
+    from ..runfolder.labels import FISHER_PER_MIN
 
     fto = labels.get("floor_transfer_offset_s") or {}
     parts = []

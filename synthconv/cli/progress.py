@@ -7,7 +7,7 @@ from pathlib import Path
 from rich.markup import escape
 from rich.table import Table
 
-from ..runfolder import ConversationResult
+from ..runfolder import IndexLine
 from .common import console
 
 
@@ -28,7 +28,7 @@ class Progress:
         if self.bar:
             self.bar.start()
 
-    def update(self, r: ConversationResult) -> None:
+    def update(self, r: IndexLine) -> None:
         self.done += 1
         line = f"[{self.done}/{self.total}] {r.id} {'ok' if r.ok else f'FAILED {r.error}'}"
         if self.bar:
@@ -49,13 +49,13 @@ class Progress:
             self.bar.stop()
 
 
-def summary(out: Path, jobs: list, results: dict[str, ConversationResult], wall: float, already: set[str]) -> None:
+def summary(out: Path, jobs: list, results: dict[str, IndexLine], wall: float, already: set[str]) -> None:
     ok = [r for r in results.values() if r.ok]
     audio = sum(r.duration_s or 0 for r in ok if r.id not in already)  # made by this invocation
     table = Table(title=f"run {escape(str(out))}")
     for col in ("scenario", "ok", "failed", "audio s", "turns"):
         table.add_column(col, justify="left" if col == "scenario" else "right")
-    by: dict[str, list[ConversationResult | None]] = {}
+    by: dict[str, list[IndexLine | None]] = {}
     for j in jobs:
         by.setdefault(j.scenario, []).append(results.get(j.id))
     for sid, rs in sorted(by.items()):

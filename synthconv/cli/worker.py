@@ -7,11 +7,14 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import typer
 
 from .common import LiveKitKey, LiveKitSecret, LiveKitURL, app, fail, set_livekit_env
+
+if TYPE_CHECKING:
+    from ..config import EngineSpec
 
 
 @app.command()
@@ -36,6 +39,7 @@ def worker(
     import asyncio
     import logging
 
+    from ..config import EngineSpec
     from ..engine import EngineError, make_engine
     from ..errors import LiveKitError
     from ..transport.livekit import LiveKitConfig
@@ -44,7 +48,7 @@ def worker(
     set_livekit_env(livekit_url, livekit_api_key, livekit_api_secret)
     try:
         cfg = LiveKitConfig.from_env()
-        make_engine(preload)  # a bad name is one line here, not an error in every job process
+        make_engine(EngineSpec(name=preload))  # a bad name is one line here, not an error in every job process
     except (LiveKitError, EngineError) as e:
         fail(str(e))
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
@@ -79,24 +83,30 @@ class LocalWorker:
             self.proc.kill()
 
 
-def start_local_worker(out: Path, engine: str, rooms: int, timeout: float = 120.0) -> LocalWorker:
+def start_local_worker(out: Path, engine: EngineSpec, rooms: int, timeout: float = 120.0) -> LocalWorker:
     """`synthconv worker` next to this run (its log goes to RUN/worker.log), with a prewarmed
     job process for each agent of `rooms` rooms at once (at most IDLE_MAX: the worker takes only
     as many rooms as its cores carry, and starts more processes as jobs take them). Returns once
-    the server has registered it: a dispatch sent before that is dropped."""
+    the server has registered it: a dispatch sent before that is dropped. Its environment carries
+    the engine's settings as given, credentials in URLs included (a dispatch carries them
+    redacted)."""
     import shutil
     import tempfile
 
-    from ..runner import die_with_parent
+    from ..engine.openai.config import ENV as OPENAI_ENV
+    from ..process import die_with_parent
+
+    env = {**os.environ, **{OPENAI_ENV[k]: v for k, v in engine.openai.given().items()}}
 
     out.mkdir(parents=True, exist_ok=True)
     folder = Path(tempfile.mkdtemp(prefix="synthconv-worker-"))
     ready = folder / "ready"
     try:
         with open(out / "worker.log", "ab") as log:  # the child keeps its own copy of the descriptor
-            proc = subprocess.Popen([sys.executable, "-m", "synthconv.cli", "worker", "--preload", engine,
+            proc = subprocess.Popen([sys.executable, "-m", "synthconv.cli", "worker", "--preload", engine.name,
                                      "--idle-processes", str(min(2 * rooms, IDLE_MAX)), "--ready-file", str(ready)],
-                                    stdout=log, stderr=log, stdin=subprocess.DEVNULL, preexec_fn=die_with_parent)
+                                    stdout=log, stderr=log, stdin=subprocess.DEVNULL, env=env,
+                                    preexec_fn=die_with_parent)
         deadline = time.monotonic() + timeout
         while not ready.exists():
             if proc.poll() is not None or time.monotonic() > deadline:

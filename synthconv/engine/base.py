@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from livekit.agents import Agent, AgentSession
 
 from ..errors import EngineError  # noqa: F401 - engines raise it from here
-from ..job import Job
+from ..job import Job, ResolvedJob
 from ..scenario import Library, Persona, Scenario
 
 
@@ -92,6 +92,12 @@ class Speaker:
     # in a room, for an engine whose turns are `scheduled`: when its lines start and when it
     # yields (transport/floor.py); it then needs no VAD, STT or turn detection of its own
     floor: object | None = None
+
+    @classmethod
+    def of(cls, played: ResolvedJob, role: str, **kw) -> Speaker:  # noqa: ANN003 - the transport's own parts
+        """`role` of `played`; `kw` are the transport's parts (heard, call, peer_ready, ...)."""
+        return cls(job=played.job, role=role, scenario=played.scenario, persona=played.personas[role],
+                   peer_role=played.peer(role), facts=played.facts[role], **kw)
 
 
 class Engine(ABC):

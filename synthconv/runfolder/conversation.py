@@ -15,16 +15,16 @@ from typing import Callable
 import jsonlines
 
 from .audio import mix_mp3, stereo_mp3, write_wav
-from .guards import conversation_dir, replace_atomic, tmp_dir
+from .disk import replace_atomic
+from .names import conversation_dir, tmp_dir
+from .schema import SchemaError, TranscriptLine
 from .spoken import spoken_form
 
-TURN_FIELDS = {"turn", "role", "speaker", "text", "start", "end", "interrupted", "heard"}
 # meta.json `realtime_lag_s` above this: the audio path fell far enough behind real time to distort
 # the timing (a room whose agents ran short of CPU); such a conversation is not valid
 LAG_LIMIT_S = 0.5
 
-
-def write_conversation(run: Path, job_id: str, rec, meta: dict,  # noqa: ANN001 - a recorder.Recording
+def write_conversation(run: Path, job_id: str, rec, meta: dict,  # noqa: ANN001 - a recording.Recording
                        finish: Callable[[Path], dict] | None = None) -> Path:
     """Write transcript, tracks, mix and meta of a finished conversation; it appears under its
     id only when complete (an earlier attempt's folder is replaced). `finish(folder)` adds files
@@ -34,15 +34,13 @@ def write_conversation(run: Path, job_id: str, rec, meta: dict,  # noqa: ANN001 
     try:
         (tmp / "tracks").mkdir(parents=True)
         with jsonlines.open(tmp / "transcript.jsonl", "w") as w:
-            w.write_all(turn_record(asdict(t), meta) for t in rec.turns)
+            w.write_all(TranscriptLine.from_dict(turn_record(asdict(t), meta)).to_dict() for t in rec.turns)
         paths = []
         for role, pcm in rec.tracks.items():
             paths.append(tmp / "tracks" / f"{role}.wav")
             write_wav(paths[-1], pcm, rec.sample_rate)
         mix_mp3(paths, tmp / "mix.mp3")
         stereo_mp3(paths, tmp / "mix_stereo.mp3")
-        meta = {**meta, **rec.notes, "timing": rec.timing, "sample_rate": rec.sample_rate,
-                "duration_s": round(rec.duration, 3), "turns": sum(t.kind == "turn" for t in rec.turns)}
         if finish is not None:
             meta.update(finish(tmp))
         (tmp / "meta.json").write_text(json.dumps(meta, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
@@ -63,6 +61,13 @@ def turn_record(turn: dict, meta: dict) -> dict:
              "persona_id": persona.get("id"), "language": language, "locale": persona.get("locale")}
     spoken = spoken_form(turn["text"], language) if language and turn.get("text") else None
     return {**turn, **extra, "spoken": turn.get("text") if spoken is None else spoken}
+
+
+def conversation_files(meta: dict) -> list[str]:
+    """The files a complete conversation with this meta.json holds, besides meta.json itself
+    (mix_stereo.mp3 since 1.2, told by meta.json's `facts`, also 1.2)."""
+    files = ["transcript.jsonl", "mix.mp3", *(f"tracks/{role}.wav" for role in meta.get("personas") or {})]
+    return files + (["mix_stereo.mp3"] if "facts" in meta else [])
 
 
 def write_error(run: Path, job_id: str, text: str) -> None:
@@ -111,11 +116,15 @@ def read_lines(path: Path) -> list[tuple[int, object]]:
                 out.append((len(out) + 1, e))
 
 
-def read_transcript(folder: Path) -> list[dict]:
-    """transcript.jsonl's turns (lines without every turn field are left out); raises
-    OSError or jsonlines.InvalidLineError on a damaged file."""
-    path = Path(folder) / "transcript.jsonl"
-    if not path.is_file():
-        return []
-    with jsonlines.open(path) as reader:
-        return [t for t in reader if isinstance(t, dict) and TURN_FIELDS <= set(t)]
+def read_transcript(folder: Path) -> list[TranscriptLine]:
+    """transcript.jsonl's lines; a missing file has none. Raises SchemaError naming the line and
+    field of the first line that is not JSON or not a transcript line (OSError if unreadable)."""
+    out = []
+    for n, d in read_lines(Path(folder) / "transcript.jsonl"):
+        if isinstance(d, jsonlines.InvalidLineError):
+            raise SchemaError(f"transcript.jsonl line {n}: not JSON")
+        try:
+            out.append(TranscriptLine.from_dict(d))
+        except SchemaError as e:
+            raise SchemaError(f"transcript.jsonl line {n}: {e}") from None
+    return out

@@ -2,26 +2,22 @@
 
 from __future__ import annotations
 
+from ..config import TRANSPORTS, RunConfig
 from ..engine.base import Engine
-from ..job import Job
-from ..recorder import Recording
-from ..scenario import Library
-
-TRANSPORTS = ("local", "livekit")
+from ..job import ResolvedJob
+from ..recording import Recording
 
 
-async def converse(transport: str, job: Job, library: Library, engine: Engine, timeout: float,
-                   options: dict | None = None, admission=None) -> Recording:  # noqa: ANN001
-    """One conversation of `job`. `options`: engine spec and library folders (for remote agents),
-    and the turn-taking model of the local bridge (a room's timing is measured, not modeled).
-    `admission`: a room's place in its run's queue for agent workers (transport/admission.py)."""
-    if transport == "local":
+async def converse(config: RunConfig, played: ResolvedJob, engine: Engine, admission=None) -> Recording:  # noqa: ANN001
+    """One conversation of `played` over `config.transport`, within `config.job_timeout`: on the
+    local bridge the turn-taking model places every turn; in a room it is measured. `admission`:
+    a room's place in its run's queue for agent workers (transport/admission.py)."""
+    if config.transport == "local":
         from .local import converse as local_converse
 
-        return await local_converse(job, library, engine, timeout=timeout,
-                                    turn_taking=(options or {}).get("turn_taking", "natural"))
-    if transport == "livekit":
+        return await local_converse(played, engine, timeout=config.job_timeout, turn_taking=config.turn_taking)
+    if config.transport == "livekit":
         from .livekit import converse as livekit_converse
 
-        return await livekit_converse(job, library, options or {}, timeout=timeout, admission=admission)
-    raise ValueError(f"--transport: unknown transport {transport!r}")
+        return await livekit_converse(played, config, timeout=config.job_timeout, admission=admission)
+    raise ValueError(f"--transport: unknown transport {config.transport!r} (choose from {', '.join(TRANSPORTS)})")

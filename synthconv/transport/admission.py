@@ -7,14 +7,16 @@ with one agent each and no capacity left for any second one. So the rooms of a r
 supervisor hands a turn to one room at a time, first come first served; that room dispatches
 until both roles were accepted (its call's clock starts then) and passes the turn on.
 
-Messages on the runner's pipe (`{"admission": ...}`): runner -> supervisor "ask", "waiting" (no
-worker had room on the first try), "admitted"; supervisor -> runner "go", "give-up" (no worker
-took it for too long: the job fails, transient).
+Messages on the runner's pipe, `Admit(kind)`: runner -> supervisor "ask", "waiting" (no worker
+had room on the first try), "admitted"; supervisor -> runner "go", "give-up" (no worker took it
+for too long: the job fails, transient).
 """
 
 from __future__ import annotations
 
 import asyncio
+
+from ..runner import Admit
 
 
 class Admission:
@@ -42,21 +44,21 @@ class PipeAdmission(Admission):
         self._gave_up = False
 
     async def turn(self) -> None:
-        self.conn.send({"admission": "ask"})
+        self.conn.send(Admit("ask"))
         while True:
             msg = await asyncio.to_thread(self.conn.recv)
-            if isinstance(msg, dict) and msg.get("admission") in ("go", "give-up"):
-                self._gave_up = msg["admission"] == "give-up"
+            if isinstance(msg, Admit) and msg.kind in ("go", "give-up"):
+                self._gave_up = msg.kind == "give-up"
                 return
 
     def waiting(self) -> None:
-        self.conn.send({"admission": "waiting"})
+        self.conn.send(Admit("waiting"))
 
     def given_up(self) -> bool:
         while not self._gave_up and self.conn.poll():
             msg = self.conn.recv()
-            self._gave_up = isinstance(msg, dict) and msg.get("admission") == "give-up"
+            self._gave_up = isinstance(msg, Admit) and msg.kind == "give-up"
         return self._gave_up
 
     def admitted(self) -> None:
-        self.conn.send({"admission": "admitted"})
+        self.conn.send(Admit("admitted"))

@@ -27,16 +27,16 @@ from dataclasses import dataclass
 import numpy as np
 from livekit import api, rtc
 
+from ..config import RunConfig
 from ..errors import LiveKitError
-from ..job import Job
-from ..labels import disfluencies
-from ..recorder import Recording, Turn, Word
+from ..job import Job, ResolvedJob
+from ..recording import Recording, Turn, Word
 from ..runfolder import LAG_LIMIT_S  # a conversation that fell further behind real time is not kept
 from ..runfolder.audio import loud  # what counts as speech: the contract check's threshold
-from ..scenario import Library
+from ..runfolder.labels import disfluencies
 from .admission import Admission
-from .protocol import (Line, AGENT_NAME, ENDED_ATTR, FAILED_ATTR, HEARD_TOPIC, LINE_TOPIC, ROOM_ENV, SAID_TOPIC, identity,
-                       observer_identity)
+from .protocol import (AGENT_NAME, ENDED_ATTR, FAILED_ATTR, HEARD_TOPIC, LINE_TOPIC, ROOM_ENV, SAID_TOPIC, Dispatch, Line,
+                       identity, observer_identity)
 
 SAMPLE_RATE = 24000
 LEAD_S = 0.2  # a line's speech may reach the observer up to this long before its announcement
@@ -358,40 +358,37 @@ def api_host(lk: api.LiveKitAPI) -> str:
     return getattr(lk, "_url", "") or os.environ.get("LIVEKIT_URL", "the server")
 
 
-async def converse(job: Job, library: Library, options: dict, timeout: float,
+async def converse(played: ResolvedJob, config: RunConfig, timeout: float,
                    admission: Admission | None = None) -> Recording:
     """Run one job in a fresh LiveKit room and return what the observer recorded. `timeout`
     counts from the moment both agents were accepted: waiting for a worker is not the call."""
     cfg = LiveKitConfig.from_env()
-    scenario = job.played(library)
+    job, roles = played.job, played.roles
     # `synthconv serve` names the room of a conversation it starts, to hand out its observer token
     room = os.environ.get(ROOM_ENV) or f"synthconv-{job.id}-{uuid.uuid4().hex[:6]}"
-    observer = Observer(scenario.role_keys, job, scenario.language)
+    observer = Observer(roles, job, played.scenario.language)
     async with cfg.api() as lk:
         await lk.room.create_room(api.CreateRoomRequest(name=room, empty_timeout=30, departure_timeout=10,
                                                         max_participants=4 + VIEWERS))
         try:
             await observer.connect(cfg, room)
 
-            dispatches = {r: 0 for r in scenario.role_keys}
+            dispatches = {r: 0 for r in roles}
 
             async def dispatch(role: str) -> str:
                 dispatches[role] += 1
-                meta = {"role": role, "job": job.to_dict(), "name": job.persona(role, library).name,
-                        "engine": options["engine"], "turn_taking": options.get("turn_taking", "natural"),
-                        "scenarios_dir": str(options["scenarios_dir"]),
-                        "personas_dir": str(options["personas_dir"])}
+                meta = Dispatch(role=role, played=played, engine=config.engine_spec, timing=config.timing)
                 sent = await lk.agent_dispatch.create_dispatch(api.CreateAgentDispatchRequest(
-                    agent_name=AGENT_NAME, room=room, metadata=json.dumps(meta)))
+                    agent_name=AGENT_NAME, room=room, metadata=meta.to_json()))
                 return sent.id
 
             # the listener first, so it is listening when the opener speaks
-            waited = await _admit(lk, room, scenario.role_keys[::-1], dispatch, admission or Admission(), observer.joined)
+            waited = await _admit(lk, room, roles[::-1], dispatch, admission or Admission(), observer.joined)
             for attempt in range(REDISPATCHES + 1):
                 t0 = time.monotonic()
-                while observer.joined() != set(scenario.role_keys) and time.monotonic() - t0 < JOIN_TIMEOUT_S:
+                while observer.joined() != set(roles) and time.monotonic() - t0 < JOIN_TIMEOUT_S:
                     await asyncio.sleep(0.1)
-                missing = set(scenario.role_keys) - observer.joined()
+                missing = set(roles) - observer.joined()
                 if not missing:
                     break
                 if attempt == REDISPATCHES:
@@ -417,14 +414,13 @@ async def converse(job: Job, library: Library, options: dict, timeout: float,
                 raise LiveKitError(f"room {room} fell {lag:.2f} s behind real time (more than {LAG_LIMIT_S:g} s): "
                                    "the machine is short of CPU for the rooms it runs")
             rec.notes["livekit"] = {"room": room, "dispatches": dispatches, "waited_s": round(waited, 1)}
-            rec.notes["turn_taking"] = options.get("turn_taking", "natural")  # natural: barge-in
+            rec.notes["turn_taking"] = config.turn_taking  # natural: barge-in
         finally:
             await observer.close()
             try:
                 await lk.room.delete_room(api.DeleteRoomRequest(room=room))
             except api.TwirpError:
                 pass
-    names = {r: p.name for r, p in job.cast(library).items()}
     for t in rec.turns:
-        t.speaker = names[t.role]
+        t.speaker = played.personas[t.role].name
     return rec

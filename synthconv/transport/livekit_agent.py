@@ -15,7 +15,9 @@ the same engine code as the local transport and links it to its peer:
 - what it said and what it heard go to the observer as text streams of its own (`SAID_TOPIC`,
   `HEARD_TOPIC`; the names both sides share are in protocol.py), so the observer can tell what
   an agent said from what its peer heard of it (on `lk.transcription` it cannot: livekit-agents
-  publishes a heard transcript under the speaker's identity).
+  publishes a heard transcript under the speaker's identity);
+- each turn it said is also its `LINE_ATTR` attribute, for viewers (serve's live page shows each
+  line once from it, and marks the lines the peer cut off).
 
 Agents write nothing to local disk: workers on other machines work the same.
 """
@@ -32,14 +34,13 @@ from livekit import rtc
 from livekit.plugins import openai as _openai, silero  # noqa: F401 - plugins must register on the main thread
 from livekit.agents import AgentServer, JobContext, JobExecutorType, JobProcess, JobRequest, llm, room_io
 
+from ..config import ENGINES, EngineSpec
 from ..engine import make_engine
-from ..engine.base import CallControl, Speaker, TranscriptChannel
+from ..engine.base import CallControl, Engine, Speaker, TranscriptChannel
 from ..errors import transient
-from ..job import Job
-from ..scenario import draw_facts, load_library
 from .floor import Floor
-from .protocol import (Line, AGENT_NAME, ENDED_ATTR, ENDING_ATTR, FAILED_ATTR, HEARD_TOPIC, LINE_TOPIC, READY_ATTR, SAID_TOPIC,
-                       identity, observer_identity)
+from .protocol import (AGENT_NAME, ENDED_ATTR, ENDING_ATTR, FAILED_ATTR, HEARD_TOPIC, LINE_ATTR, LINE_TOPIC, READY_ATTR,
+                       SAID_TOPIC, Dispatch, Line, identity, observer_identity)
 from .timing import timing_model
 from .worker_load import WorkerLoad, report_lag, state_dir
 
@@ -49,21 +50,25 @@ PRELOAD_ENV = "SYNTHCONV_PRELOAD"  # the engine each job process loads before it
 WORKER_PID_ENV = "SYNTHCONV_WORKER_PID"  # the worker whose job processes these are
 LOAD_THRESHOLD = 0.7  # of the worker's cores (livekit-agents' own default): above it, no new job
 PLAYOUT_SLACK_S = 0.25  # a line plays out this much later than its length without falling behind (the source's queue)
-_cache: dict = {}  # (library folders, engine) -> (library, engine), per job process
+_engines: dict[str, Engine] = {}  # EngineSpec as JSON -> engine, per job process
 
 
-def _library_and_engine(meta: dict):  # noqa: ANN202
-    from pathlib import Path
+def allowed(spec: EngineSpec) -> bool:
+    """A dispatch may name a registered engine, or the plugin this worker was started with
+    (`--preload module:Class`): dispatch metadata is data and never names code to import."""
+    return spec.name in ENGINES or spec.name == os.environ.get(PRELOAD_ENV)
 
-    key = (meta["scenarios_dir"], meta["personas_dir"], meta["engine"])
-    if key not in _cache:
-        engine = make_engine(meta["engine"])
+
+def _engine(spec: EngineSpec) -> Engine:
+    key = spec.model_dump_json()
+    if key not in _engines:
+        engine = make_engine(spec)
         if engine.scheduled:  # it hears announced lines: no VAD, no recognizer
             engine.warm_up(hears_audio=False)
         else:
             engine.warm_up()
-        _cache[key] = (load_library(Path(meta["scenarios_dir"]), Path(meta["personas_dir"])), engine)
-    return _cache[key]
+        _engines[key] = engine
+    return _engines[key]
 
 
 def link_options(peer_identity: str, scheduled: bool = False, sample_rate: int = 24000) -> room_io.RoomOptions:
@@ -98,12 +103,17 @@ def link_options(peer_identity: str, scheduled: bool = False, sample_rate: int =
 
 
 async def on_request(req: JobRequest) -> None:
-    meta = json.loads(req.job.metadata or "{}")
-    role, job_id = meta.get("role"), meta.get("job", {}).get("id")
-    if not role or not job_id:
+    try:
+        d = Dispatch.from_json(req.job.metadata or "")
+    except ValueError as e:
+        log.warning("rejected a dispatch that is not synthconv's: %s", str(e)[:200])
         await req.reject()
         return
-    await req.accept(identity=identity(job_id, role), name=meta.get("name", role))
+    if not allowed(d.engine):
+        log.warning("rejected a dispatch naming engine %r (not registered, not this worker's --preload)", d.engine.name)
+        await req.reject()
+        return
+    await req.accept(identity=identity(d.played.job.id, d.role), name=d.name)
 
 
 class Lines:
@@ -115,8 +125,8 @@ class Lines:
     many seconds played, and how far it fell behind real time (started late, or played out
     slower than real time: the agent's process did not keep up)."""
 
-    def __init__(self, role: str, send, floor: Floor | None) -> None:  # noqa: ANN001
-        self.role, self.send, self.floor = role, send, floor
+    def __init__(self, role: str, send, floor: Floor | None, show) -> None:  # noqa: ANN001
+        self.role, self.send, self.floor, self.show = role, send, floor, show
         self.n = 0  # lines announced here (engines without a floor)
         self.playing: tuple[Line, float] | None = None  # the line playing, and when it started (monotonic)
         self.finished: tuple[Line, float, bool, float] | None = None  # (line, played s, cut, lag) awaiting its text
@@ -156,6 +166,8 @@ class Lines:
         self.send(SAID_TOPIC, {"id": line.id, "text": text, "interrupted": cut,
                                "intended": (intended or line.text) if cut else None,
                                "played": round(played, 3), "lag": round(lag, 3)})
+        if line.kind == "turn" and text:
+            self.show(text, cut)
 
 
 SOURCE_QUEUE_MS = 1500  # audio an agent queues ahead of playout (livekit-agents' RoomIO: 200 ms)
@@ -205,16 +217,16 @@ async def entrypoint(ctx: JobContext) -> None:
 
 
 async def _run(ctx: JobContext) -> None:
-    meta = json.loads(ctx.job.metadata)
-    job, role = Job.from_dict(meta["job"]), meta["role"]
+    d = Dispatch.from_json(ctx.job.metadata)
+    played, role = d.played, d.role
+    job, scenario = played.job, played.scenario
     # loading models blocks; keep the job's event loop free for the room connection
-    library, engine = await asyncio.to_thread(_library_and_engine, meta)
-    scenario = job.played(library)
-    peer_role = next(r for r in scenario.roles if r != role)
+    engine = await asyncio.to_thread(_engine, d.engine)
+    peer_role = played.peer(role)
     peer_identity = identity(job.id, peer_role)
     observer = observer_identity(ctx.room.name)
     call = CallControl()
-    turn_taking = meta.get("turn_taking", "natural")
+    turn_taking = d.timing.turn_taking
     tasks: set[asyncio.Task] = set()
 
     def spawn(coro) -> None:  # noqa: ANN001
@@ -229,11 +241,18 @@ async def _run(ctx: JobContext) -> None:
 
     floor = None
     if engine.scheduled:
-        timing = timing_model(turn_taking, job.seed, scenario, job.cast(library), stream=role)
+        timing = timing_model(turn_taking, job.seed, scenario, played.personas, stream=role)
         floor = Floor(timing, role, peer_role, call, job.seed,
                       announce=lambda line: send(LINE_TOPIC, line.to_dict(), to_peer=True),
                       heard=lambda of, text: send(HEARD_TOPIC, {"of": of, "text": text}))
-    lines = Lines(role, send, floor)
+    said_turns = [0]  # turns said so far: viewers read each from LINE_ATTR
+
+    def show(text: str, cut: bool) -> None:
+        said_turns[0] += 1
+        line = json.dumps({"n": said_turns[0], "text": text, "cut": cut}, ensure_ascii=False)
+        spawn(ctx.room.local_participant.set_attributes({LINE_ATTR: line}))
+
+    lines = Lines(role, send, floor, show)
     peer_line = [-1]  # the id of the peer's latest line: what a transcript we make is of
 
     def on_line(reader: rtc.TextStreamReader, participant_identity: str) -> None:
@@ -275,10 +294,8 @@ async def _run(ctx: JobContext) -> None:
             await asyncio.sleep(0.05)
         await asyncio.sleep(0.3)  # let its subscription to our track settle
 
-    speaker = Speaker(job=job, role=role, scenario=scenario, persona=job.persona(role, library),
-                      peer_role=peer_role, facts=draw_facts(scenario, job.seed)[role], heard=TranscriptChannel(),
-                      call=call, peer_ready=peer_ready, turn_taking=turn_taking, barge_in=turn_taking == "natural",
-                      floor=floor)
+    speaker = Speaker.of(played, role, heard=TranscriptChannel(), call=call, peer_ready=peer_ready,
+                         turn_taking=turn_taking, barge_in=turn_taking == "natural", floor=floor)
     session, agent = engine.build(speaker)
     if floor is not None:
         floor.session = session
@@ -363,13 +380,10 @@ def _exit_with_worker() -> None:
 
 
 def prewarm(_proc: JobProcess | None = None) -> None:
-    """Load the default library and the `PRELOAD_ENV` engine in an idle job process, so a job
-    starts without loading models on a busy machine."""
-    from ..scenario import DEFAULT_PERSONAS, DEFAULT_SCENARIOS
-
+    """Load the `PRELOAD_ENV` engine in an idle job process, so a job starts without loading
+    models on a busy machine."""
     _exit_with_worker()
-    _library_and_engine({"scenarios_dir": str(DEFAULT_SCENARIOS), "personas_dir": str(DEFAULT_PERSONAS),
-                         "engine": os.environ.get(PRELOAD_ENV, "offline")})
+    _engine(EngineSpec(name=os.environ.get(PRELOAD_ENV, "offline")))
 
 
 def make_server(url: str, api_key: str, api_secret: str, *, idle_processes: int = 2,

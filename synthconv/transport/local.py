@@ -23,11 +23,10 @@ import numpy as np
 from livekit.agents import tts
 
 from ..engine.base import CallControl, Engine, Speaker, TranscriptChannel
-from ..job import Job
-from ..labels import disfluencies
-from ..recorder import Recording, Turn, Word
+from ..job import ResolvedJob
+from ..runfolder.labels import disfluencies
+from ..recording import Recording, Turn, Word
 from ..runfolder.audio import loud
-from ..scenario import Library, draw_facts
 from .local_io import SAMPLE_RATE, BridgeInput, BridgeOutput, BridgeText, resample
 from .timing import timing_model
 
@@ -41,12 +40,12 @@ FINAL_HEARD_S = 20.0
 class Bridge:
     """One conversation's shared clock, tracks and routing between the two roles."""
 
-    def __init__(self, job: Job, library: Library, turn_taking: str = "natural") -> None:
-        self.job = job
-        self.scenario = job.played(library)
-        self.personas = job.cast(library)
-        self.roles = self.scenario.role_keys
-        self.timing = timing_model(turn_taking, job.seed, self.scenario, self.personas)
+    def __init__(self, played: ResolvedJob, turn_taking: str = "natural") -> None:
+        self.played = played
+        self.scenario = played.scenario
+        self.personas = played.personas
+        self.roles = played.roles
+        self.timing = timing_model(turn_taking, played.job.seed, self.scenario, self.personas)
         self.call = CallControl()
         self.heard = {r: TranscriptChannel() for r in self.roles}
         self.inputs = {r: BridgeInput(r) for r in self.roles}
@@ -97,7 +96,7 @@ class Bridge:
                          for w in words]
         peer = self.peer(role)
         n_turns = sum(t.kind == "turn" for t in self.turns)
-        final = self.call.ending_role == role or n_turns + 1 >= self.scenario.turns.max + 2
+        final = self.call.ending_role == role or self.scenario.turns.overrun(n_turns)
         start = self._start(role)
         intended = None
         # never cut off a greeting (a role's first turn) or a goodbye
@@ -207,26 +206,15 @@ class Bridge:
                                 "ending": {"by": self.call.ending_role, "reason": self.call.ending_reason}})
 
 
-async def converse(job: Job, library: Library, engine: Engine, timeout: float = 300.0,
+async def converse(played: ResolvedJob, engine: Engine, timeout: float = 300.0,
                    turn_taking: str = "natural") -> Recording:
-    """Run one conversation of `job` on the local bridge and return its recording."""
-    bridge = Bridge(job, library, turn_taking)
+    """Run one conversation of `played` on the local bridge and return its recording."""
+    bridge = Bridge(played, turn_taking)
     bridge.call.failure_listeners.append(lambda _error: bridge.finished.set())
-    facts = draw_facts(bridge.scenario, job.seed)
     sessions: list[tuple] = []
     try:
         for role in bridge.roles:
-            speaker = Speaker(
-                job=job,
-                role=role,
-                scenario=bridge.scenario,
-                persona=bridge.personas[role],
-                peer_role=bridge.peer(role),
-                facts=facts[role],
-                heard=bridge.heard[role],
-                call=bridge.call,
-                turn_taking=turn_taking,
-            )
+            speaker = Speaker.of(played, role, heard=bridge.heard[role], call=bridge.call, turn_taking=turn_taking)
             session, agent = engine.build(speaker)
             bridge.tts[role] = session.tts if bridge.timing.natural else None
             session.input.audio = bridge.inputs[role]

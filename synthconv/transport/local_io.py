@@ -19,7 +19,7 @@ from livekit.agents.types import TimedString
 from livekit.agents.utils import is_given
 from livekit.agents.voice import io
 
-from ..recorder import Word
+from ..recording import Word
 
 SAMPLE_RATE = 24000
 FRAME = SAMPLE_RATE // 10  # 100 ms: fewer, larger frames cost less per second of audio

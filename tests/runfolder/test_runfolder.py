@@ -322,14 +322,14 @@ def _job(n: int = 0):
 
 
 def test_results_round_trip_through_conversations_jsonl_without_their_private_fields(tmp_path):
-    from synthconv.runfolder import ConversationResult, read_index, write_index
+    from synthconv.runfolder import IndexLine, read_index, write_index
 
     jobs = [_job(1), _job(2), _job(3)]
-    results = {jobs[0].id: ConversationResult.for_job(jobs[0], "ok", duration_s=61.5, turns=12),
-               jobs[1].id: ConversationResult.failed(jobs[1], "TimeoutError: slow", transient=True)}
+    results = {jobs[0].id: IndexLine.for_job(jobs[0], "ok", duration_s=61.5, turns=12),
+               jobs[1].id: IndexLine.failed(jobs[1], "TimeoutError: slow", transient=True)}
     write_index(tmp_path, jobs, results, final=False)
     # finished jobs only, in plan order
-    assert [r.to_line() for _, r in read_index(tmp_path)] == [r.to_line() for r in results.values()]
+    assert [r.to_dict() for _, r in read_index(tmp_path)] == [r.to_dict() for r in results.values()]
     write_index(tmp_path, jobs, results, final=True)
     lines = read_jsonl(tmp_path / "conversations.jsonl")
     assert [r["status"] for r in lines] == ["ok", "failed", "failed"] and lines[2]["error"] == "not run"
@@ -344,8 +344,8 @@ def test_results_round_trip_through_conversations_jsonl_without_their_private_fi
 def test_a_conversation_appears_only_complete_and_a_failure_replaces_it(tmp_path, monkeypatch):
     import numpy as np
 
-    from synthconv.inspect import validate_conversation
-    from synthconv.recorder import Recording, Turn
+    from synthconv.runfolder.validate import validate_conversation
+    from synthconv.recording import Recording, Turn
     from synthconv.runfolder import conversation, write_conversation, write_error
 
     pcm = (np.random.default_rng(0).uniform(-1, 1, 24000) * 8000).astype(np.int16)
@@ -356,12 +356,14 @@ def test_a_conversation_appears_only_complete_and_a_failure_replaces_it(tmp_path
     def broken_mix(paths, out):  # noqa: ANN001
         raise OSError("ffmpeg went away")
 
+    meta = {"id": job.id, "scenario": {"id": "refund"}, "personas": {"agent": {}, "customer": {}}, "seed": 7,
+            "wer": None, "timing": "modeled", "sample_rate": 24000, "duration_s": 1.0, "turns": 1}
     monkeypatch.setattr(conversation, "mix_mp3", broken_mix)
-    with pytest.raises(OSError):
-        write_conversation(tmp_path, job.id, rec, {"id": job.id})
+    with pytest.raises(OSError, match="ffmpeg went away"):
+        write_conversation(tmp_path, job.id, rec, meta)
     assert not (tmp_path / "conversations").exists() or not any((tmp_path / "conversations").iterdir())
     monkeypatch.undo()
-    folder = write_conversation(tmp_path, job.id, rec, {"id": job.id, "personas": {"agent": {}, "customer": {}}})
+    folder = write_conversation(tmp_path, job.id, rec, meta)
     assert sorted(p.name for p in (tmp_path / "conversations").iterdir()) == [job.id]
     assert validate_conversation(folder) == []
     assert json.loads((folder / "meta.json").read_text())["duration_s"] == 1.0

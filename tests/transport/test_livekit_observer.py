@@ -6,7 +6,7 @@ import asyncio
 
 import numpy as np
 
-from synthconv.inspect import validate_conversation
+from synthconv.runfolder.validate import validate_conversation
 from synthconv.job import Job
 from synthconv.runfolder import write_conversation
 from synthconv.transport.livekit import SAMPLE_RATE, Observer

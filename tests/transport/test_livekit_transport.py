@@ -20,7 +20,7 @@ import pytest
 from conftest import ROOT, read_jsonl
 import livekit_server
 from netns import netns_unavailable, run_module_in_netns
-from synthconv.inspect import validate_conversation
+from synthconv.runfolder.validate import validate_conversation
 
 TESTS = ROOT / "tests"
 

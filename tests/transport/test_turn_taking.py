@@ -9,8 +9,8 @@ import pytest
 import yaml
 
 from conftest import cli, read_jsonl
-from synthconv.inspect import validate_conversation
-from synthconv.labels import disfluencies, turn_taking
+from synthconv.runfolder.validate import validate_conversation
+from synthconv.runfolder.labels import disfluencies, turn_taking
 from synthconv.runfolder import loud, read_wav
 from synthconv.scenario import DEFAULT_PERSONAS, DEFAULT_SCENARIOS, OfflineVoice
 
@@ -208,7 +208,8 @@ def test_in_a_room_a_listener_cuts_in_on_a_seeded_share_of_turns():
 
     lib = load_library()
     job = plan(lib, 1, 7, scenarios=["billing-dispute"])[0]
-    sc, cast = job.played(lib), job.cast(lib)
+    played = job.resolve(lib)
+    sc, cast = played.scenario, played.personas
 
     def draws(mode, scale=1.0):
         tuned = sc.model_copy(update={"turn_taking": sc.turn_taking.model_copy(update={"interruptions": scale})})

@@ -9,17 +9,17 @@ from __future__ import annotations
 from livekit.agents import llm
 
 from ...job import Job
-from ...scenario import Library, draw_facts
+from ...scenario import Library
 from ..base import CallControl
 from .policy import DialoguePolicy
 
 
 def dialogue(job: Job, library: Library) -> list[tuple[str, str]]:
     """(role, text) of every turn of `job`, until a goodbye or the turn limit."""
-    sc = job.played(library)
-    personas, facts, call = job.cast(library), draw_facts(sc, job.seed), CallControl()
-    policies = {r: DialoguePolicy(scenario=sc, role=r, persona=personas[r], facts=facts[r], seed=job.seed,
-                                  call=call, variant=job.variant) for r in sc.role_keys}
+    played, call = job.resolve(library), CallControl()
+    sc = played.scenario
+    policies = {r: DialoguePolicy(scenario=sc, role=r, persona=played.personas[r], facts=played.facts[r],
+                                  seed=job.seed, call=call, variant=job.variant) for r in played.roles}
     contexts = {r: llm.ChatContext() for r in sc.role_keys}
     turns: list[tuple[str, str]] = []
     speaker, peer = sc.role_keys

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Mapping
 from urllib.parse import urlsplit
 
 from livekit.agents import AgentSession
@@ -23,17 +24,18 @@ WORDS_PER_SECOND = 2.5  # conversational speech, about 150 words a minute
 class _OpenAIEngine(Engine):
     parts: tuple[str, ...] = ()
 
-    def __init__(self) -> None:
+    def __init__(self, settings: Mapping[str, str] | None = None) -> None:
+        self._settings = dict(settings or {})  # given on the command line: over the environment's
         self._config: OpenAIConfig | None = None
 
     @property
     def config(self) -> OpenAIConfig:
         if self._config is None:
-            self._config = OpenAIConfig.from_env()
+            self._config = OpenAIConfig.from_env(self._settings)
         return self._config
 
     def check(self, personas: list[Persona]) -> None:
-        cfg = self._config = OpenAIConfig.from_env()
+        cfg = self._config = OpenAIConfig.from_env(self._settings)
         hosted = [p for p in self.parts if cfg.parts[p].hosted]
         if hosted and not cfg.api_key:
             raise EngineError(f"{self.name}: OPENAI_API_KEY is not set; export it, or point --base-url "

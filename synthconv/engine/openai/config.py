@@ -1,5 +1,5 @@
-"""The OpenAI engines' settings, read from the environment so LiveKit workers on other machines
-get the same (the CLI flags only set these variables):
+"""The OpenAI engines' settings: the command line's (config.OpenAISettings, which a LiveKit
+dispatch carries to workers on other machines, without credentials) over the environment's:
 
     OPENAI_API_KEY, OPENAI_BASE_URL
     SYNTHCONV_OPENAI_{LLM,STT,TTS,REALTIME}_MODEL     per-part model
@@ -16,6 +16,7 @@ The key is read from the environment only; it is never written to run.json, logs
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
 
@@ -24,6 +25,9 @@ from livekit.agents import APIConnectOptions
 from ..base import EngineError
 
 OPENAI_API = "https://api.openai.com/v1"
+# config.OpenAISettings field -> the environment variable that sets it
+ENV = {"base_url": "OPENAI_BASE_URL", **{f"{part}_{what}": f"SYNTHCONV_OPENAI_{part.upper()}_{what.upper()}"
+                                         for part in ("llm", "stt", "tts", "realtime") for what in ("base_url", "model")}}
 DEFAULT_MODELS = {
     "llm": "gpt-4.1-mini",
     "stt": "gpt-4o-mini-transcribe",
@@ -79,14 +83,23 @@ class OpenAIConfig:
     confirm_minutes: float
 
     @classmethod
-    def from_env(cls) -> OpenAIConfig:
-        base = _env("OPENAI_BASE_URL") or OPENAI_API
-        parts = {
-            name: Part(name=name,
-                       model=_env(f"SYNTHCONV_OPENAI_{name.upper()}_MODEL") or default,
-                       base_url=_env(f"SYNTHCONV_OPENAI_{name.upper()}_BASE_URL") or base)
-            for name, default in DEFAULT_MODELS.items()
-        }
+    def from_env(cls, given: Mapping[str, str] | None = None) -> OpenAIConfig:
+        """The environment's settings, under the ones `given` on the command line (config.py
+        OpenAISettings: base_url, llm_model, ...). A given URL that arrived redacted (a dispatch
+        never carries credentials) is taken from the environment when that is the same URL with
+        its credentials."""
+        given = dict(given or {})
+
+        def setting(name: str) -> str | None:
+            value, env = given.get(name), _env(ENV[name])
+            if value and env and redact_url(env) == value:
+                return env
+            return value or env
+
+        base = setting("base_url") or OPENAI_API
+        parts = {name: Part(name=name, model=setting(f"{name}_model") or default,
+                            base_url=setting(f"{name}_base_url") or base)
+                 for name, default in DEFAULT_MODELS.items()}
 
         def number(name: str, default: float, kind=float):  # noqa: ANN001, ANN202
             raw = _env(name)

@@ -16,7 +16,7 @@ import pytest
 
 from conftest import ROOT, one_line_error, read_jsonl, synthconv
 from openai_loopback import LoopbackThread
-from synthconv.inspect import validate_conversation
+from synthconv.runfolder.validate import validate_conversation
 
 KEY = "sk-loopback-7f3a9c"  # must never appear in a run folder
 
@@ -162,6 +162,7 @@ def test_large_run_needs_yes_when_nobody_can_answer(loopback, tmp_path):
 
 
 def test_configuration_comes_from_the_environment(monkeypatch):
+    from synthconv.config import EngineSpec
     from synthconv.engine import EngineError, make_engine
     from synthconv.engine.openai import OpenAIConfig
 
@@ -174,18 +175,19 @@ def test_configuration_comes_from_the_environment(monkeypatch):
     cfg = OpenAIConfig.from_env()
     assert cfg.parts["llm"].base_url == "http://127.0.0.1:8080/v1" and cfg.parts["llm"].model == "llama3.1"
     assert cfg.parts["tts"].base_url == "http://127.0.0.1:1234/v1" and cfg.parts["tts"].model == "gpt-4o-mini-tts"
-    make_engine("openai-pipeline").check([])  # all parts local: no key needed
+    make_engine(EngineSpec(name="openai-pipeline")).check([])  # all parts local: no key needed
     monkeypatch.delenv("OPENAI_BASE_URL")
     with pytest.raises(EngineError, match="OPENAI_API_KEY"):
-        make_engine("openai-pipeline").check([])  # speech on api.openai.com
+        make_engine(EngineSpec(name="openai-pipeline")).check([])  # speech on api.openai.com
     monkeypatch.setenv("SYNTHCONV_OPENAI_TTS_FORMAT", "ogg")
     monkeypatch.setenv("OPENAI_API_KEY", KEY)
     with pytest.raises(EngineError, match="SYNTHCONV_OPENAI_TTS_FORMAT"):
-        make_engine("openai-pipeline").check([])
+        make_engine(EngineSpec(name="openai-pipeline")).check([])
 
 
 def _engine_gives_up(loopback, engine_name: str, monkeypatch) -> BaseException:
     """Run one conversation in this process until the engine reports it cannot go on."""
+    from synthconv.config import EngineSpec
     from synthconv.engine import make_engine
     from synthconv.engine.base import CallControl
     from synthconv.job import plan
@@ -200,11 +202,11 @@ def _engine_gives_up(loopback, engine_name: str, monkeypatch) -> BaseException:
     lib = load_library()
     lib = Library(scenarios={"billing-dispute": lib.scenarios["billing-dispute"]}, personas=lib.personas)
     job = plan(lib, 1, 3)[0]
-    engine = make_engine(engine_name)
+    engine = make_engine(EngineSpec(name=engine_name))
     engine.warm_up()
 
     async def main() -> None:
-        task = asyncio.create_task(converse(job, lib, engine, timeout=60))
+        task = asyncio.create_task(converse(job.resolve(lib), engine, timeout=60))
         deadline = time.monotonic() + 45
         while not errors and not task.done() and time.monotonic() < deadline:
             await asyncio.sleep(0.1)

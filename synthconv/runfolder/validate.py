@@ -1,4 +1,6 @@
-"""Reading finished runs: the contract checks of docs/FORMAT.md, one conversation at a time."""
+"""The run folder contract, checked (`inspect --validate`): every way a conversation folder or
+a run breaks docs/FORMAT.md, as one line each. Damage is a finding, never a crash: one bad
+conversation never hides the others."""
 
 from __future__ import annotations
 
@@ -7,10 +9,13 @@ from pathlib import Path
 import jsonlines
 import numpy as np
 
+from ..errors import RunFolderError
 from . import labels
-from .errors import RunFolderError
-from .runfolder import (LAG_LIMIT_S, TURN_FIELDS, ConversationResult, conversation_dir, loud, mp3_duration, read_error,
-                        read_index, read_lines, read_meta, read_run_info, read_wav)
+from .audio import loud, mp3_duration, read_wav
+from .conversation import LAG_LIMIT_S, read_lines, read_meta
+from .index import read_index
+from .names import conversation_dir
+from .schema import ConversationMeta, SchemaError, TranscriptLine
 
 EDGE_S = 0.01  # timestamps are rounded to the millisecond; allow 10 ms at each edge
 
@@ -22,23 +27,27 @@ def validate_conversation(folder: Path, *, check_mp3: bool = True) -> list[str]:
     for name in ("transcript.jsonl", "meta.json", "mix.mp3"):
         if not (folder / name).is_file():
             problems.append(f"missing {name}")
-    meta = read_meta(folder)
-    if isinstance(meta, str):
+    raw = read_meta(folder)
+    meta: dict | None = None
+    if isinstance(raw, str):
         problems.append("meta.json is not valid JSON")
-    meta = meta if isinstance(meta, dict) else None
+    elif raw is not None:
+        try:
+            meta = ConversationMeta.from_dict(raw).to_dict()
+        except SchemaError as e:
+            problems.append(f"meta.json: {e}")
+    if meta is not None and "facts" in meta and not (folder / "mix_stereo.mp3").is_file():
+        problems.append("missing mix_stereo.mp3")
 
-    turns: list[dict] = []
+    turns: list[dict] = []  # the lines that read as transcript lines, as written
     for n, t in read_lines(folder / "transcript.jsonl"):
         if isinstance(t, jsonlines.InvalidLineError):
             problems.append(f"transcript.jsonl line {n}: not JSON")
             continue
-        missing = TURN_FIELDS - set(t) if isinstance(t, dict) else TURN_FIELDS
-        if missing:
-            problems.append(f"transcript.jsonl line {n}: missing {sorted(missing)}")
-            continue
-        if t["end"] < t["start"]:
-            problems.append(f"transcript.jsonl line {n}: end {t['end']} before start {t['start']}")
-        turns.append(t)
+        try:
+            turns.append(TranscriptLine.from_dict(t).to_dict())
+        except SchemaError as e:
+            problems.append(f"transcript.jsonl line {n}: {e}")
 
     tracks: dict[str, np.ndarray] = {}
     rates = set()
@@ -118,95 +127,6 @@ def _impaired_problems(folder: Path, record: object, roles: list[str], duration:
     return found
 
 
-# --- whole runs ----------------------------------------------------------------------------
-
-
-def read_run(run: Path) -> dict:
-    """run.json plus every planned conversation's status: ok, failed or pending.
-
-    Works on complete, running and interrupted runs: what conversations.jsonl does not list yet
-    is read off the conversation folders (a folder with a readable meta.json is complete).
-    Damage (a bad line, an unreadable meta.json) is collected in "damage", never raised.
-    """
-    run = Path(run)
-    info = read_run_info(run)
-    jobs = info["jobs"]
-    planned = {j["id"] for j in jobs}
-    index, damage = {}, []
-    for n, r in read_index(run):
-        if isinstance(r, str):
-            damage.append(f"conversations.jsonl line {n}: {r}")
-        elif r.id not in planned:
-            damage.append(f"conversations.jsonl line {n}: {r.id} is not in the plan")
-        else:
-            index[r.id] = r.to_line()
-    rows, wer = [], {}
-    for job in jobs:
-        r = index.get(job["id"])
-        try:
-            folder = conversation_dir(run, job["id"])
-        except RunFolderError:  # a link inside the run: the row stays, validation reports it
-            rows.append(r or ConversationResult(id=job["id"], status="pending", scenario=job["scenario"],
-                                                roles=job["roles"]).to_line())
-            continue
-        if r is None or r["status"] == "ok":
-            meta = read_meta(folder)
-            if isinstance(meta, dict) and isinstance(meta.get("wer"), (int, float)):
-                wer[job["id"]] = meta["wer"]
-        if r is None:
-            r = ConversationResult(id=job["id"], status="pending", scenario=job["scenario"], roles=job["roles"])
-            meta, error = read_meta(folder), read_error(folder)
-            if isinstance(meta, dict):
-                r.status, r.duration_s, r.turns = "ok", meta.get("duration_s"), meta.get("turns")
-            elif error is not None:
-                r.status, r.error = "failed", error
-            r = r.to_line()
-        rows.append(r)
-    if info.get("ended_at") is None:
-        state = "running or killed"
-    elif info.get("stopped"):
-        state = str(info["stopped"])
-    else:
-        state = "complete"
-    return {"run": str(run), "state": state, "info": info, "conversations": rows, "damage": damage, "wer": wer}
-
-
-def summarize(view: dict) -> dict:
-    rows = view["conversations"]
-    ok = [r for r in rows if r["status"] == "ok"]
-    by_status: dict[str, int] = {}
-    by_scenario: dict[str, dict[str, int]] = {}
-    by_persona: dict[str, dict[str, int]] = {}
-    for r in rows:
-        by_status[r["status"]] = by_status.get(r["status"], 0) + 1
-        s = by_scenario.setdefault(r["scenario"], {"ok": 0, "failed": 0, "pending": 0})
-        s[r["status"]] = s.get(r["status"], 0) + 1
-        for persona in r["roles"].values():
-            p = by_persona.setdefault(persona, {"ok": 0, "failed": 0, "pending": 0})
-            p[r["status"]] = p.get(r["status"], 0) + 1
-    total = sum(r["duration_s"] or 0 for r in ok)
-    turns = sum(r["turns"] or 0 for r in ok)
-    return {
-        "run": view["run"], "state": view["state"], "planned": len(rows), "by_status": by_status,
-        "by_scenario": by_scenario, "by_persona": by_persona,
-        "duration_s": {"total": round(total, 3), "mean": round(total / len(ok), 3) if ok else None},
-        "turns": {"total": turns, "mean": round(turns / len(ok), 2) if ok else None},
-        "wer": _spread([w for r in ok if (w := view.get("wer", {}).get(r["id"])) is not None]),
-        "failures": [{"id": r["id"], "error": r["error"]} for r in rows if r["status"] == "failed"],
-        "turn_taking": labels.run_figures(Path(view["run"]), [r["id"] for r in ok]),
-    }
-
-
-def _spread(values: list[float]) -> dict:
-    """Mean, extremes and quartiles of the conversations' mean word error rates (meta.json `wer`)."""
-    if not values:
-        return {"conversations": 0, "mean": None}
-    q = np.quantile(values, [0.25, 0.5, 0.75])
-    return {"conversations": len(values), "mean": round(float(np.mean(values)), 4),
-            "min": round(min(values), 4), "p25": round(float(q[0]), 4), "median": round(float(q[1]), 4),
-            "p75": round(float(q[2]), 4), "max": round(max(values), 4)}
-
-
 def validate_run(view: dict, workers: int = 4) -> dict[str, list[str]]:
     """Contract problems per conversation id (only conversations with problems are listed);
     damage to the run's own files is listed under "run"."""
@@ -216,6 +136,8 @@ def validate_run(view: dict, workers: int = 4) -> dict[str, list[str]]:
     problems: dict[str, list[str]] = {}
     jobs = {j["id"]: j for j in view["info"]["jobs"]}
     ok = [r for r in view["conversations"] if r["status"] == "ok"]
+    chain = view["info"]["flags"].get("impair")  # what every conversation must carry
+    chain = chain if isinstance(chain, list) and chain else None
 
     def check(r: dict) -> list[str]:
         try:
@@ -228,7 +150,7 @@ def validate_run(view: dict, workers: int = 4) -> dict[str, list[str]]:
             found = [f"cannot be checked ({type(e).__name__}: {e})"]
         meta = read_meta(folder)
         if isinstance(meta, dict):
-            found += _against_plan(meta, jobs[r["id"]])
+            found += _against_plan(meta, jobs[r["id"]]) + _chain_problems(meta, chain)
         return found
 
     with ThreadPoolExecutor(workers) as pool:  # ffmpeg decodes run as subprocesses
@@ -242,7 +164,22 @@ def validate_run(view: dict, workers: int = 4) -> dict[str, list[str]]:
                 problems.setdefault(r["id"], []).append("missing from conversations.jsonl")
     if view["damage"]:
         problems["run"] = list(view["damage"])
+    if not ok:  # "all valid" must never mean "nothing was checked"
+        problems.setdefault("run", []).append("no complete conversation to validate "
+                                              f"({len(view['conversations'])} planned, none ok)")
     return problems
+
+
+def _chain_problems(meta: dict, chain: list | None) -> list[str]:
+    """The impairments run.json names (generate --impair, or the last `synthconv impair`, which
+    records its chain before it starts) are the ones every conversation carries: a killed
+    re-impair leaves some with the old chain. Runs impaired before 1.5 name none: not checked."""
+    record = meta.get("impaired")
+    spec = record.get("spec") if isinstance(record, dict) else None
+    if chain is None or spec == chain:
+        return []
+    return [f"impaired with {' + '.join(map(str, spec)) if isinstance(spec, list) else 'nothing'}, not the run's "
+            f"{' + '.join(map(str, chain))} (run.json flags.impair): run `synthconv impair` again"]
 
 
 def _against_plan(meta: dict, job: dict) -> list[str]:
