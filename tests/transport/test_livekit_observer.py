@@ -92,7 +92,9 @@ def test_lines_become_turns_split_where_the_agents_said_and_words_land_on_speech
     hello = rec.turns[0].words
     assert [w.word for w in hello] == ["Hello", "there", "How", "can", "I", "help"]
     assert hello[2].start == 1.8  # after the pause: where speech resumed, not where the TTS had it
-    meta = {"id": JOB.id, "personas": {"agent": {}, "customer": {}}}
+    meta = {"id": JOB.id, "scenario": {"id": JOB.scenario}, "personas": {"agent": {}, "customer": {}}, "seed": JOB.seed,
+            "sample_rate": SAMPLE_RATE, "duration_s": round(rec.duration, 3), "turns": 4, "wer": None,
+            "realtime_lag_s": rec.notes["realtime_lag_s"]}
     assert validate_conversation(write_conversation(tmp_path, JOB.id, rec, meta)) == []
 
 
