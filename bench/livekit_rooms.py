@@ -65,11 +65,11 @@ def _stat(pid: str) -> tuple[int, int, float] | None:
     return int(fields[1]), int(fields[19]), (int(fields[11]) + int(fields[12])) / TICK
 
 
-async def tree_cpu(root: int, seen: dict[tuple[int, int], float], kinds: dict[tuple[int, int], str],
+async def tree_cpu(roots: list[int], seen: dict[tuple[int, int], float], kinds: dict[tuple[int, int], str],
                    stop: asyncio.Event) -> None:
-    """CPU seconds of every process descended from `root`, polled until `stop` (job processes of
+    """CPU seconds of every process descended from `roots`, polled until `stop` (job processes of
     the agent worker are grandchildren that nobody waits for, so getrusage would miss them)."""
-    tree = {root}
+    tree = set(roots)
     while not stop.is_set():
         stats = {int(p): st for p in os.listdir("/proc") if p.isdigit() and (st := _stat(p))}
         grew = True
@@ -104,8 +104,13 @@ def packet_counters(host: str) -> dict[str, float]:
     return out
 
 
-async def one(n: int, seed: int, job_timeout: int, workdir: Path, waves: int = 1) -> dict:
-    """One run of n conversations at once (`waves` x n in all); its figures."""
+OPENAI_PORT = 8765
+
+
+async def one(n: int, seed: int, job_timeout: int, workdir: Path, waves: int = 1, engine: str = "offline",
+              workers: int = 0) -> dict:
+    """One run of n conversations at once (`waves` x n in all); its figures. `workers` > 0: that
+    many `synthconv worker` processes of their own instead of generate's local one."""
     from livekit_server import API_KEY, API_SECRET, LiveKitServer
     from netns import SERVER_HOST
 
@@ -117,17 +122,39 @@ async def one(n: int, seed: int, job_timeout: int, workdir: Path, waves: int = 1
     try:
         out = workdir / f"run-{n}"
         env = {**os.environ, "LIVEKIT_URL": server.url, "LIVEKIT_API_KEY": API_KEY, "LIVEKIT_API_SECRET": API_SECRET}
+        extra, helpers = [], []
+        if engine.startswith("openai-"):  # the tests' loopback OpenAI server stands in for the API
+            loop = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "openai_loopback", "--port", str(OPENAI_PORT), stdout=asyncio.subprocess.PIPE,
+                stderr=open(workdir / f"openai-{n}.log", "wb"))  # noqa: SIM115
+            helpers.append(loop)
+            await asyncio.wait_for(loop.stdout.readline(), 60)
+            env.update(OPENAI_BASE_URL=f"http://127.0.0.1:{OPENAI_PORT}/v1", OPENAI_API_KEY="sk-loopback-bench")
+            extra += ["--yes"]
+        pool = []
+        for k in range(workers):
+            with open(workdir / f"worker-{n}-{k}.log", "wb") as log:
+                pool.append(await asyncio.create_subprocess_exec(
+                    sys.executable, "-m", "synthconv.cli", "worker", "--preload", engine, env=env, stdout=log,
+                    stderr=log))
+        while workers and server.log.read_text(errors="replace").count("worker registered") < workers:
+            await asyncio.sleep(0.5)
+        helpers += pool
         cli = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "synthconv.cli", "generate", "--transport", "livekit", "--count", str(n * waves),
             "--concurrency", str(n), "--seed", str(seed), "--retries", "0", "--job-timeout", str(job_timeout),
+            "--engine", engine, *(["--no-local-worker"] if workers else []), *extra,
             "--out", str(out), env=env, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
         seen: dict[tuple[int, int], float] = {}
         kinds: dict[tuple[int, int], str] = {}
         stop = asyncio.Event()
-        poll = asyncio.create_task(tree_cpu(cli.pid, seen, kinds, stop))
+        poll = asyncio.create_task(tree_cpu([cli.pid, *(w.pid for w in pool)], seen, kinds, stop))
         await cli.wait()
         stop.set()
         await poll
+        for h in helpers:
+            h.terminate()
+            await h.wait()
         wall = time.monotonic() - t0
         packets = packet_counters(SERVER_HOST)
         server_cpu = server.cpu_seconds()
@@ -162,7 +189,8 @@ async def one(n: int, seed: int, job_timeout: int, workdir: Path, waves: int = 1
 async def inner(args: argparse.Namespace) -> None:
     from livekit_server import VERSION
 
-    print(f"generate --transport livekit, offline engine, livekit-server {VERSION} on the same box; "
+    print(f"generate --transport livekit, {args.engine} engine, {args.workers or 'a local'} worker process(es), "
+          f"livekit-server {VERSION} on the same box; "
           f"{os.cpu_count()} cores")
     print(f"{'rooms':>5} {'ok':>5} {'wall s':>7} {'audio s':>8} {'x real':>6} {'FTO p50':>7} {'FTO p90':>7} "
           f"{'overlap':>7} {'worst lag':>9} {'cores/room':>10} {'cpu s/audio s':>13} {'server cores':>12} "
@@ -171,7 +199,7 @@ async def inner(args: argparse.Namespace) -> None:
         workdir = args.keep or Path(tmp)
         workdir.mkdir(parents=True, exist_ok=True)
         for n in args.rooms:
-            r = await one(n, args.seed, args.job_timeout, workdir, args.waves)
+            r = await one(n, args.seed, args.job_timeout, workdir, args.waves, args.engine, args.workers)
             counters = ", ".join(f"{k} {v:g}" for k, v in r["packets"].items())
             lag = "n/a" if r["lag"] is None else f"{r['lag']:.2f}"
             print(f"{r['n']:>5} {r['ok']:>5} {r['wall']:>7.1f} {r['audio']:>8.1f} {r['audio'] / r['wall']:>6.2f} "
@@ -193,6 +221,10 @@ def main() -> None:
     ap.add_argument("--waves", type=int, default=1, help="conversations per room, one after another: with 2 or "
                     "more, process start-up is amortized as in a long run")
     ap.add_argument("--keep", type=Path, help="keep the runs (and server logs) in this folder")
+    ap.add_argument("--engine", default="offline", help="offline, openai-realtime or openai-pipeline (against the "
+                    "tests' loopback OpenAI server)")
+    ap.add_argument("--workers", type=int, default=0, help="this many `synthconv worker` processes of their own "
+                    "(generate --no-local-worker) instead of generate's local worker")
     ap.add_argument("--inner", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.inner:
@@ -207,7 +239,7 @@ def main() -> None:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "tests"), str(ROOT)]),
            "PATH": os.environ.get("PATH", "/usr/bin:/bin") + ":/usr/sbin:/sbin"}
     argv = [sys.executable, __file__, "--inner", "--seed", str(args.seed), "--job-timeout", str(args.job_timeout),
-            "--waves", str(args.waves), *(["--keep", str(args.keep.resolve())] if args.keep else []),
+            "--waves", str(args.waves), "--engine", args.engine, "--workers", str(args.workers), *(["--keep", str(args.keep.resolve())] if args.keep else []),
             "--rooms", *map(str, args.rooms)]
     sys.exit(subprocess.run(netns_argv(argv), env=env).returncode)
 
