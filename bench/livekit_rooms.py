@@ -7,10 +7,15 @@ engine, inside a private network namespace. For each N it runs
 W x N conversations, W per room one after another, as in a long run) and prints:
 
 - conversations ok, wall time, audio made;
-- the reply gap, from the end of one turn to the start of the next in the recording (median
-  and 90th percentile): what a listener hears as slowness when anything falls behind;
-- the product's CPU (generate, observer, worker and job processes) per room, in cores, and
-  livekit-server's CPU separately;
+- times real time (audio made per second of wall time, all rooms together);
+- the floor-transfer offset at each change of speaker (next turn's start minus the previous
+  turn's end; median and 90th percentile) and the share of speaker changes in overlap: what a
+  listener hears as slowness when anything falls behind;
+- the worst real-time lag of any conversation (meta.json `realtime_lag_s`, when recorded);
+- the product's CPU (generate, observer, worker and job processes) per room, in cores, also as
+  CPU seconds per second of audio (less distorted by other load on the machine than wall time),
+  and livekit-server's CPU separately;
+- the machine's 1-minute load average before the run (other sessions share the cores);
 - what livekit-server counted (its Prometheus endpoint): RTP packets, retransmissions, packets
   lost (an audio packet is one 20 ms Opus frame) and NACKs.
 
@@ -60,11 +65,11 @@ def _stat(pid: str) -> tuple[int, int, float] | None:
     return int(fields[1]), int(fields[19]), (int(fields[11]) + int(fields[12])) / TICK
 
 
-async def tree_cpu(root: int, seen: dict[tuple[int, int], float], kinds: dict[tuple[int, int], str],
+async def tree_cpu(roots: list[int], seen: dict[tuple[int, int], float], kinds: dict[tuple[int, int], str],
                    stop: asyncio.Event) -> None:
-    """CPU seconds of every process descended from `root`, polled until `stop` (job processes of
+    """CPU seconds of every process descended from `roots`, polled until `stop` (job processes of
     the agent worker are grandchildren that nobody waits for, so getrusage would miss them)."""
-    tree = {root}
+    tree = set(roots)
     while not stop.is_set():
         stats = {int(p): st for p in os.listdir("/proc") if p.isdigit() and (st := _stat(p))}
         grew = True
@@ -99,29 +104,57 @@ def packet_counters(host: str) -> dict[str, float]:
     return out
 
 
-async def one(n: int, seed: int, job_timeout: int, workdir: Path, waves: int = 1) -> dict:
-    """One run of n conversations at once (`waves` x n in all); its figures."""
+OPENAI_PORT = 8765
+
+
+async def one(n: int, seed: int, job_timeout: int, workdir: Path, waves: int = 1, engine: str = "offline",
+              workers: int = 0) -> dict:
+    """One run of n conversations at once (`waves` x n in all); its figures. `workers` > 0: that
+    many `synthconv worker` processes of their own instead of generate's local one."""
     from livekit_server import API_KEY, API_SECRET, LiveKitServer
     from netns import SERVER_HOST
 
     server = LiveKitServer(SERVER_HOST, workdir / f"server-{n}.log",
                            extra=["--config-body", f"prometheus:\n  port: {METRICS_PORT}\n"])
+    load = os.getloadavg()[0]
     t0 = time.monotonic()
     await server.start()
     try:
         out = workdir / f"run-{n}"
         env = {**os.environ, "LIVEKIT_URL": server.url, "LIVEKIT_API_KEY": API_KEY, "LIVEKIT_API_SECRET": API_SECRET}
+        extra, helpers = [], []
+        if engine.startswith("openai-"):  # the tests' loopback OpenAI server stands in for the API
+            loop = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "openai_loopback", "--port", str(OPENAI_PORT), stdout=asyncio.subprocess.PIPE,
+                stderr=open(workdir / f"openai-{n}.log", "wb"))  # noqa: SIM115
+            helpers.append(loop)
+            await asyncio.wait_for(loop.stdout.readline(), 60)
+            env.update(OPENAI_BASE_URL=f"http://127.0.0.1:{OPENAI_PORT}/v1", OPENAI_API_KEY="sk-loopback-bench")
+            extra += ["--yes"]
+        pool = []
+        for k in range(workers):
+            with open(workdir / f"worker-{n}-{k}.log", "wb") as log:
+                pool.append(await asyncio.create_subprocess_exec(
+                    sys.executable, "-m", "synthconv.cli", "worker", "--preload", engine, env=env, stdout=log,
+                    stderr=log))
+        while workers and server.log.read_text(errors="replace").count("worker registered") < workers:
+            await asyncio.sleep(0.5)
+        helpers += pool
         cli = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "synthconv.cli", "generate", "--transport", "livekit", "--count", str(n * waves),
             "--concurrency", str(n), "--seed", str(seed), "--retries", "0", "--job-timeout", str(job_timeout),
+            "--engine", engine, *(["--no-local-worker"] if workers else []), *extra,
             "--out", str(out), env=env, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
         seen: dict[tuple[int, int], float] = {}
         kinds: dict[tuple[int, int], str] = {}
         stop = asyncio.Event()
-        poll = asyncio.create_task(tree_cpu(cli.pid, seen, kinds, stop))
+        poll = asyncio.create_task(tree_cpu([cli.pid, *(w.pid for w in pool)], seen, kinds, stop))
         await cli.wait()
         stop.set()
         await poll
+        for h in helpers:
+            h.terminate()
+            await h.wait()
         wall = time.monotonic() - t0
         packets = packet_counters(SERVER_HOST)
         server_cpu = server.cpu_seconds()
@@ -130,36 +163,50 @@ async def one(n: int, seed: int, job_timeout: int, workdir: Path, waves: int = 1
     product_cpu = sum(seen.values())
     parts = {k: sum(v for key, v in seen.items() if kinds[key] == k) / wall / n for k in set(kinds.values())}
     rows = [json.loads(line) for line in (out / "conversations.jsonl").read_text().splitlines()]
-    gaps, audio = [], 0.0
+    offsets, audio, lags = [], 0.0, []
     for row in rows:
         if row["status"] != "ok":
             continue
         audio += row["duration_s"]
         folder = out / "conversations" / row["id"]
         turns = [json.loads(line) for line in (folder / "transcript.jsonl").read_text().splitlines()]
-        gaps += [b["start"] - a["end"] for a, b in zip(turns, turns[1:])]
-    q = statistics.quantiles(gaps, n=10) if len(gaps) >= 2 else [float("nan")] * 9
+        turns = [t for t in turns if t.get("kind", "turn") == "turn"]
+        offsets += [b["start"] - a["end"] for a, b in zip(turns, turns[1:]) if a["role"] != b["role"]]
+        lag = json.loads((folder / "meta.json").read_text()).get("realtime_lag_s")
+        if isinstance(lag, (int, float)):
+            lags.append(lag)
+    q = statistics.quantiles(offsets, n=10) if len(offsets) >= 2 else [float("nan")] * 9
     ok = sum(r["status"] == "ok" for r in rows)
-    return {"n": n, "ok": f"{ok}/{len(rows)}", "wall": wall, "audio": audio,
-            "gap_p50": statistics.median(gaps) if gaps else float("nan"), "gap_p90": q[8],
-            "product_cores_per_room": product_cpu / wall / n, "parts": parts, "server_cores": server_cpu / wall,
+    return {"n": n, "ok": f"{ok}/{len(rows)}", "wall": wall, "audio": audio, "load": load,
+            "fto_p50": statistics.median(offsets) if offsets else float("nan"), "fto_p90": q[8],
+            "overlapped": sum(o < 0 for o in offsets) / len(offsets) if offsets else float("nan"),
+            "lag": max(lags) if lags else None,
+            "product_cores_per_room": product_cpu / wall / n, "cpu_per_audio": product_cpu / audio if audio else float("nan"),
+            "parts": parts, "server_cores": server_cpu / wall,
             "packets": packets, "errors": sorted({r["error"] for r in rows if r["status"] != "ok"})}
 
 
 async def inner(args: argparse.Namespace) -> None:
     from livekit_server import VERSION
 
-    print(f"generate --transport livekit, offline engine, livekit-server {VERSION} on the same box; "
+    print(f"generate --transport livekit, {args.engine} engine, {args.workers or 'a local'} worker process(es), "
+          f"livekit-server {VERSION} on the same box; "
           f"{os.cpu_count()} cores")
-    print(f"{'rooms':>5} {'ok':>5} {'wall s':>7} {'audio s':>8} {'gap p50':>7} {'gap p90':>7} "
-          f"{'product cores/room':>18} {'server cores':>12}  livekit-server's packet counters", flush=True)
+    print(f"{'rooms':>5} {'ok':>5} {'wall s':>7} {'audio s':>8} {'x real':>6} {'FTO p50':>7} {'FTO p90':>7} "
+          f"{'overlap':>7} {'worst lag':>9} {'cores/room':>10} {'cpu s/audio s':>13} {'server cores':>12} "
+          f"{'load':>5}", flush=True)
     with tempfile.TemporaryDirectory() as tmp:
+        workdir = args.keep or Path(tmp)
+        workdir.mkdir(parents=True, exist_ok=True)
         for n in args.rooms:
-            r = await one(n, args.seed, args.job_timeout, Path(tmp), args.waves)
+            r = await one(n, args.seed, args.job_timeout, workdir, args.waves, args.engine, args.workers)
             counters = ", ".join(f"{k} {v:g}" for k, v in r["packets"].items())
-            print(f"{r['n']:>5} {r['ok']:>5} {r['wall']:>7.1f} {r['audio']:>8.1f} {r['gap_p50']:>7.2f} "
-                  f"{r['gap_p90']:>7.2f} {r['product_cores_per_room']:>18.2f} {r['server_cores']:>12.2f}  {counters}",
-                  flush=True)
+            lag = "n/a" if r["lag"] is None else f"{r['lag']:.2f}"
+            print(f"{r['n']:>5} {r['ok']:>5} {r['wall']:>7.1f} {r['audio']:>8.1f} {r['audio'] / r['wall']:>6.2f} "
+                  f"{r['fto_p50']:>7.2f} {r['fto_p90']:>7.2f} {r['overlapped']:>7.1%} {lag:>9} "
+                  f"{r['product_cores_per_room']:>10.3f} {r['cpu_per_audio']:>13.3f} {r['server_cores']:>12.2f} "
+                  f"{r['load']:>5.2f}", flush=True)
+            print(f"      livekit-server's packet counters: {counters}", flush=True)
             print("      product cores/room by part: "
                   + ", ".join(f"{k} {v:.2f}" for k, v in sorted(r["parts"].items())), flush=True)
             for e in r["errors"]:
@@ -173,6 +220,11 @@ def main() -> None:
     ap.add_argument("--job-timeout", type=int, default=300)
     ap.add_argument("--waves", type=int, default=1, help="conversations per room, one after another: with 2 or "
                     "more, process start-up is amortized as in a long run")
+    ap.add_argument("--keep", type=Path, help="keep the runs (and server logs) in this folder")
+    ap.add_argument("--engine", default="offline", help="offline, openai-realtime or openai-pipeline (against the "
+                    "tests' loopback OpenAI server)")
+    ap.add_argument("--workers", type=int, default=0, help="this many `synthconv worker` processes of their own "
+                    "(generate --no-local-worker) instead of generate's local worker")
     ap.add_argument("--inner", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.inner:
@@ -187,7 +239,7 @@ def main() -> None:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "tests"), str(ROOT)]),
            "PATH": os.environ.get("PATH", "/usr/bin:/bin") + ":/usr/sbin:/sbin"}
     argv = [sys.executable, __file__, "--inner", "--seed", str(args.seed), "--job-timeout", str(args.job_timeout),
-            "--waves", str(args.waves),
+            "--waves", str(args.waves), "--engine", args.engine, "--workers", str(args.workers), *(["--keep", str(args.keep.resolve())] if args.keep else []),
             "--rooms", *map(str, args.rooms)]
     sys.exit(subprocess.run(netns_argv(argv), env=env).returncode)
 

@@ -3,7 +3,8 @@
 Generates the same plan in both modes (or reads runs given with --run) and prints, over all
 conversations: floor-transfer offsets (percentiles, mode, share in overlap), overlap ratio,
 backchannels and interruptions per minute, share of turns interrupted, disfluencies per turn,
-and speed (times real time). The figures are labels.turn_taking's, recomputed from each
+the cumulated IPU, pause, gap and overlap seconds per minute next to Fisher's (labels.py), and
+speed (times real time). The figures are labels.turn_taking's, recomputed from each
 conversation's transcript and tracks (as `inspect` does), not read from meta.json.
 """
 
@@ -19,12 +20,13 @@ from pathlib import Path
 
 import numpy as np
 
-from synthconv.runfolder.labels import modal_offset, turn_taking
+from synthconv.runfolder.labels import FISHER_PER_MIN, modal_offset, timing_per_minute, turn_taking
 from synthconv.runfolder import read_transcript, read_wav
 
 
 def figures(run: Path) -> dict:
     offsets, turns, interrupted, backchannels, disfl, minutes, overlap = [], 0, 0, 0, 0, 0.0, []
+    timing = dict.fromkeys(FISHER_PER_MIN, 0.0)  # seconds of each, summed over conversations
     for conv in sorted((run / "conversations").iterdir()):
         if not (conv / "meta.json").is_file():
             continue
@@ -37,8 +39,11 @@ def figures(run: Path) -> dict:
         interrupted += sum(bool(t["interrupted"]) for t in real)
         backchannels += sum(t.get("kind") == "backchannel" for t in lines)
         disfl += sum(len(t.get("disfluencies") or []) for t in real)
-        minutes += max(len(p) for p in tracks.values()) / rate / 60
+        length = max(len(p) for p in tracks.values()) / rate / 60
+        minutes += length
         overlap.append(turn_taking(lines, tracks, rate)["overlap_ratio"])
+        for k, v in (timing_per_minute(tracks, rate) or {}).items():
+            timing[k] += v * length
     o = np.asarray(offsets)
     return {
         "conversations": len(overlap), "speaker changes": len(o),
@@ -50,6 +55,7 @@ def figures(run: Path) -> dict:
         "interruptions / min": f"{interrupted / minutes:.2f}",
         "turns interrupted": f"{interrupted / turns:.1%}",
         "disfluencies / turn": f"{disfl / turns:.2f}",
+        **{f"{k} s/min (Fisher {FISHER_PER_MIN[k]:g})": f"{v / minutes:.1f}" for k, v in timing.items()},
     }
 
 

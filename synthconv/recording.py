@@ -45,6 +45,12 @@ class Turn:
     disfluencies: list[dict] = field(default_factory=list)  # {type, index, text} (labels.py)
     wer: float | None = None  # word error rate of `heard` against `text` (see word_error_rate)
 
+    def shift(self, seconds: float) -> None:
+        """Move the line (and its words) by `seconds` on the conversation's clock."""
+        self.start, self.end = round(self.start + seconds, 3), round(self.end + seconds, 3)
+        if self.words:
+            self.words = [Word(w.word, round(w.start + seconds, 3), round(w.end + seconds, 3)) for w in self.words]
+
 
 def normalize(text: str) -> str:
     """Words as a recognizer is judged on them: case, punctuation and digit grouping do not

@@ -104,6 +104,31 @@ def _plots(fig: dict, out: Path) -> list[tuple[str, str]]:
     return made
 
 
+def _timing_table(view: dict) -> list[str]:
+    """The run's cumulated IPU, pause, gap and overlap per minute next to real telephone calls
+    (dGSLM's and Moshi's measures; labels.timing_per_minute)."""
+    from .runfolder.labels import FISHER_PER_MIN, run_figures
+
+    ok = [r["id"] for r in view["conversations"] if r["status"] == "ok"]
+    tt = run_figures(Path(view["run"]), ok) if ok else None
+    per_min = (tt or {}).get("timing_per_min")
+    if not per_min:
+        return []
+    names = {"ipu": "IPU (speech)", "pause": "pause (same speaker)", "gap": "gap (between speakers)",
+             "overlap": "overlap (both speak)"}
+    out = ["## Turn-taking timing", "",
+           "Seconds per minute of conversation, from the tracks with an energy VAD, IPUs split at 0.2 s of "
+           "silence; Fisher is two-channel telephone English as the Moshi paper reports it (Table 9).", "",
+           "| per minute | this run (s) | Fisher (s) | this run / Fisher |", "|---|---|---|---|"]
+    out += [f"| {names[k]} | {per_min[k]:.1f} | {ref:g} | {per_min[k] / ref:.2f} |" for k, ref in FISHER_PER_MIN.items()]
+    fto = tt["floor_transfer_offset_s"]
+    out += ["", f"Floor-transfer offsets p10/p50/p90 {fto['p10']:.2f}/{fto['p50']:.2f}/{fto['p90']:.2f} s, mode "
+            f"{fto['mode']:.1f} s, {fto['overlapped']:.0%} of speaker changes in overlap; "
+            f"{tt['backchannels_per_min']:.1f} backchannels per minute; {tt['interrupted_turns']:.0%} of turns "
+            "interrupted.", ""]
+    return out
+
+
 def _fmt(v: object) -> str:
     return "not measured" if v is None else f"{v:g}" if isinstance(v, float) else str(v)
 
@@ -127,6 +152,7 @@ def write_report(view: dict, out: Path) -> Path:
              "", "| figure | value |", "|---|---|", *[f"| {k} | {_fmt(v)} |" for k, v in rows], ""]
     if h["near_duplicates"]:
         lines += ["Most similar pairs: " + "; ".join(f"{a} / {b} ({s})" for a, b, s in h["near_duplicates"][:5]), ""]
+    lines += _timing_table(view)
     for name, title in plots:
         lines += [f"## {title}", "", f"![{title}]({name})", ""]
     lines += ["## Counts", "", "| scenario | conversations |", "|---|---|",

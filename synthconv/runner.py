@@ -19,6 +19,7 @@ from .config import RunConfig
 from .errors import transient
 from .process import die_with_parent
 from .job import Job
+from .transport.admission import Admit
 from .runfolder import DISK_ERRORS, ConversationMeta, IndexLine, disk_problem, write_conversation, write_error
 from .voices import shared_voice
 
@@ -43,14 +44,14 @@ class Order:
     job: Job
 
 
-def run_job(job: Job, library: Library, engine: Engine, config: RunConfig) -> IndexLine:
+def run_job(job: Job, library: Library, engine: Engine, config: RunConfig, admission=None) -> IndexLine:  # noqa: ANN001
     """Run one job and write its folder; a failure comes back as a result, never raised."""
     from .transport import converse
 
     assert config.out is not None
     try:
         played = job.resolve(library)
-        rec = asyncio.run(converse(config, played, engine))
+        rec = asyncio.run(converse(config, played, engine, admission))
         problem = rec.problem(played.scenario.turns.min)
         if problem:
             raise RuntimeError(problem)
@@ -122,12 +123,14 @@ def runner_main(conn, config: RunConfig, parent: int) -> None:  # noqa: ANN001 -
     logging.getLogger("livekit").setLevel(logging.CRITICAL)
     from .engine import make_engine
     from .scenario import load_library
+    from .transport.admission import PipeAdmission
 
     library = engine = error = None
     try:
         library = load_library(config.scenarios_dir, config.personas_dir)
         engine = make_engine(config.engine_spec)
-        engine.warm_up()
+        if config.transport != "livekit":  # in rooms the agents load the models, in their workers
+            engine.warm_up()
     except Exception as e:  # noqa: BLE001 - reported with every job instead
         error = f"runner could not start: {type(e).__name__}: {e}"
     conn.send(Ready(error))
@@ -135,7 +138,11 @@ def runner_main(conn, config: RunConfig, parent: int) -> None:  # noqa: ANN001 -
         order: Order | None = conn.recv()
         if order is None:
             return
+        if isinstance(order, Admit):  # a turn handed out as a job ended: nobody asks for it any more
+            continue
         if library is None or engine is None:
             conn.send(IndexLine.failed(order.job, error or "runner could not start"))
             continue
-        conn.send(run_job(order.job, library, engine, config))
+        # rooms queue for agent workers through the supervisor (transport/admission.py)
+        admission = PipeAdmission(conn) if config.transport == "livekit" else None
+        conn.send(run_job(order.job, library, engine, config, admission))

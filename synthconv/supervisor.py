@@ -5,10 +5,14 @@ transient failures with backoff, stops early past `--max-failure-rate`, and on S
 stops at once. A conversation folder is complete the moment it exists under its id (it is
 written under a temporary name and renamed), so a run killed at any point can be resumed: the
 complete folders are kept byte for byte and everything else is redone.
+
+Over 300 lines because the runner pool and the rooms' admission queue share one loop over the
+runners' pipes: a queue apart from the pool would have to mirror every runner's life.
 """
 
 from __future__ import annotations
 
+import math
 import os
 import shutil
 import signal
@@ -24,6 +28,7 @@ from .config import LIBRARY_FOLDERS, RunConfig
 from .errors import RunFolderError
 from .job import Job
 from .runner import Order, Ready, runner_main
+from .transport.admission import Admit
 from .runfolder import (DISK_ERRORS, IndexLine, RunLog, completed, disk_problem, now, read_run_info,
                         tmp_dir, versions, write_error, write_index, write_run_info)
 
@@ -38,6 +43,7 @@ class _Runner:
     job: Job | None = None
     attempt: int = 0
     deadline: float = 0.0
+    in_call: bool = False  # its room's agents were accepted (LiveKit): the call is on
 
 
 @dataclass
@@ -55,6 +61,64 @@ class _Halt(Exception):
     """The run cannot go on (the disk refuses writes): stop as an interrupted run does."""
 
 
+ADMISSION_LIMIT_S = 120.0  # a room no worker took, while none of the run's calls runs, fails after this
+
+
+class _Admissions:
+    """The run's queue of rooms waiting for agent workers (transport/admission.py): one room
+    asks at a time, first come first served. A room's deadline starts once it was admitted."""
+
+    def __init__(self, hard_limit: float, log: RunLog, on_status: Callable[[str], None]) -> None:
+        self.hard_limit, self.log, self.on_status = hard_limit, log, on_status
+        self.asking: deque[_Runner] = deque()
+        self.holder: _Runner | None = None
+        self.since = 0.0  # when the holder got its turn, or later a call of the run started or ended
+        self.shown = 0  # rooms waiting, as last shown (0: nobody waits)
+
+    def handle(self, w: _Runner, kind: str, t: float) -> None:
+        if kind == "ask":
+            w.deadline = math.inf  # waiting for a worker is not the call
+            self.asking.append(w)
+        elif kind == "waiting" and w is self.holder:
+            self._show(len(self.asking) + 1)
+        elif kind == "admitted" and w is self.holder:
+            self.holder, w.in_call, w.deadline, self.since = None, True, t + self.hard_limit, t
+
+    def gone(self, w: _Runner, t: float) -> None:
+        """`w`'s job ended (or its process did): it holds no turn and waits for none."""
+        if w in self.asking:
+            self.asking.remove(w)
+        if w is self.holder:
+            self.holder = None
+        if w.in_call:
+            self.since = t  # a call ended: its agents' room is free
+        w.in_call = False
+
+    def step(self, runners: list[_Runner], t: float) -> None:
+        """Hand the turn on; give up on a holder no worker took for too long (while calls of
+        this run go on, until none has ended for a job's whole time limit)."""
+        while self.holder is None and self.asking:
+            w = self.asking.popleft()
+            if w.job is not None and w.proc.is_alive():
+                self.holder, self.since = w, t
+                w.conn.send(Admit("go"))
+        if self.holder is None:
+            self._show(0)
+            return
+        limit = self.hard_limit if any(r.in_call for r in runners) else ADMISSION_LIMIT_S
+        if t - self.since > limit:
+            self.holder.conn.send(Admit("give-up"))
+            self.since = t  # it fails its job and passes the turn on
+
+    def _show(self, n: int) -> None:
+        if n != self.shown:
+            self.shown = n
+            text = f"waiting for an agent worker: {n} conversation{'s' if n > 1 else ''} queued" if n else ""
+            if n:
+                self.log(text)
+            self.on_status(text)
+
+
 def execute(
     config: RunConfig,
     jobs: list[Job],
@@ -63,9 +127,11 @@ def execute(
     done: dict[str, IndexLine] | None = None,
     on_result: Callable[[IndexLine], None] = lambda r: None,
     target: Callable[..., None] = runner_main,
+    on_status: Callable[[str], None] = lambda s: None,
 ) -> Outcome:
     """Run every job not in `done` into `config.out`; conversations.jsonl is kept current throughout.
-    `target` is each runner process's main (runner.runner_main; tests give a fake)."""
+    `target` is each runner process's main (runner.runner_main; tests give a fake). `on_status`
+    is told what the run waits for ("" once it waits no more)."""
     out = config.out
     assert out is not None
     results = dict(done or {})
@@ -75,6 +141,7 @@ def execute(
         shutil.rmtree(tmp_dir(out, j.id), ignore_errors=True)
     hard_limit = config.job_timeout * 1.2 + 5  # the job's own asyncio limit fires first
     outcome = Outcome(results=results)
+    admissions = _Admissions(hard_limit, log, on_status)
     received: list[int] = []
     halted = False  # the disk refused a write: stop at once, as on a signal
 
@@ -98,6 +165,7 @@ def execute(
         nonlocal failures
         job, attempt = w.job, w.attempt
         w.job = None
+        admissions.gone(w, time.monotonic())
         if r.disk:  # the job is not failed: the run stops, and --resume redoes it
             raise _Halt(f"stopped: {r.disk}")
         if not r.ok and r.transient and attempt <= config.retries:
@@ -142,6 +210,9 @@ def execute(
                     pass
                 if isinstance(msg, Ready):
                     w.ready = True
+                elif isinstance(msg, Admit):
+                    if w.job is not None:
+                        admissions.handle(w, msg.kind, t)
                 elif msg is not None and w.job is not None:
                     finish(w, msg)
                 elif not w.proc.is_alive() or (w.job is not None and t > w.deadline):
@@ -152,6 +223,7 @@ def execute(
                     else:
                         error = f"runner process died (exit code {w.proc.exitcode})"
                     w.proc.join(5)
+                    admissions.gone(w, t)
                     if not w.ready:  # it never got as far as taking a job: retrying won't help
                         raise RuntimeError(f"runner process could not start (exit code {w.proc.exitcode})")
                     job = w.job
@@ -159,6 +231,7 @@ def execute(
                         write_error(out, job.id, error)
                         finish(w, IndexLine.failed(job, error, transient=True))
                     runners[i] = spawn() if (queue or any(x.job for x in runners)) else w
+            admissions.step(runners, t)
     except _Interrupted:
         outcome.signal = received[0]
         outcome.stopped = f"interrupted by {signal.Signals(received[0]).name}"
@@ -199,7 +272,8 @@ def execute(
 
 
 def run(config: RunConfig, jobs: list[Job], *, resume: bool,
-        on_result: Callable[[IndexLine], None] = lambda r: None) -> Outcome:
+        on_result: Callable[[IndexLine], None] = lambda r: None,
+        on_status: Callable[[str], None] = lambda s: None) -> Outcome:
     """Start (or resume) the run in `config.out`: run.json, run.log, the jobs, the final counts."""
     out = config.out
     assert out is not None
@@ -222,7 +296,7 @@ def run(config: RunConfig, jobs: list[Job], *, resume: bool,
     except OSError as e:
         raise RunFolderError(f"{out}: cannot write run.json ({disk_problem(e)})") from None
     try:
-        outcome = execute(config, jobs, log=log, done=done, on_result=on_result)
+        outcome = execute(config, jobs, log=log, done=done, on_result=on_result, on_status=on_status)
     except RuntimeError as e:
         write_index(out, jobs, done, final=True)
         outcome = Outcome(results=done, stopped=str(e))

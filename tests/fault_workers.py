@@ -21,8 +21,8 @@ from synthconv.transport import livekit_agent
 
 
 async def deaf_entrypoint(ctx) -> None:  # noqa: ANN001
-    livekit_agent.link_options = lambda peer: room_io.RoomOptions(participant_identity=peer,
-                                                                  close_on_disconnect=False)
+    livekit_agent.link_options = lambda peer, *_: room_io.RoomOptions(participant_identity=peer,
+                                                                      close_on_disconnect=False)
     await livekit_agent.entrypoint(ctx)
 
 

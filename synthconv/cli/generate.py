@@ -257,7 +257,7 @@ def _run(plan: _Plan, no_local_worker: bool):  # noqa: ANN202 - (supervisor.Outc
     t0 = time.monotonic()
     progress.start()
     try:
-        outcome = run(cfg, plan.jobs, resume=plan.resume, on_result=progress.update)
+        outcome = run(cfg, plan.jobs, resume=plan.resume, on_result=progress.update, on_status=progress.status)
     except RunFolderError as e:
         outcome = e
     finally:

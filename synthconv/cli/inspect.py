@@ -171,6 +171,8 @@ def _print_summary(s: dict) -> None:
 
 def _labels_line(labels: dict) -> str:
     """Turn-taking figures in one line (a conversation's meta.json labels, or a run's)."""
+    from ..runfolder.labels import FISHER_PER_MIN
+
     fto = labels.get("floor_transfer_offset_s") or {}
     parts = []
     if fto:
@@ -180,6 +182,10 @@ def _labels_line(labels: dict) -> str:
     parts.append(f"{labels.get('backchannels_per_min') or 0:.1f} backchannels/min")
     if "interrupted_turns" in labels:
         parts.append(f"{labels['interrupted_turns']:.0%} of turns interrupted")
+    if labels.get("timing_per_min"):
+        t = labels["timing_per_min"]
+        parts.append("per minute IPU/pause/gap/overlap " + "/".join(f"{t[k]:.1f}" for k in FISHER_PER_MIN)
+                     + " s (Fisher " + "/".join(f"{v:g}" for v in FISHER_PER_MIN.values()) + ")")
     if labels.get("speaking_share"):
         parts.append("speaking " + ", ".join(f"{r} {v:.0%}" for r, v in labels["speaking_share"].items()))
     return "turn-taking: " + "; ".join(parts)

@@ -37,6 +37,13 @@ class Progress:
         else:
             console.print(line, highlight=False, markup=False)
 
+    def status(self, text: str) -> None:
+        """What the run waits for ("waiting for an agent worker: 3 conversations queued"), or ""."""
+        if self.bar:
+            self.bar.update(self.task, description=text)
+        elif text:
+            console.print(text, highlight=False, markup=False)
+
     def stop(self) -> None:
         if self.bar:
             self.bar.stop()

@@ -28,6 +28,12 @@ def worker(
                                 help="engine each job process loads before taking a job (each dispatch names its own)"),
     idle_processes: int = typer.Option(2, "--idle-processes", min=0,
                                        help="job processes kept loaded and waiting (one per agent at once is ideal)"),
+    load_threshold: float = typer.Option(0.7, "--load-threshold", min=0.05, max=1.0,
+                                         help="take no new job while the job processes' load (share of this "
+                                         "machine's cores used or waited for) is at or above this"),
+    max_jobs: Optional[int] = typer.Option(None, "--max-jobs", min=1,
+                                           help="take at most this many agents at once (two per room), "
+                                           "whatever the CPU load"),
     ready_file: Optional[Path] = typer.Option(None, "--ready-file", hidden=True,
                                               help="written once the server has registered this worker"),
     voices_dir: VoicesDirOpt = [],  # noqa: B006 - the voices a dispatched persona may name
@@ -57,13 +63,17 @@ def worker(
         logging.getLogger("synthconv").setLevel(logging.DEBUG)
         logging.getLogger("livekit.agents").setLevel(logging.DEBUG)
     os.environ[PRELOAD_ENV] = preload  # job processes inherit it
-    server = make_server(cfg.url, cfg.api_key, cfg.api_secret, idle_processes=idle_processes)
+    server = make_server(cfg.url, cfg.api_key, cfg.api_secret, idle_processes=idle_processes,
+                         load_threshold=load_threshold, max_jobs=max_jobs)
     if ready_file is not None:
         server.on("worker_registered", lambda *_: ready_file.write_text("registered\n"))
     try:
         asyncio.run(server.run())
     except KeyboardInterrupt:
         pass
+
+
+IDLE_MAX = 8  # prewarmed job processes of the local worker at most (each holds the models: ~0.4 GB)
 
 
 class LocalWorker:
@@ -82,10 +92,11 @@ class LocalWorker:
 
 def start_local_worker(out: Path, engine: EngineSpec, rooms: int, timeout: float = 120.0) -> LocalWorker:
     """`synthconv worker` next to this run (its log goes to RUN/worker.log), with a prewarmed
-    job process for each agent of `rooms` rooms at once. Returns once the server has registered
-    it: a dispatch sent before that is dropped, and costs the job a 20 s wait for its re-dispatch.
-    Its environment carries the engine's settings as given, credentials in URLs included (a
-    dispatch carries them redacted)."""
+    job process for each agent of `rooms` rooms at once (at most IDLE_MAX: the worker takes only
+    as many rooms as its cores carry, and starts more processes as jobs take them). Returns once
+    the server has registered it: a dispatch sent before that is dropped. Its environment carries
+    the engine's settings as given, credentials in URLs included (a dispatch carries them
+    redacted)."""
     import shutil
     import tempfile
 
@@ -100,7 +111,7 @@ def start_local_worker(out: Path, engine: EngineSpec, rooms: int, timeout: float
     try:
         with open(out / "worker.log", "ab") as log:  # the child keeps its own copy of the descriptor
             proc = subprocess.Popen([sys.executable, "-m", "synthconv.cli", "worker", "--preload", engine.name,
-                                     "--idle-processes", str(2 * rooms), "--ready-file", str(ready)],
+                                     "--idle-processes", str(min(2 * rooms, IDLE_MAX)), "--ready-file", str(ready)],
                                     stdout=log, stderr=log, stdin=subprocess.DEVNULL, env=env,
                                     preexec_fn=die_with_parent)
         deadline = time.monotonic() + timeout

@@ -89,6 +89,9 @@ class Speaker:
     peer_ready: Callable[[], Awaitable[None]] | None = None
     turn_taking: str = "natural"  # or "strict": no self-repairs or repetitions in the wording
     barge_in: bool = False  # a room with natural turn-taking: the peer may cut in, and we stop
+    # in a room, for an engine whose turns are `scheduled`: when its lines start and when it
+    # yields (transport/floor.py); it then needs no VAD, STT or turn detection of its own
+    floor: object | None = None
 
     @classmethod
     def of(cls, played: ResolvedJob, role: str, **kw) -> Speaker:  # noqa: ANN003 - the transport's own parts
@@ -101,10 +104,11 @@ class Engine(ABC):
     """One way of speaking, hearing and thinking. Subclasses are registered in `ENGINES`."""
 
     name: str
-    # In a room, whether this engine's agent can cut in on its peer mid-line (transport/barge_in.py):
-    # it must hear the peer word by word as the words are spoken, which the peer's published
-    # transcript gives and an STT that hears whole utterances does not.
-    cuts_in: bool = False
+    # In a room, whether this engine's turns follow the seeded turn-taking model (transport/floor.py):
+    # offsets, cut-ins and backchannels need the peer's words and their timing as the line
+    # starts, which the peer's announced line gives the offline engine (it hears the published
+    # transcript); an engine that hears real speech with its own STT finds turns by VAD instead.
+    scheduled: bool = False
 
     @abstractmethod
     def voice(self, persona: Persona) -> dict:
@@ -121,8 +125,9 @@ class Engine(ABC):
     def check(self, personas: list[Persona]) -> None:
         """Raise `EngineError` if the engine cannot run here (missing key, missing voice...)."""
 
-    def warm_up(self) -> None:
-        """Load models once per process, before the first job."""
+    def warm_up(self, hears_audio: bool = True) -> None:
+        """Load models once per process, before the first job. `hears_audio` False: it will only
+        play `scheduled` turns in rooms (no VAD, no recognizer to load)."""
 
     def cost_estimate(self, jobs: list[Job], library: Library) -> tuple[float, float, str] | None:
         """(API audio minutes, threshold above which to ask, one-line summary) for running

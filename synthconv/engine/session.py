@@ -23,10 +23,11 @@ IDENTITY_PATTERN = re.compile(r"You are (?P<name>.+?), the (?P<role>.+?) in this
 YIELD_AFTER_S = 0.25
 
 
-def session_options(barge_in: bool = False) -> dict:
+def session_options(barge_in: bool = False, turn_detection: str = "vad") -> dict:
     """AgentSession keyword arguments for agent-to-agent calls.
 
-    - Turns are found by VAD on the peer's audio; no cloud turn detector.
+    - Turns are found by VAD on the peer's audio; no cloud turn detector. ("manual": a room's
+      floor says when to reply, transport/floor.py.)
     - No AEC warm-up: the peer's first words would otherwise be replaced by silence.
     - No preemptive generation, no "user away" timer: two agents take turns.
     - Interruptions only with `barge_in` (natural turn-taking in a room, where the peer may cut
@@ -39,7 +40,7 @@ def session_options(barge_in: bool = False) -> dict:
         interruption.update(enabled=True, mode="vad", min_duration=YIELD_AFTER_S, false_interruption_timeout=None)
     return {
         "turn_handling": {
-            "turn_detection": "vad",
+            "turn_detection": turn_detection,
             "endpointing": {"min_delay": 0.5, "max_delay": 3.0},
             "interruption": interruption,
             "preemptive_generation": {"enabled": False},
@@ -50,20 +51,20 @@ def session_options(barge_in: bool = False) -> dict:
     }
 
 
-_vad = None
+_vads: dict[float, object] = {}
 _vad_lock = threading.Lock()
 
 
-def silero_vad():  # noqa: ANN201 - silero's VAD type
-    """One silero model per process, shared by every engine that finds turns by VAD; each
-    session opens its own stream on it."""
-    global _vad
+def silero_vad(min_silence: float = 0.6):  # noqa: ANN201 - silero's VAD type
+    """One silero model per process and silence length, shared by every engine that finds turns
+    by VAD; each session opens its own stream on it. A speech segment ends after `min_silence`
+    of silence."""
     with _vad_lock:
-        if _vad is None:
+        if min_silence not in _vads:
             from livekit.plugins import silero
 
-            _vad = silero.VAD.load(min_silence_duration=0.6)
-        return _vad
+            _vads[min_silence] = silero.VAD.load(min_silence_duration=min_silence)
+        return _vads[min_silence]
 
 
 def identity_prompt(speaker: Speaker) -> str:
@@ -77,10 +78,11 @@ def identity_prompt(speaker: Speaker) -> str:
 class RoleAgent(Agent):
     """One side of the call; the first speaker opens it as soon as it is live."""
 
-    def __init__(self, instructions: str, opens: bool, peer_ready=None) -> None:  # noqa: ANN001
+    def __init__(self, instructions: str, opens: bool, peer_ready=None, floor=None) -> None:  # noqa: ANN001
         super().__init__(instructions=instructions)
         self._opens = opens
         self._peer_ready = peer_ready
+        self.floor = floor  # a room's floor (transport/floor.py): holds each line until it is due
         self.intended = ""  # the whole of the line being said: a cut line's transcript is shorter
 
     async def transcription_node(self, text, model_settings):  # noqa: ANN001, ANN201
@@ -89,11 +91,32 @@ class RoleAgent(Agent):
             self.intended += str(chunk)
             yield chunk
 
+    async def tts_node(self, text, model_settings):  # noqa: ANN001, ANN201
+        """The line's audio; in a room with a floor, made whole first and held until it is due
+        (espeak speaks a line in a few milliseconds), then announced as it starts."""
+        if self.floor is None:
+            async for frame in Agent.default.tts_node(self, text, model_settings):
+                yield frame
+            return
+        from livekit.agents.types import USERDATA_TIMED_TRANSCRIPT
+
+        frames, words = [], []
+        async for frame in Agent.default.tts_node(self, text, model_settings):
+            frames.append(frame)
+            words += [(str(t).strip(), float(t.start_time), float(t.end_time))
+                      for t in frame.userdata.get(USERDATA_TIMED_TRANSCRIPT, [])]
+        if not frames:
+            return
+        await self.floor.release(" ".join(w for w, _, _ in words), [w for w in words if w[0]] or None,
+                                 sum(f.duration for f in frames))
+        for frame in frames:
+            yield frame
+
     @classmethod
     def for_speaker(cls, speaker: Speaker) -> RoleAgent:
         """The agent of `speaker`, told only who it is (its identity_prompt)."""
         return cls(identity_prompt(speaker), opens=speaker.role == speaker.scenario.first_speaker,
-                   peer_ready=speaker.peer_ready)
+                   peer_ready=speaker.peer_ready, floor=speaker.floor)
 
     async def on_enter(self) -> None:
         if self._opens:

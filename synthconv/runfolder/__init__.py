@@ -11,7 +11,7 @@
 
 from ..errors import RunFolderError
 from .audio import SILENT, loud, mix_mp3, mp3_duration, read_wav, stereo_mp3, write_wav
-from .conversation import read_error, read_lines, read_meta, read_transcript, write_conversation, write_error
+from .conversation import LAG_LIMIT_S, read_error, read_lines, read_meta, read_transcript, write_conversation, write_error
 from .disk import DISK_ERRORS, disk_problem, finite, replace_atomic
 from .index import completed, read_index, write_index
 from .lock import RunLock
@@ -19,7 +19,7 @@ from .names import JOB_ID, NAME, conversation_dir, no_links, tmp_dir
 from .run import RunLog, check_job, now, read_run_info, versions, write_run_info
 from .schema import ConversationMeta, IndexLine, SchemaError, TranscriptLine, WordSpan
 
-__all__ = ["DISK_ERRORS", "JOB_ID", "NAME", "SILENT", "ConversationMeta", "IndexLine", "RunFolderError", "RunLock",
+__all__ = ["DISK_ERRORS", "JOB_ID", "LAG_LIMIT_S", "NAME", "SILENT", "ConversationMeta", "IndexLine", "RunFolderError", "RunLock",
            "RunLog", "SchemaError", "TranscriptLine", "WordSpan", "check_job", "completed", "conversation_dir",
            "disk_problem", "finite", "loud", "mix_mp3", "mp3_duration", "no_links", "now", "read_error", "read_index",
            "read_lines", "read_meta", "read_run_info", "read_transcript", "read_wav", "replace_atomic", "stereo_mp3",

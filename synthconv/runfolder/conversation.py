@@ -20,6 +20,9 @@ from .names import conversation_dir, tmp_dir
 from .schema import SchemaError, TranscriptLine
 from .spoken import spoken_form
 
+# meta.json `realtime_lag_s` above this: the audio path fell far enough behind real time to distort
+# the timing (a room whose agents ran short of CPU); such a conversation is not valid
+LAG_LIMIT_S = 0.5
 
 def write_conversation(run: Path, job_id: str, rec, meta: dict,  # noqa: ANN001 - a recording.Recording
                        finish: Callable[[Path], dict] | None = None) -> Path:

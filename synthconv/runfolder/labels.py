@@ -71,6 +71,61 @@ def speaking(pcm: np.ndarray, rate: int, bridge_s: float = 0.25, silent: int = S
     return frames
 
 
+# Fisher two-channel telephone speech, seconds per minute (Moshi paper, Table 9; dGSLM's measures)
+FISHER_PER_MIN = {"ipu": 51.1, "pause": 6.4, "gap": 4.2, "overlap": 3.3}
+IPU_SILENCE_S = 0.2  # speech separated by less silence than this is one inter-pausal unit
+
+
+def ipus(pcm: np.ndarray, rate: int) -> np.ndarray:
+    """Per 10 ms frame, whether the track is inside an inter-pausal unit: an energy VAD (a frame
+    speaks when a sample exceeds the contract's silence threshold), silences under
+    IPU_SILENCE_S filled in."""
+    return speaking(pcm, rate, bridge_s=IPU_SILENCE_S)
+
+
+def timing_per_minute(tracks: dict[str, np.ndarray], rate: int) -> dict[str, float] | None:
+    """dGSLM's and Moshi's four cumulated durations, in seconds per minute of conversation:
+    `ipu` (both speakers' IPU time), `pause` (silence between two IPUs of the same speaker
+    while the other is silent), `gap` (silence between an IPU of one speaker and the next of
+    the other) and `overlap` (both speak). None for anything but two tracks."""
+    if len(tracks) != 2:
+        return None
+    a, b = (ipus(p, rate) for p in tracks.values())
+    n = min(len(a), len(b))
+    a, b = a[:n], b[:n]
+    minutes = n / 100 / 60
+    if not minutes:
+        return None
+    state = a.astype(np.int8) + 2 * b.astype(np.int8)  # 0 none, 1 a, 2 b, 3 both
+    pause = gap = 0
+    last, silent = 0, 0  # who spoke alone last (1 or 2; 3: both), frames of silence since
+    for value, length in _runs(state):
+        if value == 0:
+            silent = length if last else 0
+            continue
+        if silent:
+            after = value if value != 3 else 0
+            if after and after == last:
+                pause += silent
+            else:
+                gap += silent
+            silent = 0
+        last = value
+    per_min = lambda frames: round(frames / 100 / minutes, 2)  # noqa: E731
+    return {"ipu": per_min(int(a.sum() + b.sum())), "pause": per_min(pause), "gap": per_min(gap),
+            "overlap": per_min(int((state == 3).sum()))}
+
+
+def _runs(values: np.ndarray) -> list[tuple[int, int]]:
+    """(value, length) of each run of equal values."""
+    if not len(values):
+        return []
+    edges = np.flatnonzero(np.diff(values)) + 1
+    starts = np.concatenate([[0], edges])
+    lengths = np.diff(np.concatenate([starts, [len(values)]]))
+    return [(int(values[i]), int(k)) for i, k in zip(starts, lengths)]
+
+
 def turn_taking(turns: list[dict], tracks: dict[str, np.ndarray], rate: int) -> dict:
     """The conversation's turn-taking figures (meta.json `labels`), from its turns and tracks.
 
@@ -100,6 +155,7 @@ def turn_taking(turns: list[dict], tracks: dict[str, np.ndarray], rate: int) -> 
         "interrupted_turns": round(sum(bool(t.get("interrupted")) for t in real) / len(real), 3) if real else 0.0,
         "speaking_share": {r: round(v / total, 3) if total else 0.0 for r, v in talk.items()},
         "disfluencies_per_turn": round(sum(len(t.get("disfluencies") or []) for t in real) / len(real), 3) if real else 0.0,
+        "timing_per_min": timing_per_minute(tracks, rate),
     }
 
 
@@ -126,6 +182,8 @@ def run_figures(run: Path, ids: list[str]) -> dict | None:
         return True
 
     offsets, overlap, minutes, backchannels, interrupted, turns = [], [], 0.0, 0, 0, 0
+    timing: dict[str, float] = {}  # seconds of each of timing_per_minute's durations, over the minutes that have them
+    timed_minutes = 0.0
     for cid in ids:  # a linked or damaged conversation, or line, is left out; inspect --validate reports it
         try:
             folder = conversation_dir(run, cid)
@@ -141,6 +199,12 @@ def run_figures(run: Path, ids: list[str]) -> dict | None:
         ratio = meta["labels"].get("overlap_ratio")
         overlap.append(ratio if isinstance(ratio, (int, float)) and not isinstance(ratio, bool) else 0.0)
         minutes += duration / 60
+        per_min = meta["labels"].get("timing_per_min")
+        if (isinstance(per_min, dict) and duration
+                and all(isinstance(per_min.get(k), (int, float)) for k in FISHER_PER_MIN)):
+            timed_minutes += duration / 60
+            for k in FISHER_PER_MIN:
+                timing[k] = timing.get(k, 0.0) + float(per_min[k]) * duration / 60
         backchannels += sum(t.get("kind") == "backchannel" for t in lines)
         interrupted += sum(bool(t.get("interrupted")) for t in real)
         turns += len(real)
@@ -153,6 +217,7 @@ def run_figures(run: Path, ids: list[str]) -> dict | None:
         "overlap_ratio": round(float(np.mean(overlap)), 3),
         "backchannels_per_min": round(backchannels / minutes, 2),
         "interrupted_turns": round(interrupted / turns, 3),
+        "timing_per_min": {k: round(v / timed_minutes, 2) for k, v in timing.items()} if timed_minutes else None,
     }
 
 

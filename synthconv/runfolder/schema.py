@@ -20,7 +20,7 @@ from typing import Any
 
 from .names import NAME
 
-FORMAT_VERSION = "1.6"
+FORMAT_VERSION = "1.7"
 
 
 class SchemaError(ValueError):

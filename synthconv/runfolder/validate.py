@@ -12,7 +12,7 @@ import numpy as np
 from ..errors import RunFolderError
 from . import labels
 from .audio import loud, mp3_duration, read_wav
-from .conversation import read_lines, read_meta
+from .conversation import LAG_LIMIT_S, read_lines, read_meta
 from .index import read_index
 from .names import conversation_dir
 from .schema import ConversationMeta, SchemaError, TranscriptLine
@@ -73,6 +73,10 @@ def validate_conversation(folder: Path, *, check_mp3: bool = True) -> list[str]:
     duration = max(len(p) for p in tracks.values()) / rate
     if meta and abs(meta.get("duration_s", duration) - duration) > 0.01:
         problems.append(f"meta.json duration_s {meta.get('duration_s')} but tracks last {duration:.3f} s")
+    lag = (meta or {}).get("realtime_lag_s")
+    if isinstance(lag, (int, float)) and lag > LAG_LIMIT_S:
+        problems.append(f"fell {lag:.2f} s behind real time (realtime_lag_s; more than {LAG_LIMIT_S:g} s "
+                        "distorts its timing)")
 
     for role, pcm in tracks.items():
         own = [t for t in turns if t["role"] == role]

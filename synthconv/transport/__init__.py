@@ -8,9 +8,10 @@ from ..job import ResolvedJob
 from ..recording import Recording
 
 
-async def converse(config: RunConfig, played: ResolvedJob, engine: Engine) -> Recording:
+async def converse(config: RunConfig, played: ResolvedJob, engine: Engine, admission=None) -> Recording:  # noqa: ANN001
     """One conversation of `played` over `config.transport`, within `config.job_timeout`: on the
-    local bridge the turn-taking model places every turn; in a room it is measured."""
+    local bridge the turn-taking model places every turn; in a room it is measured. `admission`:
+    a room's place in its run's queue for agent workers (transport/admission.py)."""
     if config.transport == "local":
         from .local import converse as local_converse
 
@@ -18,5 +19,5 @@ async def converse(config: RunConfig, played: ResolvedJob, engine: Engine) -> Re
     if config.transport == "livekit":
         from .livekit import converse as livekit_converse
 
-        return await livekit_converse(played, config, timeout=config.job_timeout)
+        return await livekit_converse(played, config, timeout=config.job_timeout, admission=admission)
     raise ValueError(f"--transport: unknown transport {config.transport!r} (choose from {', '.join(TRANSPORTS)})")

@@ -23,7 +23,7 @@ from ..recording import Word
 
 SAMPLE_RATE = 24000
 FRAME = SAMPLE_RATE // 10  # 100 ms: fewer, larger frames cost less per second of audio
-LISTEN_TAIL_S = 0.8  # silence after each utterance: > the VAD's 0.6 s end-of-speech silence
+LISTEN_TAIL_S = 1.2  # silence after each utterance: > the VAD's end-of-speech silence (0.9 s offline)
 
 
 class BridgeInput(io.AudioInput):

@@ -7,7 +7,7 @@ without loading the agents' models.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ..config import EngineSpec, TimingSpec
 from ..job import ResolvedJob
@@ -21,12 +21,11 @@ ENDED_ATTR = "synthconv.ended"  # that line has played out
 READY_ATTR = "synthconv.ready"  # its session listens to its peer
 FAILED_ATTR = "synthconv.failed"  # "transient: why" or "final: why": its engine gave up
 
-# text streams an agent sends to the observer only
-SAID_TOPIC = "synthconv.said"  # each line it spoke, once played out
-HEARD_TOPIC = "synthconv.heard"  # each final transcript of its peer's audio
-# attributes of a SAID_TOPIC text the peer cut off: "1", and the whole line it meant to say
-INTERRUPTED_ATTR = "synthconv.interrupted"
-INTENDED_ATTR = "synthconv.intended"
+# text streams an agent sends, each a JSON object
+LINE_TOPIC = "synthconv.announce"  # to its peer and the observer, as a line starts: Line.to_dict()
+# to the observer only:
+SAID_TOPIC = "synthconv.said"  # once a line played out: {id, text, interrupted, intended, played, lag}
+HEARD_TOPIC = "synthconv.heard"  # what it heard of its peer's line: {of: the line's id, text}
 # a participant attribute an agent sets on itself after each line, for viewers (serve's live page):
 # {"n": its line count, "text": what it said, "cut": whether the peer cut it off}. Hidden viewers
 # cannot be sent text streams (agents do not know them), and on `lk.transcription` what an agent
@@ -74,3 +73,41 @@ class Dispatch:
         return cls(role=d["role"], played=ResolvedJob.from_dict(d["played"]),
                    engine=EngineSpec.model_validate(d.get("engine") or {}),
                    timing=TimingSpec.model_validate(d.get("timing") or {}))
+
+
+@dataclass
+class Line:
+    """A line as announced: words are (word, start, end) seconds from the line's first sample."""
+
+    role: str
+    id: int
+    kind: str  # "turn" or "backchannel"
+    text: str
+    words: list[tuple[str, float, float]] | None
+    duration: float  # seconds of audio
+    late: float = 0.0  # how much later than the model asked it started (s)
+    at: float = field(default=0.0, compare=False)  # when it started, on the clock of whoever holds it
+
+    def to_dict(self) -> dict:
+        return {"id": self.id, "kind": self.kind, "text": self.text, "duration": round(self.duration, 3),
+                "words": [[w, round(a, 3), round(b, 3)] for w, a, b in self.words] if self.words else None,
+                "late": round(self.late, 3)}
+
+    @classmethod
+    def from_dict(cls, role: str, d: dict, at: float) -> Line:
+        words = [(str(w), float(a), float(b)) for w, a, b in d["words"]] if d.get("words") else None
+        return cls(role=role, id=int(d["id"]), kind=str(d.get("kind", "turn")), text=str(d.get("text", "")),
+                   words=words, duration=float(d.get("duration", 0.0)), late=float(d.get("late", 0.0)), at=at)
+
+    @property
+    def speech(self) -> tuple[float, float]:
+        """Where its speech starts and ends, seconds from its first sample."""
+        if self.words:
+            return self.words[0][1], self.words[-1][2]
+        return 0.0, self.duration
+
+    def said(self, played: float) -> str:
+        """Its words that had started by `played` seconds (the text of a cut line)."""
+        if not self.words:
+            return self.text
+        return " ".join(w for w, a, _ in self.words if a < played - 0.03).rstrip(",;:")

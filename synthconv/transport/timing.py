@@ -1,5 +1,5 @@
 """When each side speaks: seeded models of turn-taking (on the local bridge every gap, overlap,
-cut and backchannel; in a room, when a listener cuts in).
+cut and backchannel; in a room the same, drawn by each agent's floor, transport/floor.py).
 
 `strict` is a chess clock (every gap 0.15-0.8 s, nobody overlaps, nobody is cut off). `natural`
 is fitted to published measurements of conversation, telephone English among them:
@@ -9,16 +9,23 @@ is fitted to published measurements of conversation, telephone English among the
   Levinson & Torreira 2015, Front. Psychol. 6:731) and a wide spread into negative values:
   a large share of speaker changes happen in overlap (Heldner & Edlund 2010, J. Phonetics
   38:555, about 40 % in Dutch, Swedish and English map-task and telephone dialogue). We draw
-  from a two-piece normal with mode 0.2 s, spread 0.25 s below and 0.3 s above it, so about a
-  quarter of speaker changes start in overlap, interruptions included. Measured on 50 offline
-  conversations, seed 1 (`bench/turn_taking.py`): modal offset 0.2 s (100 ms bins), p10/p50/p90
-  -0.23/0.21/0.63 s, 26 % of changes in overlap. With mode 0.15 s, as first fitted, the 0.0-0.3 s
-  bins were level within their noise and the modal bin came out 0.2 s on one run and 0.0 s on
-  another (after the wording grew longer lines).
+  from a two-piece normal with mode 0.2 s, spread 0.35 s below and 0.5 s above it, so about a
+  quarter of speaker changes start in overlap, interruptions included. With mode 0.15 s, as
+  first fitted, the 0.0-0.3 s bins were level within their noise and the modal bin came out
+  0.2 s on one run and 0.0 s on another (after the wording grew longer lines).
+- The spreads, and the backchannels' share and place below, are fitted to the cumulated
+  durations per minute that full-duplex dialogue papers compare with Fisher telephone speech
+  (dGSLM, Moshi Table 9: IPU 51.1, pause 6.4, gap 4.2, overlap 3.3 s per minute;
+  labels.timing_per_minute): with spreads of 0.25/0.3 s and backchannels early in a pause the
+  bridge gave gaps of 2.9 and overlap of 1.2 s per minute. Measured on 20 offline conversations,
+  seed 1, `--hearing transcript` (`bench/turn_taking.py --run`): 52.8 / 5.6 / 4.0 / 3.2 s per
+  minute, modal offset 0.1 s, p10/p50/p90 -0.25/0.30/0.96 s, 27 % of changes in overlap.
 - The speaker who is overlapped by an interruption drops out within one or two syllables
   (Schegloff 2000, Lang. Soc. 29:1): 0.15-0.45 s after the interrupter's onset.
 - Listeners backchannel ("mm-hmm", "right") at the speaker's pauses, around a few times a
-  minute in telephone conversation (Ward & Tsukahara 2000, J. Pragmatics 32:1177).
+  minute in telephone conversation (Ward & Tsukahara 2000, J. Pragmatics 32:1177), often
+  running on into the speaker's next words: at half the pauses of a long turn, from 0.4 to 1.3
+  of the way through the pause (7 a minute on the bridge).
 
 A persona's style shifts the model (hurried speakers come in early and interrupt more,
 hesitant ones leave longer gaps); a scenario's `turn_taking` block scales it.
@@ -66,9 +73,11 @@ class StrictTiming:
 
     natural = False
 
-    def __init__(self, seed: int, scenario: Scenario, personas: dict[str, Persona]) -> None:
+    def __init__(self, seed: int, scenario: Scenario, personas: dict[str, Persona], stream: str = "") -> None:
+        # `stream`: in a room each agent draws alone (the role), or both would draw the same numbers
         self._seed = seed
-        self._rng = random.Random(f"{seed}:timing")
+        self._stream = f":{stream}" if stream else ""
+        self._rng = random.Random(f"{seed}:timing{self._stream}")
 
     def lead_in(self) -> float:
         return self._rng.uniform(0.2, 0.5)
@@ -96,13 +105,13 @@ class StrictTiming:
 
 class NaturalTiming(StrictTiming):
     natural = True
-    MODE, BELOW, ABOVE = 0.2, 0.25, 0.3
+    MODE, BELOW, ABOVE = 0.2, 0.35, 0.5
     INTERRUPTIONS = 0.15  # chance that a long enough turn is cut off, before persona scaling
-    BACKCHANNEL = 0.35  # chance of a backchannel at a pause of a long turn
+    BACKCHANNEL = 0.5  # chance of a backchannel at a pause of a long turn
 
-    def __init__(self, seed: int, scenario: Scenario, personas: dict[str, Persona]) -> None:
-        super().__init__(seed, scenario, personas)
-        self._tt = random.Random(f"{seed}:turn-taking")
+    def __init__(self, seed: int, scenario: Scenario, personas: dict[str, Persona], stream: str = "") -> None:
+        super().__init__(seed, scenario, personas, stream)
+        self._tt = random.Random(f"{seed}:turn-taking{self._stream}")
         self._tempo = {r: tempo(p) for r, p in personas.items()}
         self._peer = {r: next(o for o in personas if o != r) for r in personas}
         self._tokens = BACKCHANNELS.get(scenario.language, BACKCHANNELS["en"])
@@ -154,14 +163,15 @@ class NaturalTiming(StrictTiming):
         out = []
         for a, b in pauses:
             if self._tt.random() < self._backchannel:
-                out.append((a + self._tt.uniform(0.05, 0.25) * (b - a), self._tt.choice(self._tokens)))
+                out.append((a + self._tt.uniform(0.4, 1.3) * (b - a), self._tt.choice(self._tokens)))
         return out
 
 
-def timing_model(mode: str, seed: int, scenario: Scenario, personas: dict[str, Persona]) -> StrictTiming:
+def timing_model(mode: str, seed: int, scenario: Scenario, personas: dict[str, Persona],
+                 stream: str = "") -> StrictTiming:
     if mode not in TURN_TAKING:
         raise ValueError(f"--turn-taking: unknown mode {mode!r} (choose from {', '.join(TURN_TAKING)})")
-    return TURN_TAKING[mode](seed, scenario, personas)
+    return TURN_TAKING[mode](seed, scenario, personas, stream)
 
 
 TURN_TAKING = {"natural": NaturalTiming, "strict": StrictTiming}

@@ -1,6 +1,6 @@
 """The observer's half of the LiveKit transport, in this process and without a server: turning
-what crossed a room (two tracks, the agents' said/heard texts) into turns that bracket their
-speech and carry the right words."""
+what crossed a room (two tracks, the lines each agent announced and said, what the other heard
+of them) into turns that bracket their speech and carry the right words."""
 
 import asyncio
 
@@ -10,7 +10,7 @@ from synthconv.runfolder.validate import validate_conversation
 from synthconv.job import Job
 from synthconv.runfolder import write_conversation
 from synthconv.transport.livekit import SAMPLE_RATE, Observer
-from synthconv.transport.protocol import HEARD_TOPIC, SAID_TOPIC
+from synthconv.transport.protocol import HEARD_TOPIC, LINE_TOPIC, SAID_TOPIC
 
 JOB = Job(id="refund-0123abcd", scenario="refund", roles={"agent": "agent-a", "customer": "cust-c"}, seed=1)
 
@@ -20,53 +20,88 @@ def _speech(seconds: float, seed: int) -> np.ndarray:
     return (np.random.default_rng(seed).uniform(-1, 1, int(seconds * SAMPLE_RATE)) * 8000).astype(np.int16)
 
 
-def _observer(audio: dict, texts: list[dict]) -> Observer:
+def _silence(seconds: float) -> np.ndarray:
+    return np.zeros(int(seconds * SAMPLE_RATE), np.int16)
+
+
+def _observer(audio: dict, messages: list[tuple]) -> Observer:
     async def make() -> Observer:
         return Observer(["agent", "customer"], JOB)
 
     obs = asyncio.run(make())
     obs.audio = audio
-    obs.texts = texts
+    for role, topic, body, at in messages:
+        obs.on_message(role, topic, body, at)
     return obs
 
 
-def test_turns_bracket_the_speech_of_each_track_and_carry_their_texts(tmp_path):
-    silence = np.zeros(SAMPLE_RATE, np.int16)
-    # agent: speaks 0.5-2.5 s and 6.0-7.0 s (with a 0.4 s pause inside the first turn, shorter
-    # than a turn break); customer: its track starts arriving at 1.0 s, speaks 3.0-5.0 s
-    agent = np.concatenate([silence[:12000], _speech(1.0, 1), silence[:9600], _speech(0.6, 2),
-                            np.zeros(3 * SAMPLE_RATE + 12000, np.int16), _speech(1.0, 3)])
-    customer = np.concatenate([np.zeros(2 * SAMPLE_RATE, np.int16), _speech(2.0, 4)])
-    texts = [
-        {"role": "agent", "topic": SAID_TOPIC, "text": "Hello, how can I help?", "at": 2.6},
-        {"role": "customer", "topic": HEARD_TOPIC, "text": "hello how can I help", "at": 3.1},
-        # the agent cut in: the customer's agent says what got out, and what it meant to say
-        {"role": "customer", "topic": SAID_TOPIC, "text": "My refund never", "at": 5.1, "interrupted": True,
-         "intended": "My refund never came."},
-        {"role": "agent", "topic": HEARD_TOPIC, "text": "my refund never", "at": 5.7},
-        {"role": "agent", "topic": SAID_TOPIC, "text": "Let me check.", "at": 7.1},
+def _line(i: int, text: str, words: list, kind: str = "turn") -> dict:
+    return {"id": i, "kind": kind, "text": text, "words": words, "duration": words[-1][2] + 0.05, "late": 0.0}
+
+
+def test_lines_become_turns_split_where_the_agents_said_and_words_land_on_speech(tmp_path):
+    # agent: line 0 speaks 0.5-2.5 s with a 0.4 s pause inside (0.3 s in its TTS times: the
+    # receiver's jitter buffer stretched it); line 1 follows 0.3 s later
+    # (2.8-3.8 s): quicker than any pause threshold, still its own turn. The customer's track
+    # starts arriving at 1.0 s; it says "mm-hmm" at 1.6-1.9 s (a backchannel) and cuts in at
+    # 4.0 s on the agent's third line, which stops at 4.5 s.
+    agent = np.concatenate([_silence(0.5), _speech(1.0, 1), _silence(0.4), _speech(0.6, 2), _silence(0.3),
+                            _speech(1.0, 3), _silence(0.2), _speech(0.5, 5)])
+    customer = np.concatenate([_silence(0.6), _speech(0.3, 6), _silence(2.1), _speech(1.5, 4)])
+    messages = [
+        ("agent", LINE_TOPIC, _line(0, "Hello there. How can I help?", [
+            ["Hello", 0.0, 0.5], ["there.", 0.5, 1.0], ["How", 1.3, 1.5], ["can", 1.5, 1.6], ["I", 1.6, 1.7],
+            ["help?", 1.7, 1.9]]), 0.45),
+        ("customer", LINE_TOPIC, _line(0, "mm-hmm", [["mm-hmm", 0.0, 0.3]], "backchannel"), 1.55),
+        ("customer", SAID_TOPIC, {"id": 0, "text": "mm-hmm", "interrupted": False, "played": 0.35, "lag": 0.0}, 2.0),
+        ("agent", SAID_TOPIC, {"id": 0, "text": "Hello there. How can I help?", "interrupted": False,
+                               "played": 2.05, "lag": 0.1}, 2.6),
+        ("agent", LINE_TOPIC, _line(1, "Take your time.", [["Take", 0.0, 0.4], ["your", 0.4, 0.6],
+                                                         ["time.", 0.6, 1.0]]), 2.7),
+        ("customer", HEARD_TOPIC, {"of": 0, "text": "hello there how can I help"}, 2.7),
+        ("agent", SAID_TOPIC, {"id": 1, "text": "Take your time.", "interrupted": False, "played": 1.05,
+                               "lag": 0.0}, 3.9),
+        ("agent", LINE_TOPIC, _line(2, "So what is the problem today?", [
+            ["So", 0.0, 0.2], ["what", 0.2, 0.4], ["is", 0.45, 0.6], ["the", 0.6, 0.7], ["problem", 0.7, 1.1],
+            ["today?", 1.1, 1.5]]), 3.95),
+        ("customer", LINE_TOPIC, _line(1, "My refund never came.", [["My", 0.0, 0.3], ["refund", 0.3, 0.8],
+                                                                   ["never", 0.8, 1.1], ["came.", 1.1, 1.5]]), 3.9),
+        # the agent stopped 0.5 s into its line: what got out, and what it meant to say
+        ("agent", SAID_TOPIC, {"id": 2, "text": "So what is", "interrupted": True,
+                               "intended": "So what is the problem today?", "played": 0.5, "lag": 0.0}, 4.6),
+        ("customer", SAID_TOPIC, {"id": 1, "text": "My refund never came.", "interrupted": False,
+                                  "played": 1.55, "lag": 0.0}, 5.6),
     ]
-    rec = _observer({"agent": (0, [agent[:30000], agent[30000:]]), "customer": (SAMPLE_RATE, [customer])}, texts)
-    rec = rec.recording(tail_s=0.5)
-    assert {len(t) for t in rec.tracks.values()} == {int(7.5 * SAMPLE_RATE)}
-    assert [(t.role, t.text, t.heard, t.interrupted, t.intended) for t in rec.turns] == [
-        ("agent", "Hello, how can I help?", "hello how can I help", False, None),
-        ("customer", "My refund never", "my refund never", True, "My refund never came."),
-        ("agent", "Let me check.", None, False, None),
+    obs = _observer({"agent": (0, [agent[:30000], agent[30000:]]), "customer": (SAMPLE_RATE, [customer])},
+                    messages)
+    rec = obs.recording(tail_s=0.5, lead_in_s=0.4)  # the first speech at 0.5 s: 0.1 s of silence goes
+    assert rec.notes["realtime_lag_s"] == 0.1
+    assert {len(t) for t in rec.tracks.values()} == {int(5.9 * SAMPLE_RATE)}
+    assert [(t.role, t.kind, t.text, t.heard, t.interrupted, t.intended) for t in rec.turns] == [
+        ("agent", "turn", "Hello there. How can I help?", "hello there how can I help", False, None),
+        ("customer", "backchannel", "mm-hmm", None, False, None),
+        ("agent", "turn", "Take your time.", None, False, None),
+        ("agent", "turn", "So what is", None, True, "So what is the problem today?"),
+        ("customer", "turn", "My refund never came.", None, False, None),
     ]
-    starts_ends = [(t.start, t.end) for t in rec.turns]
-    assert starts_ends[0][0] == 0.5 and abs(starts_ends[0][1] - 2.5) < 0.01  # one turn across the pause
-    assert starts_ends[1] == (3.0, 5.0)  # placed by the track's own offset in the room
-    assert abs(starts_ends[2][0] - 6.0) < 0.01
-    assert rec.problem(min_turns=3) is None
+    spans = [(t.start, t.end) for t in rec.turns]
+    assert spans[0] == (0.4, 2.4)  # one turn across its pause
+    assert spans[1] == (1.5, 1.8)  # placed by the track's own offset in the room
+    assert spans[2] == (2.7, 3.7) and spans[3] == (3.9, 4.4)  # its own turn however quick
+    assert [w.word for w in rec.turns[3].words] == ["So", "what", "is"]  # only the words that got out
+    hello = rec.turns[0].words
+    assert [w.word for w in hello] == ["Hello", "there", "How", "can", "I", "help"]
+    assert hello[2].start == 1.8  # after the pause: where speech resumed, not where the TTS had it
     meta = {"id": JOB.id, "scenario": {"id": JOB.scenario}, "personas": {"agent": {}, "customer": {}}, "seed": JOB.seed,
-            "wer": None, "timing": rec.timing, "sample_rate": rec.sample_rate, "duration_s": round(rec.duration, 3),
-            "turns": sum(t.kind == "turn" for t in rec.turns)}
+            "sample_rate": SAMPLE_RATE, "duration_s": round(rec.duration, 3), "turns": 4, "wer": None,
+            "realtime_lag_s": rec.notes["realtime_lag_s"], "timing": rec.timing}
     assert validate_conversation(write_conversation(tmp_path, JOB.id, rec, meta)) == []
 
 
 def test_a_silent_agent_makes_an_unusable_recording():
-    rec = _observer({"agent": (0, [_speech(1.0, 1)]), "customer": (0, [np.zeros(SAMPLE_RATE, np.int16)])},
-                    [{"role": "agent", "topic": SAID_TOPIC, "text": "Hello?", "at": 1.1}]).recording()
+    rec = _observer({"agent": (0, [_speech(1.0, 1)]), "customer": (0, [_silence(1.0)])},
+                    [("agent", LINE_TOPIC, _line(0, "Hello?", [["Hello?", 0.0, 1.0]]), 0.0),
+                     ("agent", SAID_TOPIC, {"id": 0, "text": "Hello?", "interrupted": False, "played": 1.0}, 1.1)]
+                    ).recording()
     assert [t.role for t in rec.turns] == ["agent"]
     assert "only ['agent'] spoke" in rec.problem(min_turns=2)

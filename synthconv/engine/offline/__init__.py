@@ -17,11 +17,14 @@ from .tts import Espeak, EspeakSpeech
 HEARINGS = ("whisper", "transcript")
 PRELOADED_MODELS = 2  # Piper models a process loads before its first job (about 130 MB each)
 LICENCES = {"piper": "GPL-3.0-or-later (piper-tts)", "espeak-ng": "GPL-3.0-or-later"}
+# Silence that ends a speech segment for an offline listener: longer than the pauses an espeak line
+# holds (tts.MAX_PAUSE_S, 0.55 s) plus silero's tail, so a line reaches the recognizer whole.
+MIN_SILENCE_S = 0.9
 
 
 class OfflineEngine(Engine):
     name = "offline"
-    cuts_in = True  # in a room it hears the peer's published transcript, word by word
+    scheduled = True  # in a room it hears the peer's announced lines: the floor times its turns
 
     def __init__(self, hearing: str = "transcript", tts: str = "auto") -> None:
         """`tts`: auto (a persona's catalog voice where it has one, else espeak-ng) or espeak."""
@@ -85,8 +88,7 @@ class OfflineEngine(Engine):
         return PiperSpeech(persona.voice.piper, neural.model_path, neural.config_path, neural.speaker_id, seed,
                            neural.language)
 
-    def warm_up(self) -> None:
-        silero_vad()
+    def warm_up(self, hears_audio: bool = True) -> None:
         Espeak.get()
         if self.tts == "auto":  # load the catalog's first models now, not during a room's first turn
             from .piper import PiperModel
@@ -94,6 +96,9 @@ class OfflineEngine(Engine):
             models = sorted({(v.model_path, v.config_path) for v in self.catalog.voices.values()})
             for model, config in models[:PRELOADED_MODELS]:
                 PiperModel.get(model, config)
+        if not hears_audio:
+            return
+        silero_vad(MIN_SILENCE_S)
         if self.hearing == "whisper":
             from .whisper import Whisper
 
@@ -116,9 +121,12 @@ class OfflineEngine(Engine):
                 raise EngineError(f"persona {p.id}: espeak-ng has no voice {p.voice.offline.voice!r}")
 
     def build(self, speaker: Speaker) -> tuple[AgentSession, Agent]:
+        if speaker.floor is not None:  # a room's floor decides when to speak, from the peer's announced lines
+            hearing = {"stt": None, "vad": None, **session_options(turn_detection="manual")}
+        else:
+            hearing = {"stt": self._stt(speaker), "vad": silero_vad(MIN_SILENCE_S),
+                       **session_options(barge_in=speaker.barge_in)}
         session = AgentSession(
-            stt=self._stt(speaker),
-            vad=silero_vad(),
             llm=DialoguePolicy(
                 scenario=speaker.scenario,
                 role=speaker.role,
@@ -131,7 +139,7 @@ class OfflineEngine(Engine):
             ),
             tts=OfflineTTS(self.speech(speaker.persona, f"{speaker.job.seed}:{speaker.role}")),
             use_tts_aligned_transcript=True,  # the voice's word timings become the turn's words
-            **session_options(barge_in=speaker.barge_in),
+            **hearing,
         )
         return session, RoleAgent.for_speaker(speaker)
 

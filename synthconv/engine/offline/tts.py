@@ -15,6 +15,7 @@ import _ctypes
 import contextlib
 import ctypes
 import hashlib
+import random
 import re
 import threading
 from collections.abc import Iterator
@@ -102,6 +103,56 @@ def word_spans(text: str, starts: list[tuple[int, int]], pcm: np.ndarray, rate: 
             for i in group:
                 add(i, a, b)  # a lone token, or tokens over silence (they join the word before)
     return words
+
+
+# a pause never grows past this: a listener's VAD ends a speech segment after 0.6 s of silence, and
+# a line must reach its recognizer as one segment
+MAX_PAUSE_S = 0.55
+HESITATIONS = {"um,", "uh,", "er,", "hmm,", "well,", "so,", "okay,", "right,", "look,", "अच्छा,", "देखिए,", "मतलब,",
+               "हम्म,", "जी,"}
+
+
+def paced(pcm: np.ndarray, words: list[Word], rate: int, voice: OfflineVoice, text: str) -> tuple[np.ndarray, list[Word]]:
+    """The line with pauses a speaker makes: longer and more varied silences where a sentence or
+    clause ends and after a hesitation ("Um,"), than espeak-ng's own (0.3 s at a full stop, 0.15 s
+    at a comma, always the same), and never longer than a listener's VAD takes for the end of
+    its speech (MAX_PAUSE_S).
+
+    Real talk has about 6 s of such pauses per minute (Fisher telephone speech, 0.2 s or longer
+    silences inside one speaker's speech; labels.timing_per_minute). The silence is added in the
+    middle of espeak's own pause, so the prosody is espeak's, and the word times move with it.
+    Seeded by the line and the voice: the same line in the same voice sounds the same (slower
+    voices pause a little longer)."""
+    if len(words) < 2:
+        return pcm, words
+    rng = random.Random(f"{voice.voice}:{voice.rate}:{text}")
+    scale = min(1.4, max(0.8, 175 / max(voice.rate, 1)))
+    cuts: list[tuple[int, int]] = []  # (sample where silence goes in, samples of it)
+    for a, b in zip(words, words[1:]):
+        token = a.word.lower()
+        if token.endswith((".", "?", "!", "।")):
+            extra = rng.uniform(0.08, 0.25)
+        elif token in HESITATIONS:
+            extra = rng.uniform(0.1, 0.25)
+        elif token.endswith((",", ";", ":")) and rng.random() < 0.5:
+            extra = rng.uniform(0.06, 0.25)
+        else:
+            continue
+        room = MAX_PAUSE_S - (b.start - a.end)  # espeak's own pause is longer at a slow rate
+        if room > 0.02:
+            cuts.append((int((a.end + b.start) / 2 * rate), int(min(room, extra * scale) * rate)))
+    if not cuts:
+        return pcm, words
+    parts, at = [], 0
+    for where, n in cuts:
+        parts += [pcm[at:where], np.zeros(n, np.int16)]
+        at = where
+    parts.append(pcm[at:])
+
+    def moved(t: float) -> float:
+        return t + sum(n for where, n in cuts if where <= t * rate) / rate
+
+    return np.concatenate(parts), [Word(w.word, round(moved(w.start), 3), round(moved(w.end), 3)) for w in words]
 
 
 class Espeak:
@@ -210,4 +261,6 @@ class EspeakSpeech:
         self.sample_rate = self._espeak.sample_rate
 
     def parts(self, text: str) -> Iterator[tuple[np.ndarray, list[Word]]]:
-        yield self._espeak.speak(text, self.voice, utterance_seed(self.seed, text))
+        """The line's audio, paced with a speaker's pauses (see `paced`), and its words."""
+        pcm, words = self._espeak.speak(text, self.voice, utterance_seed(self.seed, text))
+        yield paced(pcm, words, self.sample_rate, self.voice, text)

@@ -20,7 +20,7 @@ class OpenAIPipelineEngine(_OpenAIEngine):
     name = "openai-pipeline"
     parts = ("stt", "llm", "tts")
 
-    def warm_up(self) -> None:
+    def warm_up(self, hears_audio: bool = True) -> None:
         silero_vad()
 
     def voice(self, persona: Persona) -> dict:

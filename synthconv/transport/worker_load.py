@@ -1,0 +1,182 @@
+"""The load a `synthconv worker` reports to livekit-server: how saturated its job processes are.
+
+livekit-server offers a job only to a worker whose status is available, and a livekit-agents
+worker marks itself full once its load reaches `load_threshold` (checked again on every job
+offer, counting the jobs it has accepted but not started yet). A full worker's offers go to
+other workers, and with none left the dispatch is dropped: `generate` then keeps the room
+waiting for capacity (transport/livekit.py), so a saturated machine queues rooms instead of
+starting rooms it cannot run in real time.
+
+The load is the largest of:
+
+- **CPU**: what its job processes (the ones the forkserver starts; nothing else on the machine)
+  used over the last few seconds, per core it may run on. An agent just accepted has not started
+  talking yet, so each active job counts at least the CPU an active job was seen to use
+  (learned while jobs run, never below a prior): rooms accepted in a burst count before their
+  CPU shows.
+- **Lag**: whether its agents keep up with real time. Each job process reports how late its
+  event loop ran (every second: the audio it plays is fed from that loop) and how late its
+  lines started or how much longer than their audio they took to play out (the lag meta.json
+  records, `realtime_lag_s`); once one fell `LAG_FULL_S` behind in the last `LAG_FRESH_S`, the
+  worker is full. This is what the rooms feel when the machine is short of CPU, whoever uses
+  it: other programs at the same priority make the agents' bursts of work (a reply: policy and
+  speech, ~50 ms of CPU) take many times as long. A niced background job does not, and does not
+  stop the worker (livekit-agents' default load, the whole machine's CPU, made a worker on a busy
+  machine refuse every room).
+- **Ramp**: while a room's two agents are younger than RAMP_S, it is full: rooms start one at a
+  time, each once the one before has shown what it costs.
+- the share of `--max-jobs` in use, when that is set.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from collections import deque
+from pathlib import Path
+
+PRIOR_CORES_PER_JOB = 0.06  # an offline agent in a room, measured (bench/livekit_rooms.py); learned upward
+WINDOW_S = 3.0  # how far back the CPU share looks
+LAG_FULL_S = 0.25  # an agent this far behind real time: the worker takes no new job
+LAG_FRESH_S = 10.0  # for this long after it was reported
+RAMP_S = 5.0  # a room's agents just started: the next room waits this long (their CPU and lag show by then)
+STATE_ENV = "SYNTHCONV_WORKER_STATE"  # the folder (in memory) where job processes report their lag
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def cores() -> float:
+    """The cores this process may run on (its affinity; a container's CPU quota if lower)."""
+    n = float(len(os.sched_getaffinity(0)))
+    try:
+        quota, period = Path("/sys/fs/cgroup/cpu.max").read_text().split()
+        if quota != "max":
+            n = min(n, int(quota) / int(period))
+    except (OSError, ValueError):
+        pass
+    return max(n, 0.1)
+
+
+def descendants(root: int) -> list[int]:
+    kids: dict[int, list[int]] = {}
+    for p in os.listdir("/proc"):
+        if not p.isdigit():
+            continue
+        try:
+            ppid = int(Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        kids.setdefault(ppid, []).append(int(p))
+    found, todo = [], list(kids.get(root, []))
+    while todo:
+        pid = todo.pop()
+        found.append(pid)
+        todo += kids.get(pid, [])
+    return found
+
+
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU of a process and all its threads, or None if it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / TICK
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def state_dir() -> Path:
+    """Where this worker's job processes report their lag: made once, in memory where possible."""
+    if not os.environ.get(STATE_ENV):
+        base = "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else None
+        os.environ[STATE_ENV] = tempfile.mkdtemp(prefix="synthconv-worker-", dir=base)
+    return Path(os.environ[STATE_ENV])
+
+
+_reported: deque[tuple[float, float]] = deque()  # (time, lag) this job process reported
+
+
+def report_lag(lag: float) -> None:
+    """In a job process: how far behind real time it fell just now (seconds). The worker reads
+    the most it fell in the last LAG_FRESH_S."""
+    folder = os.environ.get(STATE_ENV)
+    if not folder:
+        return
+    now = time.time()
+    _reported.append((now, lag))
+    while _reported[0][0] < now - LAG_FRESH_S:
+        _reported.popleft()
+    path = Path(folder) / str(os.getpid())
+    try:
+        path.with_suffix(".tmp").write_text(f"{now:.3f} {max(v for _, v in _reported):.3f}")
+        path.with_suffix(".tmp").replace(path)
+    except OSError:
+        pass  # the worker is gone, or its folder: nothing to tell
+
+
+class WorkerLoad:
+    """`load_fnc` of an AgentServer: called with the pids of the processes running jobs, it
+    returns the load (1.0: every core this worker may use, or agents falling behind)."""
+
+    def __init__(self, root: int | None = None, cores_: float | None = None,
+                 prior: float = PRIOR_CORES_PER_JOB, max_jobs: int | None = None,
+                 state: Path | None = None) -> None:
+        self.root = root or os.getpid()
+        self.cores = cores_ or cores()
+        self.prior = prior
+        self.max_jobs = max_jobs  # a cap on agents at once whatever the CPU says (memory, a quota)
+        self.state = state
+        self.per_job = prior  # learned: cores an active job uses
+        self._seen: dict[int, float] = {}  # pid -> its CPU seconds at the last call
+        self._born: dict[int, float] = {}  # job pid -> when it was first seen running a job
+        self._at = 0.0  # time of the last call
+        # per interval between calls: (start, end, CPU s of the tree, CPU s of the jobs)
+        self._steps: deque[tuple[float, float, float, float]] = deque()
+        self.last: dict[str, float] = {}  # the figures of the last call, for the worker's log
+
+    def __call__(self, jobs: list[int]) -> float:
+        now = time.monotonic()
+        ran = ran_jobs = 0.0
+        seen = {}
+        for pid in descendants(self.root):
+            cpu = cpu_seconds(pid)
+            if cpu is None:
+                continue
+            seen[pid] = cpu
+            step = cpu - self._seen.get(pid, cpu if not self._at else 0.0)
+            ran += step
+            ran_jobs += step if pid in jobs else 0.0
+        if self._at:
+            self._steps.append((self._at, now, ran, ran_jobs))
+        self._seen, self._at = seen, now
+        while self._steps and self._steps[0][1] < now - WINDOW_S:
+            self._steps.popleft()
+        span = now - self._steps[0][0] if self._steps else 0.0
+        cpu = sum(s[2] for s in self._steps) / span if span > 0.2 else 0.0
+        if jobs and span >= WINDOW_S * 0.9:
+            per_job = sum(s[3] for s in self._steps) / span / len(jobs)
+            self.per_job = max(self.prior, self.per_job + 0.1 * (per_job - self.per_job))
+        load = max(cpu, len(jobs) * self.per_job) / self.cores
+        if self.max_jobs:
+            load = max(load, len(jobs) / self.max_jobs)
+        lag = self.lag(jobs)
+        self._born = {pid: self._born.get(pid, now) for pid in jobs}
+        young = sum(now - t < RAMP_S for t in self._born.values())
+        if lag >= LAG_FULL_S or young >= 2:
+            load = max(load, 1.0)
+        self.last = {"cpu_cores": round(cpu, 3), "per_job": round(self.per_job, 3), "jobs": len(jobs),
+                     "young": young, "lag_s": round(lag, 3), "load": round(load, 3)}
+        return load
+
+    def lag(self, jobs: list[int]) -> float:
+        """The most any job process fell behind real time in the last LAG_FRESH_S (s)."""
+        if self.state is None:
+            return 0.0
+        worst = 0.0
+        for pid in jobs:
+            try:
+                at, lag = (float(x) for x in (self.state / str(pid)).read_text().split())
+            except (OSError, ValueError):
+                continue
+            if time.time() - at <= LAG_FRESH_S:
+                worst = max(worst, lag)
+        return worst
