@@ -90,11 +90,13 @@ class Observer:
         self.ended = asyncio.Event()
         self.left: list[str] = []  # agents that left before the call ended
         self.failed: tuple[str, str] | None = None  # (role, "transient: why") from an agent that gave up
+        self.lost: str | None = None  # why the observer itself lost the room (its server node went away)
         self.changed = asyncio.Event()
         self._tasks: set[asyncio.Task] = set()
         self.room.on("track_subscribed", self._on_track)
         self.room.on("participant_attributes_changed", self._on_attributes)
         self.room.on("participant_disconnected", self._on_left)
+        self.room.on("disconnected", self._on_lost)
         for topic in (SAID_TOPIC, HEARD_TOPIC):
             self.room.register_text_stream_handler(topic, self._on_text)
 
@@ -158,6 +160,12 @@ class Observer:
     def _on_left(self, p: rtc.RemoteParticipant) -> None:
         if p.identity in self.identities and not self.ended.is_set():
             self.left.append(self.identities[p.identity])
+            self.changed.set()
+
+    def _on_lost(self, reason: object) -> None:
+        """The room went away under the observer (a node lost, issue 27): fail fast, not at the time-out."""
+        if not self.ended.is_set() and self.lost is None:
+            self.lost = rtc.DisconnectReason.Name(reason) if isinstance(reason, int) else str(reason)
             self.changed.set()
 
     def progress(self) -> str:
@@ -276,6 +284,8 @@ async def converse(played: ResolvedJob, config: RunConfig, timeout: float) -> Re
                 kind, _, why = why.partition(": ")
                 # a ConnectionError is transient for the supervisor, as in the local transport
                 raise (ConnectionError if kind == "transient" else RuntimeError)(f"{role} agent gave up: {why}")
+            if observer.lost:  # transient: --retries tries the job again in a fresh room
+                raise LiveKitError(f"the observer lost room {room} ({observer.lost}): its server node may be down")
             if observer.left:
                 raise LiveKitError(f"agent {observer.left[0]} left room {room} before the call ended")
             await asyncio.sleep(2.0)  # the last words, and the listener's transcript of them, arrive
