@@ -113,7 +113,9 @@ class Host:
                 raise RuntimeError(f"host {self.name} did not start (see {self.log})")
             time.sleep(0.01)
         self.netns = os.readlink(f"/proc/{self.proc.pid}/ns/net")
-        sh("ip", "link", "add", veth, "type", "veth", "peer", "name", "eth0", "netns", str(self.proc.pid))
+        # the host's MAC follows its address, as a machine's does when one of its processes restarts
+        mac = "02:00:" + ":".join(f"{int(b):02x}" for b in self.ip.split("."))
+        sh("ip", "link", "add", veth, "type", "veth", "peer", "name", "eth0", "address", mac, "netns", str(self.proc.pid))
         sh("ip", "link", "set", veth, "master", "br0", "up")
         return self
 
