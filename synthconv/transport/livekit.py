@@ -38,6 +38,9 @@ SAMPLE_RATE = 24000
 MERGE_GAP_S = 1.2  # pauses inside one turn (between sentences) are shorter than this
 JOIN_TIMEOUT_S = 20.0
 REDISPATCHES = 2
+# nothing said or heard in a room for this long once both agents joined: it is stuck (a server
+# node's relay between an agent and the room broke, e.g. while Redis restarted; issue 27)
+STALL_S = 90.0
 VIEWERS = 4  # hidden viewers a room admits besides the agents, the observer and a spare (serve's live page)
 
 
@@ -168,6 +171,25 @@ class Observer:
             self.lost = rtc.DisconnectReason.Name(reason) if isinstance(reason, int) else str(reason)
             self.changed.set()
 
+    async def until_changed(self, room: str, timeout: float) -> None:
+        """Wait until the call ends or something breaks it: a TimeoutError after `timeout` s, a
+        LiveKitError (transient) once nothing was said or heard for STALL_S."""
+        start = self.clock()
+        while not self.changed.is_set():
+            now = self.clock()
+            if now - start >= timeout:
+                raise TimeoutError(f"conversation did not end within {timeout:g} s ({self.progress()})")
+            if now - max([start] + [t["at"] for t in self.texts]) > STALL_S:
+                raise LiveKitError(f"room {room} stalled: nothing said or heard for {STALL_S:g} s ({self.progress()})")
+            try:
+                await asyncio.wait_for(self.changed.wait(), min(1.0, start + timeout - now))
+            except asyncio.TimeoutError:
+                pass
+
+    def clock(self) -> float:
+        """Seconds since the observer joined (what a text's "at" counts)."""
+        return time.monotonic() - self.t0
+
     def progress(self) -> str:
         """What has crossed the room so far, for error messages."""
         audio = ", ".join(
@@ -275,10 +297,7 @@ async def converse(played: ResolvedJob, config: RunConfig, timeout: float) -> Re
                                        f"({REDISPATCHES + 1} dispatches, {JOIN_TIMEOUT_S:g} s each)")
                 for role in sorted(missing):  # a dispatch can drop silently under load
                     await dispatch(role)
-            try:
-                await asyncio.wait_for(observer.changed.wait(), timeout=timeout)
-            except asyncio.TimeoutError:
-                raise TimeoutError(f"conversation did not end within {timeout:g} s ({observer.progress()})") from None
+            await observer.until_changed(room, timeout)
             if observer.failed:
                 role, why = observer.failed
                 kind, _, why = why.partition(": ")
