@@ -8,8 +8,12 @@ STAMP := $(VENV)/.installed
 # scripts/build-livekit-server.
 LIVEKIT_SERVER_VERSION := v1.13.5
 LIVEKIT_SERVER := tools/livekit-server-$(LIVEKIT_SERVER_VERSION)
+# The lhotse `make test-lhotse` loads exports with: in a venv of its own (it pulls torch, several
+# GB from PyPI; urllib3 is imported by lhotse but not declared). Not a dependency of synthconv.
+LHOTSE_VERSION := 1.33.0
+LHOTSE_VENV := .venv-lhotse
 
-.PHONY: run test test-livekit bench bench-turns bench-livekit install livekit-server web chromium serve clean
+.PHONY: run test test-livekit test-lhotse bench bench-turns bench-livekit install livekit-server web chromium serve clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,8 +29,8 @@ $(LIVEKIT_SERVER):
 livekit-server: $(LIVEKIT_SERVER)
 
 # The pages of `synthconv serve`, built from web/ into the package (skipped when web/ is unchanged).
-web:
-	scripts/build-web
+web: $(STAMP)
+	PYTHON=$(BIN)/python scripts/build-web
 
 # Debian's Chromium for the browser tests (skipped when /usr/bin/chromium is there).
 chromium:
@@ -48,6 +52,17 @@ test-livekit: $(STAMP)
 	-$(MAKE) --no-print-directory livekit-server
 	$(BIN)/python -m pytest -q -m livekit
 
+$(LHOTSE_VENV)/.installed-$(LHOTSE_VERSION):
+	$(PYTHON) -m venv $(LHOTSE_VENV)
+	$(LHOTSE_VENV)/bin/pip install --quiet --upgrade pip
+	$(LHOTSE_VENV)/bin/pip install --quiet lhotse==$(LHOTSE_VERSION) urllib3
+	touch $@
+
+# Not in `make test` nor CI: a fresh export loaded in real lhotse, and the golden manifests
+# `make test` compares against written again by it.
+test-lhotse: $(STAMP) $(LHOTSE_VENV)/.installed-$(LHOTSE_VERSION)
+	scripts/test-lhotse $(LHOTSE_VENV)/bin/python
+
 bench: $(STAMP)
 	$(BIN)/python bench/generate.py --count 20 --hearing whisper transcript
 
@@ -58,4 +73,4 @@ bench-livekit: $(STAMP) $(LIVEKIT_SERVER)
 	$(BIN)/python bench/livekit_rooms.py --rooms 1 2 4 8
 
 clean:
-	rm -rf $(VENV) output tools web/node_modules synthconv/serve/static test-artifacts
+	rm -rf $(VENV) $(LHOTSE_VENV) output tools web/node_modules synthconv/serve/static test-artifacts

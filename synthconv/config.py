@@ -160,7 +160,7 @@ class RunConfig(_Frozen):
     @field_validator("impair")
     @classmethod
     def _impair(cls, v: tuple[str, ...]) -> tuple[str, ...]:
-        from .impair import parse
+        from .impair.stages import parse
 
         return tuple(i.spec() for i in parse(list(v)))
 

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from .config import RunConfig
 from .errors import transient
+from .process import die_with_parent
 from .job import Job
 from .runfolder import DISK_ERRORS, ConversationMeta, IndexLine, disk_problem, write_conversation, write_error
 
@@ -25,20 +26,6 @@ if TYPE_CHECKING:
     from .job import ResolvedJob
     from .recording import Recording
     from .scenario import Library
-
-
-def die_with_parent() -> None:
-    """Have the kernel SIGKILL this process when its parent dies (Linux; elsewhere a no-op).
-
-    A supervisor killed with SIGKILL cannot stop its runners, and a runner left running would go
-    on writing into a run that nobody supervises, or that a `--resume` has taken over.
-    """
-    import ctypes
-
-    try:
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except (AttributeError, OSError):
-        pass
 
 
 @dataclass(frozen=True)

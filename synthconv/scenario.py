@@ -13,7 +13,7 @@ import re
 import string
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, ClassVar, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -37,8 +37,22 @@ class _Strict(BaseModel):
 
 
 class Turns(_Strict):
+    """How long a call runs. The one owner of the turn limits: the policy closes the call on its
+    last turn (`left` <= 1), asks again only with room left, and the bridge stops a call that
+    runs `OVERRUN` turns past `max` (a policy that failed to close)."""
+
+    OVERRUN: ClassVar[int] = 2
+
     min: int = Field(6, ge=2)
     max: int = Field(16, ge=2)
+
+    def left(self, said: int) -> int:
+        """Turns left after `said` turns (1: the next is the last; below 1: past the limit)."""
+        return self.max - said
+
+    def overrun(self, said: int) -> bool:
+        """Whether the next turn, after `said`, is past the bridge's hard stop."""
+        return self.left(said) <= -self.OVERRUN + 1
 
     @model_validator(mode="after")
     def _order(self) -> Turns:

@@ -1,12 +1,14 @@
-"""`synthconv serve` starting a conversation in a real room: POST, status, observer token.
+"""`synthconv serve` starting a conversation in a real room from its page: form, live page, player.
 
     python -m livekit_serve OUT      (tests/ on PYTHONPATH, inside a netns; see livekit_generate)
 
 Starts the pinned `livekit-server --dev` on 10.200.0.1 and the real `synthconv serve` on
-loopback with its LiveKit flags; POSTs one conversation, polls its status to the end, and while
-it is live joins the room with the observer token the API handed out: measures the audio level
-of each agent it hears and tries to publish a track and data with it; at the same time the live
-page runs in Debian's Chromium (screenshot OUT.live.png). Prints one `RESULT {json}`.
+loopback with its LiveKit flags and a one-scenario library (a four-line call, to keep the test
+short). Debian's Chromium fills the runs page's form and follows the live page until it becomes
+the player; meanwhile this process finds the conversation in GET /api/v1/conversations, polls its
+status to the end, and while it is live joins the room with observer tokens from the API:
+measures the audio level of each agent it hears and tries to publish a track and data with it.
+Prints one `RESULT {json}`.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import asyncio
 import json
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -89,52 +92,115 @@ async def observe(url: str, token: str, second_token: str, seconds: float = 8.0)
             "viewer_hidden": viewer.permission.hidden if viewer else None}
 
 
-def browse(cid: str, screenshot: Path, seconds: float = 45) -> dict:
-    """The live page in Debian's Chromium: per agent the loudest level its visualizer saw, the
-    agent states and transcript lines shown, until both agents were heard and 2 lines shown."""
+SHORT = """id: quick-check
+title: A customer checks that a repair visit is still on
+domain: customer-support
+language: en
+first_speaker: agent
+turns: {min: 4, max: 4}
+roles:
+  agent:
+    label: Support agent
+    goal: Confirm the repair visit.
+    facts: {company: [Cascade Fiber], slot: [tomorrow between 8 and 10]}
+    personas: [agent-callum-fraser, agent-daniel-okafor]
+  customer:
+    label: Customer
+    goal: Check that the repair visit is still on.
+    personas: [cust-david-nguyen, cust-tom-becker]
+outcome: [the customer knows the visit is still on]
+script:
+  - {role: agent, phase: opening, say: ["{company} support, this is {name}. How can I help?"]}
+  - {role: customer, phase: problem, say: ["Hi. Is my repair visit still on? It was booked last week."]}
+  - {role: agent, phase: resolution, say: ["Yes, it is still on for {slot}. The engineer will call ahead."]}
+  - {role: customer, phase: closing, say: ["Great, that's all I needed. Thanks, bye."]}
+"""
+PERSONA = "agent-callum-fraser"  # chosen in the form for the agent; the customer is drawn
+
+LINES_JS = """() => ({
+    peaks: Object.fromEntries([...document.querySelectorAll('.agent')].map(
+        a => [a.dataset.identity, Number(a.dataset.peak)])),
+    states: [...document.querySelectorAll('.agent-state')].map(s => s.textContent),
+    lines: [...document.querySelectorAll('#live-transcript li')].map(li => ({identity: li.dataset.identity,
+        speaker: li.querySelector('b').textContent, text: li.querySelector('.text').textContent,
+        cut: li.dataset.cut === 'true'})),
+    audio: document.querySelectorAll('audio').length, state: document.getElementById('live-state')?.dataset.state})"""
+
+
+def browse(out: Path, started: threading.Event, result: dict, seconds: float = 240) -> None:
+    """Debian's Chromium from the runs page: fill the form (the short scenario, a persona for the
+    agent, the customer drawn), submit, follow the live page (per agent the loudest level its
+    visualizer saw, the states and lines shown) until it becomes the player. Screenshots
+    OUT.form.png, OUT.live.png and OUT.player.png."""
     from playwright.sync_api import sync_playwright
 
     # Chromium's WebRTC finds no usable interface in a namespace without a default route, and
     # hides host candidates behind mDNS names nothing here resolves: a default route onto the
     # namespace's own veth (nothing lies beyond it) and plain host candidates
     subprocess.run(["ip", "route", "add", "default", "dev", "v0"], capture_output=True)
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium",
-                                    args=["--autoplay-policy=no-user-gesture-required",
-                                          "--disable-features=WebRtcHideLocalIpsWithMdns",
-                                          "--force-webrtc-ip-handling-policy=default"])
-        page = browser.new_page(viewport={"width": 1200, "height": 520})
-        errors: list[str] = []
-        page.on("pageerror", lambda e: errors.append(str(e)))
-        t0 = time.monotonic()
-        page.goto(f"http://127.0.0.1:{PORT}/#/live/{cid}")
-        seen: dict = {}
-        while time.monotonic() - t0 < seconds:
-            seen = page.evaluate("""() => ({
-                peaks: Object.fromEntries([...document.querySelectorAll('.agent')].map(
-                    a => [a.dataset.identity, Number(a.dataset.peak)])),
-                states: [...document.querySelectorAll('.agent-state')].map(s => s.textContent),
-                lines: [...document.querySelectorAll('#live-transcript li')].map(li => li.textContent),
-                audio: document.querySelectorAll('audio').length})""")
-            if len(seen["peaks"]) == 2 and all(v > 0 for v in seen["peaks"].values()) and len(seen["lines"]) >= 2:
-                break
-            time.sleep(0.5)
-        page.screenshot(path=screenshot)
-        browser.close()
-    return {**seen, "errors": errors, "took_s": round(time.monotonic() - t0, 1)}
+    errors: list[str] = []
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path="/usr/bin/chromium",
+                                        args=["--autoplay-policy=no-user-gesture-required",
+                                              "--disable-features=WebRtcHideLocalIpsWithMdns",
+                                              "--force-webrtc-ip-handling-policy=default"])
+            page = browser.new_page(viewport={"width": 1200, "height": 640})
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.goto(f"http://127.0.0.1:{PORT}/")
+            page.select_option("#start-scenario", "quick-check")
+            page.select_option("select[data-role=agent]", PERSONA)
+            page.select_option("#start-turn-taking", "natural")
+            result["form"] = {"engines": page.locator("#start-engine option").all_inner_texts(),
+                              "customer": page.locator("select[data-role=customer]").input_value()}
+            page.screenshot(path=f"{out}.form.png")
+            with page.expect_response(lambda r: r.url.endswith("/api/v1/conversations")
+                                      and r.request.method == "POST") as posted:
+                page.click("#start button[type=submit]")
+            result["post"] = {"status": posted.value.status, "body": posted.value.text()}
+            page.wait_for_url("**/#/live/*")
+            result["live_url"] = page.url
+            started.set()
+            t0, shot = time.monotonic(), False
+            seen: dict = {"peaks": {}, "states": [], "lines": [], "audio": 0}
+            while time.monotonic() - t0 < seconds and "#/live/" in page.url:
+                now = page.evaluate(LINES_JS)  # the page becomes the player at the end: keep the most seen
+                for who, level in now["peaks"].items():
+                    seen["peaks"][who] = max(level, seen["peaks"].get(who, 0.0))
+                seen["states"] += [s for s in now["states"] if s not in seen["states"]]
+                seen["lines"] = now["lines"] if len(now["lines"]) >= len(seen["lines"]) else seen["lines"]
+                seen["audio"] = max(seen["audio"], now["audio"])
+                if not shot and len(now["lines"]) >= 2 and all(v > 0 for v in now["peaks"].values()):
+                    page.screenshot(path=f"{out}.live.png")
+                    shot = True
+                time.sleep(0.3)
+            result["page"] = seen
+            result["landed"] = page.url
+            if "#/runs/" in page.url:
+                page.wait_for_selector("#transcript li", timeout=30000)
+                result["player_turns"] = page.locator("#transcript li").count()
+                page.screenshot(path=f"{out}.player.png")
+            browser.close()
+    finally:
+        result["errors"] = errors
+        started.set()
 
 
 async def main(out: str) -> dict:
     server = LiveKitServer(SERVER_HOST, Path(f"{out}.server.log"))
     runs = Path(out)
     runs.mkdir(parents=True)
+    scenarios = Path(f"{out}.scenarios")
+    scenarios.mkdir()
+    (scenarios / "quick-check.yaml").write_text(SHORT)
     await server.start()
     serve = None
     try:
         with open(f"{out}.serve.log", "wb") as log:
             serve = subprocess.Popen([sys.executable, "-m", "synthconv.cli", "serve", "--runs", out, "--port", str(PORT),
-                                      "--livekit-url", server.url, "--livekit-api-key", API_KEY,
-                                      "--livekit-api-secret", API_SECRET], stdout=log, stderr=log)
+                                      "--scenarios-dir", str(scenarios), "--livekit-url", server.url,
+                                      "--livekit-api-key", API_KEY, "--livekit-api-secret", API_SECRET],
+                                     stdout=log, stderr=log)
         for _ in range(150):
             try:
                 if call("GET", "/api/v1/runs")[0] == 200:
@@ -142,29 +208,37 @@ async def main(out: str) -> dict:
             except OSError:
                 pass
             await asyncio.sleep(0.2)
-        code, text = call("POST", "/api/v1/conversations", {"scenario": "outage"})
-        result: dict = {"post": code, "secret_in_response": API_SECRET in text, "states": [], "agent_states": []}
-        if code != 201:
-            return {**result, "error": text}
-        started = json.loads(text)
-        result["started"] = {k: v for k, v in started.items() if k != "observer_token"}
+        page: dict = {}
+        started_event = threading.Event()
+        browser = threading.Thread(target=browse, args=(Path(out), started_event, page))
+        browser.start()
+        while not started_event.is_set():
+            await asyncio.sleep(0.2)
+        result: dict = {"states": [], "agent_states": [], "page": page}
+        listed = json.loads(call("GET", "/api/v1/conversations")[1])["conversations"]
+        if not listed:
+            browser.join(30)
+            return {**result, "error": "no conversation was started", "listed": listed}
+        result["listed"] = listed
+        cid = listed[0]["id"]
         t0 = time.monotonic()
         status: dict = {}
         while time.monotonic() - t0 < 300:
-            status = json.loads(call("GET", started["status"])[1])
+            status = json.loads(call("GET", f"/api/v1/conversations/{cid}/status")[1])
             if not result["states"] or result["states"][-1] != status["state"]:
                 result["states"].append(status["state"])
             result["agent_states"] += [p["state"] for p in status.get("participants", [])]
             if status["state"] == "live" and "observed" not in result:
-                second = json.loads(call("POST", f"/api/v1/conversations/{started['id']}/observer-token")[1])
-                page = asyncio.ensure_future(asyncio.to_thread(browse, started["id"], Path(f"{out}.live.png")))
-                result["observed"] = await observe(started["livekit_url"], started["observer_token"],
+                first = json.loads(call("POST", f"/api/v1/conversations/{cid}/observer-token")[1])
+                second = json.loads(call("POST", f"/api/v1/conversations/{cid}/observer-token")[1])
+                result["observed"] = await observe(first["livekit_url"], first["observer_token"],
                                                    second["observer_token"])
-                result["page"] = await page
             if status["state"] in ("ok", "failed"):
                 break
             await asyncio.sleep(0.5)
         result["final"] = status
+        result["run"] = json.loads((runs / cid / "run.json").read_text()) if (runs / cid / "run.json").is_file() else None
+        await asyncio.to_thread(browser.join, 120)
         return result
     finally:
         if serve is not None:

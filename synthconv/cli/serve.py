@@ -21,11 +21,13 @@ def serve(
     livekit_url: Optional[str] = LiveKitURL,
     livekit_api_key: Optional[str] = LiveKitKey,
     livekit_api_secret: Optional[str] = LiveKitSecret,
+    max_live: int = typer.Option(2, "--max-live", help="Conversations started over the API (or the page) that may "
+                                 "run at once; more are refused with 429 until one ends."),
     scenarios_dir: Path = ScenariosDir,
     personas_dir: Path = PersonasDir,
 ) -> None:
     """Serve runs: a player in the browser and an HTTP API (OpenAPI at /api/docs); with LiveKit, start
-    conversations over the API (POST /api/v1/conversations)."""
+    conversations from the page or over the API (POST /api/v1/conversations)."""
     try:
         import uvicorn
 
@@ -39,7 +41,9 @@ def serve(
         fail(f"--host {host} is not loopback: give --api-token (or SYNTHCONV_API_TOKEN) so only you can read the runs")
     if api_token is not None and len(api_token) < 16:
         fail("--api-token: use at least 16 characters")
-    live = _live(runs, livekit_url, livekit_api_key, livekit_api_secret, scenarios_dir, personas_dir)
+    if max_live < 1:
+        fail(f"--max-live must be at least 1 (got {max_live})")
+    live = _live(runs, livekit_url, livekit_api_key, livekit_api_secret, scenarios_dir, personas_dir, max_live)
     if not pages_built():
         err.print(f"warning: {BUILD_HINT}; the API works without them", highlight=False, markup=False)
     shown = f"[{host}]" if ":" in host else host
@@ -53,7 +57,7 @@ def serve(
 
 
 def _live(runs: Path, url: Optional[str], key: Optional[str], secret: Optional[str], scenarios_dir: Path,
-          personas_dir: Path):  # noqa: ANN202 - a serve.live.Conversations, or None without LiveKit
+          personas_dir: Path, max_live: int):  # noqa: ANN202 - a serve.live.Conversations, or None without LiveKit
     """POST /conversations needs all three LiveKit settings, checked against the server now."""
     import asyncio
 
@@ -73,7 +77,7 @@ def _live(runs: Path, url: Optional[str], key: Optional[str], secret: Optional[s
     except LiveKitError as e:
         fail(str(e))
     return Conversations(runs, library(scenarios_dir, personas_dir), LiveKit(url, key, secret), scenarios_dir,
-                         personas_dir)
+                         personas_dir, max_running=max_live)
 
 
 def _loopback(host: str) -> bool:

@@ -83,7 +83,7 @@ def start_local_worker(out: Path, engine: EngineSpec, rooms: int, timeout: float
     import tempfile
 
     from ..engine.openai.config import ENV as OPENAI_ENV
-    from ..runner import die_with_parent
+    from ..process import die_with_parent
 
     env = {**os.environ, **{OPENAI_ENV[k]: v for k, v in engine.openai.given().items()}}
 

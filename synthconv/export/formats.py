@@ -8,9 +8,15 @@
 - nemo: ASR manifests (one line per turn, offset/duration into the speaker's track) per split and
   language, and diarization manifests pointing at the mix, its RTTM and UEM;
 - rttm: one RTTM (SPEAKER lines, persona ids as speaker labels: names have spaces and
-  Devanagari) and one UEM per conversation.
+  Devanagari) and one UEM per conversation;
+- lhotse: recordings, supervisions and cuts manifests (lhotse.py);
+- stereo: one 16-bit stereo WAV per conversation, the caller left and the agent right, the order
+  caller/agent evaluators read (DeepEval's voice timing metrics, lks), and a manifest per split.
+  A format of its own rather than an option of hf or nemo: evaluators read a folder of WAVs and
+  need neither parquet nor manifests of turns.
 
-Every path written is relative to the file that names it, so the folder can be moved.
+Every path written is relative to the file that names it (lhotse's: to the export folder), so
+the folder can be moved.
 """
 
 from __future__ import annotations
@@ -21,10 +27,12 @@ from pathlib import Path
 
 import jsonlines
 
-from .audio import conversation_audio, turn_slices
+from ..runfolder import read_wav
+from .audio import conversation_audio, stereo_wav, turn_slices
 from .source import Conversation
 
-FORMATS = ("hf", "nemo", "rttm")
+FORMATS = ("hf", "nemo", "rttm", "lhotse", "stereo")
+AGENT_ROLES = ("agent", "dispatcher")  # the roles of the library's scenarios that answer for the business
 
 
 def _rel(path: Path, start: Path) -> str:
@@ -36,9 +44,42 @@ def segment_id(c: Conversation, turn: dict) -> str:
     return turn.get("segment_id") or f"{c.id}-{turn['turn']:04d}"
 
 
-def write_audio(out: Path, conversations: list[Conversation], splits: dict[str, str]) -> dict[str, dict[str, Path]]:
-    """audio/<split>/<id>/: role tracks and mix.wav (the hf parquet files embed copies)."""
-    return {c.id: conversation_audio(c, out / "audio" / splits[c.id] / c.id) for c in conversations}
+def write_audio(out: Path, conversations: list[Conversation], splits: dict[str, str],
+                copy_tracks: bool = True) -> dict[str, dict[str, Path]]:
+    """audio/<split>/<id>/: role tracks and mix.wav (the hf parquet files embed copies: for hf
+    alone, `out` is a scratch folder and the run's tracks are only read)."""
+    return {c.id: conversation_audio(c, out / "audio" / splits[c.id] / c.id, copy_tracks) for c in conversations}
+
+
+def caller_and_agent(c: Conversation, agent_roles: list[str]) -> tuple[str, str]:
+    """(caller role, agent role): the agent is the first of `agent_roles` the conversation has."""
+    agent = next((r for r in agent_roles if r in c.roles), None)
+    if agent is None:
+        raise ValueError(f"neither of its roles ({', '.join(c.roles)}) is an agent role ({', '.join(agent_roles)}); "
+                         "name it with --agent-role")
+    (caller,) = [r for r in c.roles if r != agent]
+    return caller, agent
+
+
+def write_stereo(out: Path, conversations: list[Conversation], splits: dict[str, str],
+                 agent_roles: list[str], version: str) -> None:
+    """stereo/<split>/<id>.wav (left: caller, right: agent) and stereo/<split>.jsonl."""
+    lines: dict[str, list[dict]] = {}
+    for c in conversations:
+        split = splits[c.id]
+        caller, agent = caller_and_agent(c, agent_roles)
+        path = out / "stereo" / split / f"{c.id}.wav"
+        side = {"left": (caller, "caller"), "right": (agent, "agent")}
+        stereo_wav(path, read_wav(c.track(caller))[0], read_wav(c.track(agent))[0], c.sample_rate, {
+            "INAM": c.id, "ICMT": "; ".join(f"{ch}: {role} ({who}, {c.roles[role]})" for ch, (role, who) in side.items()),
+            "ISFT": f"synthconv {version}"})
+        lines.setdefault(split, []).append({
+            "audio_filepath": _rel(path, out / "stereo"), "conversation_id": c.id, "duration": c.duration_s,
+            "sample_rate": c.sample_rate, **{ch: {"role": role, "side": who, "speaker": c.roles[role]}
+                                             for ch, (role, who) in side.items()}})
+    for split, rows in lines.items():
+        with jsonlines.open(out / "stereo" / f"{split}.jsonl", "w") as w:
+            w.write_all(rows)
 
 
 # column kinds: "string", "float64", "int32", "bool", "audio", ["kind"] (a list), {"field": kind} (a struct)
@@ -125,10 +166,9 @@ def _audio(path: Path, name: str) -> dict:
 
 
 def write_hf(out: Path, conversations: list[Conversation], splits: dict[str, str],
-             audio: dict[str, dict[str, Path]]) -> None:
-    """data/{segments,conversations}/<split>.parquet with the audio inside (WAV bytes)."""
-    import tempfile
-
+             audio: dict[str, dict[str, Path]], scratch: Path) -> None:
+    """data/{segments,conversations}/<split>.parquet with the audio inside (WAV bytes); the turn
+    slices are cut into `scratch`, a conversation at a time."""
     sinks: dict[tuple[str, str], _ParquetSink] = {}
 
     def sink(config: str, split: str) -> _ParquetSink:
@@ -137,37 +177,36 @@ def write_hf(out: Path, conversations: list[Conversation], splits: dict[str, str
             sinks[config, split] = _ParquetSink(out / "data" / config / f"{split}.parquet", columns)
         return sinks[config, split]
 
-    with tempfile.TemporaryDirectory() as tmp:
-        for c in conversations:
-            split = splits[c.id]
-            roles = list(c.roles)
-            files = [_audio(audio[c.id][r], f"{c.id}/{r}.wav") for r in roles]
-            mix = _audio(audio[c.id]["mix"], f"{c.id}/mix.wav")
-            sink("conversations", split).add({
-                "id": c.id, "tracks": files, "mix": mix, "roles": roles,
-                "speakers": [c.roles[r] for r in roles], "speaker_names": [c.speakers[r] for r in roles],
-                "scenario": c.scenario, "domain": c.domain, "language": c.language, "duration_s": c.duration_s,
-                "num_turns": sum(t.get("kind", "turn") == "turn" for t in c.turns),
-                "turns": [{"role": t["role"], "speaker": c.roles[t["role"]], "text": t["text"],
-                           "start": float(t["start"]), "end": float(t["end"]), "kind": t.get("kind", "turn"),
-                           "interrupted": bool(t["interrupted"])} for t in c.turns],
-            }, sum(len(f["bytes"]) for f in files) + len(mix["bytes"]))
-            slices = turn_slices(c, Path(tmp) / c.id)
-            for t in c.turns:
-                sid = segment_id(c, t)
-                clip = _audio(slices[t["turn"]], f"{sid}.wav")
-                sink("segments", split).add({
-                    "audio": clip, "segment_id": sid, "conversation_id": c.id,
-                    "turn": t["turn"], "role": t["role"], "speaker": c.roles[t["role"]],
-                    "speaker_name": t["speaker"], "text": t["text"], "spoken": t.get("spoken") or t["text"],
-                    "heard": t["heard"] or "",
-                    "start": float(t["start"]), "end": float(t["end"]),
-                    "duration": round(float(t["end"]) - float(t["start"]), 3),
-                    "interrupted": bool(t["interrupted"]), "language": c.language, "locale": c.locales[t["role"]],
-                    "scenario": c.scenario, "domain": c.domain, "kind": t.get("kind", "turn"),
-                    "intended": t.get("intended") or "", "words": t.get("words") or [],
-                    "disfluencies": t.get("disfluencies") or []}, len(clip["bytes"]))
-            shutil.rmtree(Path(tmp) / c.id)
+    for c in conversations:
+        split = splits[c.id]
+        roles = list(c.roles)
+        files = [_audio(audio[c.id][r], f"{c.id}/{r}.wav") for r in roles]
+        mix = _audio(audio[c.id]["mix"], f"{c.id}/mix.wav")
+        sink("conversations", split).add({
+            "id": c.id, "tracks": files, "mix": mix, "roles": roles,
+            "speakers": [c.roles[r] for r in roles], "speaker_names": [c.speakers[r] for r in roles],
+            "scenario": c.scenario, "domain": c.domain, "language": c.language, "duration_s": c.duration_s,
+            "num_turns": sum(t.get("kind", "turn") == "turn" for t in c.turns),
+            "turns": [{"role": t["role"], "speaker": c.roles[t["role"]], "text": t["text"],
+                       "start": float(t["start"]), "end": float(t["end"]), "kind": t.get("kind", "turn"),
+                       "interrupted": bool(t["interrupted"])} for t in c.turns],
+        }, sum(len(f["bytes"]) for f in files) + len(mix["bytes"]))
+        slices = turn_slices(c, scratch / c.id)
+        for t in c.turns:
+            sid = segment_id(c, t)
+            clip = _audio(slices[t["turn"]], f"{sid}.wav")
+            sink("segments", split).add({
+                "audio": clip, "segment_id": sid, "conversation_id": c.id,
+                "turn": t["turn"], "role": t["role"], "speaker": c.roles[t["role"]],
+                "speaker_name": t["speaker"], "text": t["text"], "spoken": t.get("spoken") or t["text"],
+                "heard": t["heard"] or "",
+                "start": float(t["start"]), "end": float(t["end"]),
+                "duration": round(float(t["end"]) - float(t["start"]), 3),
+                "interrupted": bool(t["interrupted"]), "language": c.language, "locale": c.locales[t["role"]],
+                "scenario": c.scenario, "domain": c.domain, "kind": t.get("kind", "turn"),
+                "intended": t.get("intended") or "", "words": t.get("words") or [],
+                "disfluencies": t.get("disfluencies") or []}, len(clip["bytes"]))
+        shutil.rmtree(scratch / c.id)
     for s in sinks.values():
         s.close()
 

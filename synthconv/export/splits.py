@@ -20,7 +20,7 @@ SPLIT_BY = ("persona", "scenario", "conversation")
 def parse_split(text: str) -> dict[str, float]:
     """"80/10/10" -> {"train": 0.8, "dev": 0.1, "test": 0.1}; ValueError names what is wrong."""
     parts = text.split("/")
-    if len(parts) != 3 or not all(p.strip().isdigit() for p in parts):
+    if len(parts) != 3 or not all(p.strip().isascii() and p.strip().isdigit() for p in parts):  # not '²'
         raise ValueError(f"--split: expected three whole numbers like 80/10/10, got {text!r}")
     shares = [int(p) for p in parts]
     if sum(shares) != 100:

@@ -30,10 +30,15 @@ def write_wav(path: Path, pcm: np.ndarray, sample_rate: int) -> None:
 
 
 def read_wav(path: Path) -> tuple[np.ndarray, int]:
-    with wave.open(str(path), "rb") as w:
-        if w.getnchannels() != 1 or w.getsampwidth() != 2:
-            raise ValueError(f"{path}: not mono 16-bit PCM")
-        return np.frombuffer(w.readframes(w.getnframes()), dtype="<i2"), w.getframerate()
+    """A mono 16-bit track; ValueError naming the file when it is not one (wave's own errors,
+    and the EOFError of a truncated header, say neither which file nor that it is bad input)."""
+    try:
+        with wave.open(str(path), "rb") as w:
+            if w.getnchannels() != 1 or w.getsampwidth() != 2:
+                raise ValueError(f"{path}: not mono 16-bit PCM")
+            return np.frombuffer(w.readframes(w.getnframes()), dtype="<i2"), w.getframerate()
+    except (wave.Error, EOFError) as e:
+        raise ValueError(f"{path}: not a readable WAV file ({str(e) or 'truncated'})") from None
 
 
 def ffmpeg_exe() -> str:

@@ -113,22 +113,34 @@ def modal_offset(offsets: list[float], bin_s: float = 0.1) -> float:
 def run_figures(run: Path, ids: list[str]) -> dict | None:
     """The run's turn-taking figures over its complete conversations: offsets pooled from the
     transcripts, the rest from each meta.json's `labels` (None for runs written before 1.2)."""
+    from ..errors import RunFolderError
     from .conversation import read_lines, read_meta
+    from .names import conversation_dir
+    from .schema import ConversationMeta, SchemaError, TranscriptLine
+
+    def usable(t: object) -> bool:
+        try:
+            TranscriptLine.from_dict(t)
+        except SchemaError:
+            return False
+        return True
 
     offsets, overlap, minutes, backchannels, interrupted, turns = [], [], 0.0, 0, 0, 0
-    for cid in ids:
-        folder = run / "conversations" / cid
-        meta = read_meta(folder)
-        if not isinstance(meta, dict) or not isinstance(meta.get("labels"), dict):
-            continue
+    for cid in ids:  # a linked or damaged conversation, or line, is left out; inspect --validate reports it
         try:
-            lines = [t for _, t in read_lines(folder / "transcript.jsonl") if isinstance(t, dict)]
-        except OSError:
+            folder = conversation_dir(run, cid)
+            meta = read_meta(folder)
+            if not isinstance(meta, dict) or not isinstance(meta.get("labels"), dict):
+                continue
+            duration = ConversationMeta.from_dict(meta).duration_s
+            lines = [t for _, t in read_lines(folder / "transcript.jsonl") if usable(t)]
+        except (OSError, RunFolderError, SchemaError):
             continue
         real = [t for t in lines if t.get("kind", "turn") == "turn"]
         offsets += [b["start"] - a["end"] for a, b in zip(real, real[1:]) if a["role"] != b["role"]]
-        overlap.append(meta["labels"].get("overlap_ratio") or 0.0)
-        minutes += (meta.get("duration_s") or 0) / 60
+        ratio = meta["labels"].get("overlap_ratio")
+        overlap.append(ratio if isinstance(ratio, (int, float)) and not isinstance(ratio, bool) else 0.0)
+        minutes += duration / 60
         backchannels += sum(t.get("kind") == "backchannel" for t in lines)
         interrupted += sum(bool(t.get("interrupted")) for t in real)
         turns += len(real)

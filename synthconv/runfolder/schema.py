@@ -20,7 +20,7 @@ from typing import Any
 
 from .names import NAME
 
-FORMAT_VERSION = "1.4"
+FORMAT_VERSION = "1.5"
 
 
 class SchemaError(ValueError):
@@ -190,6 +190,8 @@ class IndexLine:
             raise SchemaError("not a JSON object")
         bad = [k for k, kind in (("id", str), ("status", str), ("scenario", str), ("roles", dict))
                if not isinstance(d.get(k), kind)]
+        if "roles" not in bad and not all(isinstance(v, str) for v in d["roles"].values()):
+            bad.append("roles")  # persona ids: a list would crash whatever counts by persona
         if bad:
             raise SchemaError(f"missing or bad {bad}")
         return cls(id=d["id"], status=d["status"], scenario=d["scenario"], roles=dict(d["roles"]),

@@ -132,6 +132,8 @@ def validate_run(view: dict, workers: int = 4) -> dict[str, list[str]]:
     problems: dict[str, list[str]] = {}
     jobs = {j["id"]: j for j in view["info"]["jobs"]}
     ok = [r for r in view["conversations"] if r["status"] == "ok"]
+    chain = view["info"]["flags"].get("impair")  # what every conversation must carry
+    chain = chain if isinstance(chain, list) and chain else None
 
     def check(r: dict) -> list[str]:
         try:
@@ -144,7 +146,7 @@ def validate_run(view: dict, workers: int = 4) -> dict[str, list[str]]:
             found = [f"cannot be checked ({type(e).__name__}: {e})"]
         meta = read_meta(folder)
         if isinstance(meta, dict):
-            found += _against_plan(meta, jobs[r["id"]])
+            found += _against_plan(meta, jobs[r["id"]]) + _chain_problems(meta, chain)
         return found
 
     with ThreadPoolExecutor(workers) as pool:  # ffmpeg decodes run as subprocesses
@@ -162,6 +164,18 @@ def validate_run(view: dict, workers: int = 4) -> dict[str, list[str]]:
         problems.setdefault("run", []).append("no complete conversation to validate "
                                               f"({len(view['conversations'])} planned, none ok)")
     return problems
+
+
+def _chain_problems(meta: dict, chain: list | None) -> list[str]:
+    """The impairments run.json names (generate --impair, or the last `synthconv impair`, which
+    records its chain before it starts) are the ones every conversation carries: a killed
+    re-impair leaves some with the old chain. Runs impaired before 1.5 name none: not checked."""
+    record = meta.get("impaired")
+    spec = record.get("spec") if isinstance(record, dict) else None
+    if chain is None or spec == chain:
+        return []
+    return [f"impaired with {' + '.join(map(str, spec)) if isinstance(spec, list) else 'nothing'}, not the run's "
+            f"{' + '.join(map(str, chain))} (run.json flags.impair): run `synthconv impair` again"]
 
 
 def _against_plan(meta: dict, job: dict) -> list[str]:

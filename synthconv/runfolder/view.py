@@ -8,9 +8,9 @@ from pathlib import Path
 from ..errors import RunFolderError
 from .conversation import read_error, read_meta
 from .index import read_index
-from .names import conversation_dir
+from .names import conversation_dir, no_links
 from .run import read_run_info
-from .schema import IndexLine
+from .schema import ConversationMeta, IndexLine, SchemaError
 
 
 def read_run(run: Path) -> dict:
@@ -22,6 +22,7 @@ def read_run(run: Path) -> dict:
     """
     run = Path(run)
     info = read_run_info(run)
+    no_links(run / "conversations.jsonl", run / "conversations")  # not the folders inside: each is checked alone
     jobs = info["jobs"]
     planned = {j["id"] for j in jobs}
     index, damage = {}, []
@@ -49,7 +50,12 @@ def read_run(run: Path) -> dict:
             r = IndexLine(id=job["id"], status="pending", scenario=job["scenario"], roles=job["roles"])
             meta, error = read_meta(folder), read_error(folder)
             if isinstance(meta, dict):
-                r.status, r.duration_s, r.turns = "ok", meta.get("duration_s"), meta.get("turns")
+                r.status = "ok"
+                try:
+                    checked = ConversationMeta.from_dict(meta)
+                    r.duration_s, r.turns = checked.duration_s, checked.turns
+                except SchemaError as e:  # complete, but its figures are not read from a damaged meta.json
+                    damage.append(f"{job['id']}: meta.json: {e}")
             elif error is not None:
                 r.status, r.error = "failed", error
             r = r.to_dict()

@@ -12,8 +12,10 @@ the same engine code as the local transport and links it to its peer:
 - with natural turn-taking a listener may cut in on its peer and the peer stops (barge_in.py);
 - what it said and what it heard go to the observer as text streams of its own (`SAID_TOPIC`,
   `HEARD_TOPIC`; the names both sides share are in protocol.py). livekit-agents publishes a heard transcript under the *speaker's* identity
-  (`sender_identity`), and a real livekit-server passes that on, so on `lk.transcription` a
-  observer cannot tell what an agent said from what its peer heard of it.
+  (`sender_identity`), and a real livekit-server passes that on, so on `lk.transcription` an
+  observer cannot tell what an agent said from what its peer heard of it;
+- each line it said is also its `LINE_ATTR` attribute, for viewers (serve's live page shows each
+  line once from it, and marks the lines the peer cut off).
 
 Agents write nothing to local disk: workers on other machines work the same.
 """
@@ -37,7 +39,8 @@ from ..engine.base import CallControl, Engine, Speaker, TranscriptChannel
 from ..errors import transient
 from .barge_in import BargeIn
 from .protocol import (AGENT_NAME, ENDED_ATTR, ENDING_ATTR, FAILED_ATTR, HEARD_TOPIC, INTENDED_ATTR,
-                       INTERRUPTED_ATTR, READY_ATTR, SAID_TOPIC, Dispatch, identity, observer_identity)
+                       INTERRUPTED_ATTR, LINE_ATTR, READY_ATTR, SAID_TOPIC, Dispatch, identity,
+                       observer_identity)
 from .timing import timing_model
 
 log = logging.getLogger("synthconv.worker")
@@ -178,14 +181,22 @@ async def entrypoint(ctx: JobContext) -> None:
 
     call.failure_listeners.append(announce_failure)
 
+    lines = 0
+
     @session.on("conversation_item_added")
     def _on_item(ev) -> None:  # noqa: ANN001
+        nonlocal lines
         if isinstance(ev.item, llm.ChatMessage) and ev.item.role == "assistant" and (ev.item.text_content or "").strip():
             said, attributes = ev.item.text_content.strip(), None
             if ev.item.interrupted:  # the peer cut in: `said` is what got out; the next line repairs it
                 call.interrupted[role] = said
                 attributes = {INTERRUPTED_ATTR: "1", INTENDED_ATTR: (getattr(agent, "intended", "") or said).strip()}
             tell_observer(SAID_TOPIC, said, attributes)
+            lines += 1
+            line = json.dumps({"n": lines, "text": said, "cut": bool(ev.item.interrupted)}, ensure_ascii=False)
+            task = asyncio.get_running_loop().create_task(ctx.room.local_participant.set_attributes({LINE_ATTR: line}))
+            tasks.add(task)
+            task.add_done_callback(tasks.discard)
 
     @session.on("user_input_transcribed")
     def _on_heard(ev) -> None:  # noqa: ANN001

@@ -96,7 +96,7 @@ class Bridge:
                          for w in words]
         peer = self.peer(role)
         n_turns = sum(t.kind == "turn" for t in self.turns)
-        final = self.call.ending_role == role or n_turns + 1 >= self.scenario.turns.max + 2
+        final = self.call.ending_role == role or self.scenario.turns.overrun(n_turns)
         start = self._start(role)
         intended = None
         # never cut off a greeting (a role's first turn) or a goodbye

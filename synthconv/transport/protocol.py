@@ -35,6 +35,11 @@ HEARD_TOPIC = "synthconv.heard"  # each final transcript of its peer's audio
 # attributes of a SAID_TOPIC text the peer cut off: "1", and the whole line it meant to say
 INTERRUPTED_ATTR = "synthconv.interrupted"
 INTENDED_ATTR = "synthconv.intended"
+# a participant attribute an agent sets on itself after each line, for viewers (serve's live page):
+# {"n": its line count, "text": what it said, "cut": whether the peer cut it off}. Hidden viewers
+# cannot be sent text streams (agents do not know them), and on `lk.transcription` what an agent
+# said and what its peer heard of it arrive alike: the same identity, the same track.
+LINE_ATTR = "synthconv.line"
 
 
 def identity(job_id: str, role: str) -> str:

@@ -3,14 +3,20 @@ asked for, the share of lost frames), the clean tracks stay, and meta.json says 
 
 import hashlib
 import json
+import os
 import shutil
+import signal as signals
+import time
+from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import cli, one_line_error, read_jsonl, start
 from scipy import signal
 
-from conftest import cli, one_line_error, read_jsonl
-from synthconv.runfolder import read_wav
+from synthconv.runfolder import RunLock, read_wav
+
+FIXTURE = Path(__file__).resolve().parents[1] / "export" / "lhotse_fixture" / "run"  # 4 conversations of about a second
 
 
 def _hashes(run) -> dict[str, str]:
@@ -139,7 +145,7 @@ def test_impair_again_replaces_the_earlier_copies_and_skips_a_broken_one(impaire
     broken = sorted(run.glob("conversations/*/tracks/*.wav"))[0]
     broken.unlink()
     proc = cli("impair", str(run), "--impair", "phone", "-j", "1")
-    assert proc.returncode == 1 and f"skipped {broken.parent.parent.name}: tracks missing" in proc.stderr
+    assert proc.returncode == 1 and f"skipped {broken.parent.parent.name}: tracks/{broken.name} missing" in proc.stderr
     assert "impaired 2 conversations" in proc.stdout
 
 
@@ -174,3 +180,87 @@ def test_generate_impairs_as_it_writes_and_exports_either_audio(tmp_path):
         _, got = read_wav(ds / "nemo" / line["audio_filepath"])
         assert got == rate
     one_line_error(cli("export", str(out), "--out", str(tmp_path / "x"), "--audio", "noisy"), "--audio")
+
+
+# --- issue 24, items 12-14: a killed impair, mixed chains, tracks that are not tracks -----------
+
+
+def _children(pid: int) -> set[int]:
+    found = set()
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            found |= {int(c) for c in (task / "children").read_text().split()}
+        except OSError:
+            pass
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def _chains(run) -> dict[str, list | None]:
+    return {f.name: (json.loads((f / "meta.json").read_text()).get("impaired") or {}).get("spec")
+            for f in sorted((run / "conversations").iterdir()) if f.is_dir()}
+
+
+def test_a_killed_reimpair_frees_the_run_and_validate_finds_the_mixed_chains(impaired, tmp_path):
+    """SIGKILL mid-way: the pool workers die with it (none holds the run lock afterwards), the
+    conversations not yet done keep the old chain, `inspect --validate` names them against the
+    chain run.json records, and impairing again finishes the run."""
+    run = tmp_path / "run"
+    shutil.copytree(impaired("phone"), run)
+    proc = start("impair", str(run), "--impair", "loss:0.05", "-j", "1")
+    workers, deadline = set(), time.monotonic() + 180
+    while time.monotonic() < deadline and proc.poll() is None:
+        workers |= _children(proc.pid)
+        if ["loss:0.05"] in _chains(run).values():
+            break
+        time.sleep(0.02)
+    assert proc.poll() is None, "impair ended before it could be killed: " + proc.stderr.read()
+    assert workers
+    os.kill(proc.pid, signals.SIGKILL)  # the impair alone, as the OOM killer would
+    proc.wait()
+    deadline = time.monotonic() + 10
+    while any(_alive(w) for w in workers) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    orphans = [w for w in workers if _alive(w)]
+    for w in orphans:  # a failing run of this test leaves nothing behind either
+        os.kill(w, signals.SIGKILL)
+    assert not orphans, "a pool worker outlived its impair"
+    RunLock(run).acquire().release()  # nobody holds the run
+    chains = _chains(run)
+    assert ["loss:0.05"] in chains.values() and ["phone"] in chains.values()
+    proc = cli("inspect", str(run), "--validate")
+    assert proc.returncode == 1
+    assert "impaired with phone, not the run's loss:0.05 (run.json flags.impair)" in proc.stdout + proc.stderr
+    assert cli("impair", str(run), "--impair", "loss:0.05", "-j", "2").returncode == 0
+    assert set(map(tuple, _chains(run).values())) == {("loss:0.05",)}
+    assert not list(run.glob("conversations/*/.impaired.tmp"))
+    assert cli("inspect", str(run), "--validate").returncode == 0
+
+
+def test_tracks_that_are_not_tracks_are_one_line_each(tmp_path):
+    run = tmp_path / "run"
+    shutil.copytree(FIXTURE, run)
+    conv = {p.name: p for p in (run / "conversations").iterdir()}
+    (conv["appointment-booking-1a2b3c4d"] / "tracks" / "agent.wav").write_text("not audio\n")
+    truncated = conv["bank-card-block-hi-9c0d1e2f"] / "tracks" / "customer.wav"
+    truncated.write_bytes(truncated.read_bytes()[:30])
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    (outside / "keep.txt").write_text("mine")
+    (conv["refund-request-3a4b5c6d"] / "impaired").symlink_to(outside)
+    proc = cli("impair", str(run), "--impair", "phone", "-j", "2")
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr and "Aborted" not in proc.stderr, proc.stderr
+    lines = sorted(x for x in proc.stderr.splitlines() if x.strip())
+    assert len(lines) == 3, lines
+    assert lines[0].startswith("skipped appointment-booking-1a2b3c4d: ") and "tracks/agent.wav: not a readable WAV file" in lines[0]
+    assert lines[1].startswith("skipped bank-card-block-hi-9c0d1e2f: ") and "tracks/customer.wav: not a readable WAV" in lines[1]
+    assert lines[2].startswith("skipped refund-request-3a4b5c6d: ") and "impaired: a symbolic link" in lines[2]
+    assert "impaired 1 conversations" in proc.stdout
+    assert [p.name for p in outside.iterdir()] == ["keep.txt"]  # nothing written through the link
+    assert _chains(run)["wrong-delivery-address-5e6f7a8b"] == ["phone"]

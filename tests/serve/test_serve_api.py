@@ -99,19 +99,22 @@ def test_token_guards_every_api_call(runs):
     guarded = TestClient(create_app(runs, token), base_url="http://192.0.2.10:8000")  # off loopback
     calls = [(method.upper(), p) for p, ops in guarded.app.openapi()["paths"].items() if p.startswith("/api/v1")
              for method in ops]  # every documented call
-    assert len(calls) == 9
+    assert len(calls) == 12
     first = read_jsonl(runs / "seed7" / "conversations.jsonl")[0]
     role = sorted(first["roles"])[0]
     calls = [(m, p.replace("{run}", "seed7").replace("{cid}", first["id"]).replace("{role}", role)) for m, p in calls]
     body = {"json": {"scenario": first["scenario"]}}
+    # the calls that start or follow conversations need LiveKit, which this server was not given
+    expected = {("POST", "/api/v1/session"): 204, ("GET", "/api/v1/conversations"): 200}
     for method, url in calls:
         assert guarded.request(method, url, **body).status_code == 401, url
         assert guarded.request(method, url, headers={"Authorization": "Bearer wrong"}, **body).status_code == 401, url
         ok = guarded.request(method, url, headers={"Authorization": f"Bearer {token}"}, **body)
-        # the conversation calls need LiveKit, which this server was not given
-        assert ok.status_code == (503 if "/api/v1/conversations" in url else 200), (url, ok.text)
+        want = expected.get((method, url), 503 if url.startswith(("/api/v1/conversations", "/api/v1/scenarios")) else 200)
+        assert ok.status_code == want, (url, ok.text)
+        guarded.cookies.clear()  # POST /session set the cookie: the next call starts without it
     guarded.cookies.set("synthconv_token", token)  # what the page sends, with <audio> requests too
-    assert all(guarded.request(m, url, **body).status_code in (200, 503) for m, url in calls)
+    assert all(guarded.request(m, url, **body).status_code in (200, 204, 503) for m, url in calls)
     # without a token only loopback names are answered (no DNS rebinding onto a local server)
     open_ = TestClient(create_app(runs), base_url="http://attacker.example")
     assert open_.get("/api/v1/runs").status_code == 400
@@ -135,7 +138,8 @@ def test_observer_token_is_hidden_subscribe_only_and_short_lived(runs):
     # bad requests are refused before anything starts, naming the field
     for body, field in [({"scenario": "nope"}, "scenario"), ({"scenario": "outage", "engine": "gpt"}, "engine"),
                         ({"scenario": "outage", "personas": {"pilot": "x"}}, "personas"),
-                        ({"scenario": "outage", "personas": {"agent": "cust-tom-becker"}}, "personas.agent")]:
+                        ({"scenario": "outage", "personas": {"agent": "cust-tom-becker"}}, "personas.agent"),
+                        ({"scenario": "outage", "turn_taking": "chaotic"}, "turn_taking")]:
         r = client.post("/api/v1/conversations", json=body)
         assert r.status_code == 422 and r.json()["detail"].startswith(field + ":"), r.text
         assert secret not in r.text

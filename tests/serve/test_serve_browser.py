@@ -1,7 +1,9 @@
 """The player in Debian's Chromium (Playwright, /usr/bin/chromium; `make chromium` installs it)
 against a real `synthconv serve` process over a copy of the shared offline run: the pages list
 runs and conversations, the player plays the mix, highlights the turn being played, and seeks
-when a turn is clicked, in the transcript or on the waveform. Screenshots go to test-artifacts/."""
+when a turn is clicked, in the transcript or on the waveform; without LiveKit the form that starts
+a conversation is disabled with its reason; a server with a token takes it in a form and keeps it
+where no script can read it. Screenshots go to test-artifacts/."""
 
 import json
 import shutil
@@ -24,23 +26,27 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def server(offline_run, tmp_path_factory):
-    runs = tmp_path_factory.mktemp("browsed")
-    shutil.copytree(offline_run, runs / "seed7")
+def serve(runs: Path, *extra: str):  # noqa: ANN201 - (url, process)
     port = _free_port()
-    proc = start("serve", "--runs", str(runs), "--port", str(port))
+    proc = start("serve", "--runs", str(runs), "--port", str(port), *extra)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
     while True:
         try:
-            urllib.request.urlopen(f"{url}/api/v1/runs", timeout=2).read()
-            break
+            urllib.request.urlopen(f"{url}/api/openapi.json", timeout=2).read()
+            return url, proc
         except OSError:
             if proc.poll() is not None or time.monotonic() > deadline:
                 proc.kill()
                 pytest.fail(f"synthconv serve did not start: {proc.communicate()}")
             time.sleep(0.2)
+
+
+@pytest.fixture(scope="module")
+def server(offline_run, tmp_path_factory):
+    runs = tmp_path_factory.mktemp("browsed")
+    shutil.copytree(offline_run, runs / "seed7")
+    url, proc = serve(runs)
     yield url, runs / "seed7"
     proc.terminate()
     proc.wait(10)
@@ -121,3 +127,33 @@ def test_player_plays_follows_and_seeks(server, page):
     page.evaluate("document.getElementById('mix').pause()")
     page.locator(f'[part~="turn-{other["turn"]}"]').click()
     assert abs(mix_time(page) - other["start"]) < 0.02
+
+
+def test_start_form_says_why_it_is_off(server, page):
+    url, _ = server
+    page.goto(url + "/")
+    page.wait_for_selector("#runs tbody tr")
+    reason = page.locator("#start-disabled").inner_text()
+    assert reason.startswith("this server has no LiveKit: start it with --livekit-url"), reason
+    assert page.locator("#start button[type=submit]").is_disabled() and page.locator("#start-engine").is_disabled()
+    page.screenshot(path=ARTIFACTS / "runs-no-livekit.png")
+
+
+def test_the_token_form_and_a_cookie_no_script_reads(server, page):
+    token = "p" * 32
+    url, proc = serve(server[1].parent, "--api-token", token)
+    try:
+        page.goto(url + "/")
+        page.fill("#token", "not-the-token-at-all")
+        page.click("#token-form button")
+        page.wait_for_selector("#token-error:has-text('not this server')")
+        page.fill("#token", token)
+        page.click("#token-form button")
+        page.wait_for_selector("#runs tbody tr")  # the calls after it carry the cookie
+        assert token not in page.evaluate("document.cookie")  # HttpOnly: the page's scripts cannot read it
+        cookie = next(c for c in page.context.cookies() if c["name"] == "synthconv_token")
+        assert cookie["httpOnly"] and cookie["sameSite"] == "Strict" and cookie["value"] == token
+    finally:
+        page.context.clear_cookies()
+        proc.terminate()
+        proc.wait(10)

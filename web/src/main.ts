@@ -1,10 +1,11 @@
-// Hash routes, so the server only ever serves one page: #/ runs, #/runs/RUN conversations
-// (?scenario=&status=), #/runs/RUN/ID one conversation in the player, #/live/ID a conversation
-// started with POST /api/v1/conversations, live in its room.
+// Hash routes, so the server only ever serves one page: #/ runs (and the form that starts a
+// conversation), #/runs/RUN conversations (?scenario=&status=), #/runs/RUN/ID one conversation in
+// the player, #/live/ID a conversation started with POST /api/v1/conversations, live in its room.
 import "./style.css";
-import { get, setToken, Unauthorized, type ConversationRow, type RunRow } from "./api";
+import { get, signIn, Unauthorized, type ConversationRow, type RunRow } from "./api";
 import { h, table } from "./dom";
 import { showConversation } from "./player";
+import { startPanel } from "./start";
 
 const app = document.getElementById("app")!;
 const crumbs = document.getElementById("crumbs")!;
@@ -29,7 +30,7 @@ async function route(): Promise<void> {
       await showRun(parts[1], new URLSearchParams(query ?? ""));
     } else {
       setCrumbs();
-      await showRuns();
+      leave = await showRuns();
     }
   } catch (e) {
     app.replaceChildren(e instanceof Unauthorized ? tokenForm() : h("p", { class: "error" }, String((e as Error).message)));
@@ -43,9 +44,10 @@ function setCrumbs(run?: string, cid?: string): void {
   crumbs.replaceChildren(...items);
 }
 
-async function showRuns(): Promise<void> {
-  const { runs } = await get<{ runs: RunRow[] }>("/runs");
+async function showRuns(): Promise<() => void> {
+  const [{ runs }, start] = await Promise.all([get<{ runs: RunRow[] }>("/runs"), startPanel()]);
   app.replaceChildren(
+    start.el,
     h("h1", {}, "Runs"),
     runs.length
       ? table(["run", "state", "conversations", "ok", "failed", "engine", "transport", "started"],
@@ -54,6 +56,7 @@ async function showRuns(): Promise<void> {
             r.started_at ?? ""]), "runs")
       : h("p", { class: "muted" }, "No runs in this folder yet: `synthconv generate --out` one here."),
   );
+  return start.leave;
 }
 
 async function showRun(run: string, filters: URLSearchParams): Promise<void> {
@@ -89,9 +92,14 @@ async function showRun(run: string, filters: URLSearchParams): Promise<void> {
 
 function tokenForm(): HTMLElement {
   const input = h("input", { type: "password", placeholder: "API token", id: "token" }) as HTMLInputElement;
-  const form = h("form", {}, h("p", {}, "This server wants the --api-token it was started with."), input,
-    h("button", { type: "submit" }, "Use token"));
-  form.onsubmit = (e) => { e.preventDefault(); setToken(input.value); void route(); };
+  const wrong = h("p", { class: "error", id: "token-error" });
+  const form = h("form", { id: "token-form" }, h("p", {}, "This server wants the --api-token it was started with."),
+    input, h("button", { type: "submit" }, "Use token"), wrong);
+  form.onsubmit = async (e) => {
+    e.preventDefault();
+    if (await signIn(input.value)) void route();
+    else wrong.textContent = "that is not this server's token";
+  };
   return form;
 }
 

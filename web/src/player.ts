@@ -11,7 +11,7 @@ const enc = encodeURIComponent;
 export async function showConversation(app: HTMLElement, run: string, cid: string): Promise<() => void> {
   const url = `/runs/${enc(run)}/conversations/${enc(cid)}`;
   const c = await get<Conversation>(`${url}?validate=false`); // the check decodes the mix: it follows
-  const meta = c.meta ?? {};
+  const meta: Record<string, any> = c.meta ?? {}; // meta.json passes through as an object (FORMAT.md)
   const personas: Record<string, any> = meta.personas ?? {};
   const roles = Object.keys(c.audio.tracks).length ? Object.keys(c.audio.tracks) : Object.keys(c.roles);
   const color = (role: string, alpha: number) => `rgba(${COLORS[roles.indexOf(role) % COLORS.length]}, ${alpha})`;

@@ -1,9 +1,11 @@
-"""Hearing repair: what a scripted agent says when a number did not come through (issue 16).
+"""Hearing repair: what a scripted agent says when a number did not come through (issue 16). One
+of three repairs of the offline policy, the others being resuming a line the peer cut off
+(resume.py) and a self-repair ("my account, I mean my account number": disfluency.py).
 
 With a real recognizer an agent can mishear the account number it is about to read back. A
 person on the phone then asks again ("Sorry, was that 4417 293?"), and the other side corrects
 them ("No, it's 4417 2093."). The policy asks this module before each beat; it answers with such
-a line, or None to play the beat. Three moves, each judged on what was *heard*:
+a line, or None to play the beat. Three moves, each judged on what was *heard* (read with acts.py):
 
 - ask: the next beat reads back an ID the peer just gave, and no ID came through, or one of a
   shape the peer's IDs never have (an 8-digit account number heard with 7 digits): ask again;
@@ -22,14 +24,11 @@ import re
 from difflib import SequenceMatcher
 
 from ...scenario import Beat, Scenario
+from .acts import asks_about_number, asks_to_repeat, corrects, digit_groups, digits, id_tokens
+from .wording import slots
 
 MAX_REPAIRS = 2  # repair turns per role and call
 ROOM = 4  # turns that must remain before the scenario's limit for a repair to start
-# "repeat it", not "your repeat prescription"
-REPEAT = re.compile(r"\b(repeat (it|that|the)|say that again|didn't catch|did not catch|one more time)\b", re.I)
-CONFIRM = re.compile(r"\bwas that\s+\S*\d|, was that it\b", re.I)  # a number asked about
-SORRY = re.compile(r"^\W*(sorry|i'm sorry|just to check)\b", re.I)  # how every question above starts
-DENIED = re.compile(r"^\W*(no\b(?! problem)|sorry, not|not quite|actually|that's wrong)", re.I)  # how CORRECT lines start
 ASK_AGAIN = ["Sorry, I didn't catch the {what}. Could you repeat it?", "Sorry, could you repeat the {what}?",
              "I'm sorry, the line cut out. Could you say that again, the {what}?"]
 CONFIRM_HEARD = ["Sorry, was that {heard}?", "Just to check, was that {heard}?", "Sorry, {heard}, was that it?"]
@@ -43,41 +42,9 @@ CLARIFICATION = re.compile("^(?:" + "|".join(
     for t in ASK_AGAIN + CONFIRM_HEARD + CORRECT + REPEAT_ANSWER + CONFIRMED + ACKNOWLEDGE) + ")$")
 
 
-ID = re.compile(r"(?:[A-Z]{1,4}-)?\d[\d -]*\d")
-
-
-def ungroup(text: str) -> str:
-    """Digits as a script writes them: a recognizer hears "four thousand four hundred seventeen,
-    two thousand ninety-three" and writes "4,417, 2,093"."""
-    text = re.sub(r"(?<=\d),(?=\d{3}\b)", "", text)
-    return re.sub(r"(?<=\d), (?=\d)", " ", text)
-
-
-def id_tokens(text: str) -> list[str]:
-    """ID-like tokens (three digits or more) in `text`, longest first."""
-    found = [m.group(0).strip(" -") for m in ID.finditer(ungroup(text))]
-    return sorted((f for f in found if len(digits(f)) >= 3), key=lambda f: len(digits(f)), reverse=True)
-
-
-def digit_groups(text: str) -> set[str]:
-    """The digits of every number in `text`, and of every two in a row: "4417 293" may be the
-    account number 4417 2093 or a mangled part of it."""
-    groups = re.findall(r"\d+", ungroup(text))
-    groups += [a + b for a, b in zip(groups, groups[1:])] + [digits(t) for t in id_tokens(text)]
-    return {g for g in groups if len(g) >= 3}
-
-
 def close(a: str, b: str) -> bool:
     """Two digit strings one could mishear as each other: about as long, mostly the same digits."""
     return abs(len(a) - len(b)) <= 2 and SequenceMatcher(None, a, b).ratio() >= 0.6
-
-
-def digits(text: str) -> str:
-    return "".join(c for c in text if c.isdigit())
-
-
-def _slots(line: str) -> set[str]:
-    return set(re.findall(r"{(\w+)}", line))
 
 
 def _what(key: str) -> str:
@@ -88,7 +55,7 @@ def _what(key: str) -> str:
     return " ".join(words)
 
 
-class Repair:
+class HearingRepair:
     """One role's repair moves in one call (the policy holds one)."""
 
     def __init__(self, scenario: Scenario, role: str, facts: dict[str, str], seed: int) -> None:
@@ -110,7 +77,7 @@ class Repair:
     def next(self, said: list[str], last_heard: str, turns_so_far: int) -> str | None:
         """A repair line to say instead of the next beat, or None."""
         if (self.scenario.language != "en" or self.done(said) >= MAX_REPAIRS or not last_heard.strip()
-                or turns_so_far + ROOM >= self.scenario.turns.max):
+                or self.scenario.turns.left(turns_so_far) <= ROOM):
             return None
         rng = random.Random(f"{self.seed}:{self.role}:repair:{len(said)}")
         index = len(said) - self.done(said)  # the next beat of mine
@@ -131,7 +98,7 @@ class Repair:
             return False
         script = self.scenario.script
         at = next(i for i, b in enumerate(script) if b is self.beats[index - 1])
-        return at + 1 < len(script) and any("echo" in _slots(s) for s in script[at + 1].say)
+        return at + 1 < len(script) and any("echo" in slots(s) for s in script[at + 1].say)
 
     def _correct(self, said: list[str], heard: str, read_back: bool, rng: random.Random) -> str | None:
         """The peer read back, asked about or asked again for an ID I gave: set it right, confirm
@@ -139,38 +106,38 @@ class Repair:
         last = said[-1] if said else ""
         mine, want = next(((v, d) for v, d in self.my_ids if v in last), (None, ""))
         if mine is None:  # asked again for something I said before
-            if not REPEAT.search(heard):
+            if not asks_to_repeat(heard):
                 return None
             mine = next((v for s in reversed(said) for v, _ in self.my_ids if v in s), None)
             return rng.choice(REPEAT_ANSWER).format(value=mine) if mine else None
         groups = digit_groups(heard)
-        asked = bool(CONFIRM.search(heard) or (SORRY.search(heard) and len(heard.split()) <= 10))
+        asked = asks_about_number(heard)
         if want in groups:
             return rng.choice(CONFIRMED).format(value=mine) if asked else None
         if groups and (asked or read_back and any(close(want, g) for g in groups)):
             return rng.choice(CORRECT).format(value=mine)
-        if REPEAT.search(heard):
+        if asks_to_repeat(heard):
             return rng.choice(REPEAT_ANSWER).format(value=mine)
         return None
 
     def _acknowledge(self, last_said: str, heard: str, rng: random.Random) -> str | None:
         """I read back an ID and the peer said no, with another one: take theirs."""
         read_back = {digits(t) for t in id_tokens(last_said)}
-        if not read_back or last_said in self.lines or not DENIED.search(heard):
+        if not read_back or last_said in self.lines or not corrects(heard):
             return None
         other = next((t for t in id_tokens(heard) if digits(t) not in read_back), None)
         return rng.choice(ACKNOWLEDGE).format(heard=other) if other else None
 
     def _ask(self, beat: Beat, heard: str, rng: random.Random) -> str | None:
         """The next beat reads back an ID the peer's last beat gave: did it come through?"""
-        if not any("echo" in _slots(s) for s in beat.say):
+        if not any("echo" in slots(s) for s in beat.say):
             return None
         script = self.scenario.script
         at = next(i for i, b in enumerate(script) if b is beat)
         given = script[at - 1] if at else None
         if given is None:
             return None
-        keys = [k for k in self.peer_ids if any(k in _slots(s) for s in given.say)]
+        keys = [k for k in self.peer_ids if any(k in slots(s) for s in given.say)]
         if not keys:
             return None
         # the read-back is the longest ID heard: it should have the shape of the longest ID asked for
@@ -179,7 +146,7 @@ class Repair:
         tokens = id_tokens(heard)
         if tokens and len(digits(tokens[0])) not in shapes:
             return rng.choice(CONFIRM_HEARD).format(heard=tokens[0])
-        always_given = all(any(k in _slots(s) for k in keys) for s in given.say)
+        always_given = all(any(k in slots(s) for k in keys) for s in given.say)
         if not tokens and always_given:
             return rng.choice(ASK_AGAIN).format(what=_what(keys[0]))
         return None

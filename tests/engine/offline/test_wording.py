@@ -6,9 +6,23 @@ import re
 
 from synthconv.diversity import Sample, figures
 from synthconv.engine.offline.dryrun import dialogue
-from synthconv.engine.offline.wording import choose, compositions, expand, idiolect, restyle, speak_like
+from synthconv.engine.offline import pipeline
+from synthconv.engine.offline.idiolect import idiolect
+from synthconv.engine.offline.paraphrase import expand
+from synthconv.engine.offline.transform import Context, Line
+from synthconv.engine.offline.wording import choose, compositions
 from synthconv.job import plan
-from synthconv.scenario import load_library
+from synthconv.scenario import Persona, load_library
+
+
+def restyle(text: str, persona: Persona, rng: random.Random, keep: frozenset[str] = frozenset()) -> str:
+    """`text` reworded the way `persona` talks (style and habits)."""
+    return pipeline.run(pipeline.RESTYLE, Line(text, keep), Context(persona, "en", rng)).text
+
+
+def speak_like(text: str, persona: Persona, rng: random.Random, keep: frozenset[str] = frozenset()) -> str:
+    """`text` with `persona`'s habits alone."""
+    return pipeline.run(pipeline.IDIOLECT, Line(text, keep), Context(persona, "en", rng)).text
 
 
 def test_variants_walk_every_composition_before_repeating_one():
@@ -47,11 +61,11 @@ def test_style_changes_the_words_not_only_the_fillers():
                                                                            "mood": "calm"})})
     casual = base.model_copy(update={"style": base.style.model_copy(update={"pace": "fast", "mood": "hurried"})})
     line = "I'm sorry, I do not have it. Can you check it is the right account?"
-    said = {restyle(line, formal, "en", random.Random(s)) for s in range(10)}
+    said = {restyle(line, formal, random.Random(s)) for s in range(10)}
     assert any("I am sorry" in s for s in said) and any(s.startswith("I am sorry") for s in said)
-    assert restyle(line, casual, "en", random.Random(0)).startswith("I'm sorry, I don't have it.")
+    assert restyle(line, casual, random.Random(0)).startswith("I'm sorry, I don't have it.")
     terse = base.model_copy(update={"style": base.style.model_copy(update={"verbosity": "terse"})})
-    assert restyle("Okay, it's 60614.", terse, "en", random.Random(0)) == "It's 60614."
+    assert restyle("Okay, it's 60614.", terse, random.Random(0)) == "It's 60614."
 
 
 def test_neighbouring_variants_differ_in_every_part_not_only_the_last():
@@ -80,28 +94,6 @@ def test_a_speaker_has_habits_and_two_speakers_differ():
     assert len(habits) > 5
 
 
-def test_paraphrases_keep_questions_and_sentences_grammatical():
-    # "Do I need to" is a question, not "Do I'd like to"; "if that's right" is not "if exactly"
-    assert expand("Do I need to have it done again?", "en") == "Do I need to have it done again?"
-    assert "[" not in expand("Tell me if that's right.", "en")
-    assert expand("That's right.", "en").startswith("[That's right|")
-    # a paraphrase of "I'm afraid" is capitalised where a sentence starts, not elsewhere
-    assert expand("That's the earliest, I'm afraid.", "en") == "That's the earliest, [I'm afraid|unfortunately]."
-    assert expand("I'm afraid not.", "en") == "[I'm afraid|Unfortunately] not."
-    # "I'll check them" is not "Let me pull that up them"; "How would you like" not "How can you like"
-    assert expand("I'll check them for you.", "en") == "I'll check them for you."
-    assert expand("Okay, I'll check.", "en").endswith("|I'll look into it].")
-    assert expand("How would you like to pay?", "en") == "How would you like to pay?"
-    # nor "any time" in mid-sentence "you're welcome", nor "no problem with" "happy to help with"
-    assert expand("Repay it any time. You're welcome to call. No problem with that.", "en") == \
-        "Repay it any time. You're welcome to call. No problem with that."
-    assert expand("I'll hold it. Take care of that tooth.", "en") == "I'll hold it. Take care of that tooth."
-    assert expand("Is there anything else I need to do?", "en") == "Is there anything else I need to do?"
-    assert expand("Is there anything else?", "en").startswith("[Is there anything else|")
-    assert "so much so much" not in "".join(expand("Thanks so much.", "en").split("|"))  # "Thanks so much" whole
-    assert expand("मैंने शुरू कर दिया है।", "hi") == "मैंने शुरू कर दिया है।"  # not the passive after "मैंने"
-
-
 def test_an_opener_lowers_the_next_word_but_not_a_name_or_a_day():
     lib = load_library()
     p = lib.personas["cust-maria-lopez"]
@@ -116,6 +108,6 @@ def test_a_careful_speaker_says_its_in_full_only_where_it_means_it_is():
     formal = base.model_copy(update={"style": base.style.model_copy(update={"politeness": "high", "pace": "slow",
                                                                            "mood": "calm"})})
     said = {restyle("It's been a long week. What's happened? That's brought it up. I'd already paid. It's fine.",
-                    formal, "en", random.Random(s)) for s in range(10)}
+                    formal, random.Random(s)) for s in range(10)}
     assert any("It is fine" in s for s in said), said  # expanded where "it's" is "it is"
     assert not any(re.search(r"is (been|happened|brought)|would already", s) for s in said), said  # "has", "had"
