@@ -69,6 +69,10 @@ exec "$@"
 """
 
 
+def read(path: Path) -> str:
+    return path.read_text(errors="replace") if path.exists() else ""
+
+
 def sh(*argv: str) -> None:
     subprocess.run(argv, check=True, capture_output=True, text=True)
 
@@ -162,21 +166,52 @@ def alive(pid: int) -> bool:
         return False
 
 
-def group_usage(pgid: int) -> tuple[float, int]:
-    """CPU seconds (user + system, the live processes') and summed resident memory of a process group."""
-    cpu, rss = 0.0, 0
-    tick, page = os.sysconf("SC_CLK_TCK"), os.sysconf("SC_PAGE_SIZE")
-    for p in Path("/proc").iterdir():
-        if not p.name.isdigit():
-            continue
-        try:
-            f = (p / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(f[2]) == pgid:
-            cpu += (int(f[11]) + int(f[12])) / tick
-            rss += int(f[21]) * page
-    return cpu, rss
+class Usage:
+    """CPU seconds and memory of one host's processes, sampled: every process it ever had counts
+    its CPU (agent job processes come and go), memory is PSS (forked processes share pages) at
+    its peak, per process and summed."""
+
+    TICK, PAGE = os.sysconf("SC_CLK_TCK"), os.sysconf("SC_PAGE_SIZE")
+
+    def __init__(self) -> None:
+        self.cpu: dict[tuple[int, int], float] = {}  # (pid, start) -> CPU s
+        self.pss: dict[tuple[int, int], int] = {}  # (pid, start) -> peak PSS bytes
+        self.kind: dict[tuple[int, int], str] = {}
+        self.peak = 0  # the largest summed PSS seen
+
+    def sample(self, pgid: int, memory: bool) -> None:
+        total = 0
+        for p in Path("/proc").iterdir():
+            if not p.name.isdigit():
+                continue
+            try:
+                f = (p / "stat").read_text().rsplit(")", 1)[1].split()
+                if int(f[2]) != pgid or f[0] == "Z":
+                    continue
+                key = (int(p.name), int(f[19]))
+                self.cpu[key] = (int(f[11]) + int(f[12])) / self.TICK
+                if key not in self.kind:
+                    cmd = (p / "cmdline").read_bytes()
+                    self.kind[key] = "runner" if b"spawn_main" in cmd else "job" if b"forkserver" in cmd else "main"
+                if memory:
+                    pss = next(int(line.split()[1]) * 1024 for line in (p / "smaps_rollup").read_text().splitlines()
+                               if line.startswith("Pss:"))
+                    self.pss[key] = max(pss, self.pss.get(key, 0))
+                    total += pss
+            except (OSError, ValueError, IndexError, StopIteration):
+                continue
+        self.peak = max(self.peak, total)
+
+    def cpu_s(self) -> float:
+        return sum(self.cpu.values())
+
+    def summary(self) -> dict:
+        by_kind: dict[str, list[int]] = {}
+        for key, pss in self.pss.items():
+            by_kind.setdefault(self.kind[key], []).append(pss)
+        return {"cpu_s": round(self.cpu_s(), 1), "pss_mb": round(self.peak / 2**20),
+                "pss_mb_each": {k: round(max(v) / 2**20) for k, v in by_kind.items()},
+                "processes": {k: len(v) for k, v in by_kind.items()}}
 
 
 def node_config(name: str, ip: str, folder: Path) -> Path:
@@ -200,7 +235,8 @@ class Cluster:
         self.logs = out.parent / f"{out.name}.logs"
         self.logs.mkdir(parents=True, exist_ok=True)
         self.hosts: dict[str, Host] = {}
-        self.usage: dict[str, tuple[float, int]] = {}  # host -> (cpu s, peak rss) sampled
+        self.usage: dict[str, Usage] = {}  # host -> its processes' CPU and memory, sampled
+        self.samples = 0
 
     def start(self, name: str, ip: str, argv: list[str], **kw) -> Host:  # noqa: ANN003
         host = Host(name, ip, argv, self.logs / f"{name}.log", **kw).start()
@@ -251,11 +287,10 @@ class Cluster:
         raise RuntimeError(f"{name}: no {pattern!r} in its log within {timeout:g} s (see {log})")
 
     def sample_usage(self) -> None:
+        self.samples += 1
         for name, host in self.hosts.items():
             if host.alive():
-                cpu, rss = group_usage(host.proc.pid)
-                before = self.usage.get(name, (0.0, 0))
-                self.usage[name] = (max(before[0], cpu), max(before[1], rss))
+                self.usage.setdefault(name, Usage()).sample(host.proc.pid, memory=self.samples % 4 == 1)
 
     def stop(self) -> None:
         for host in reversed(list(self.hosts.values())):
@@ -312,8 +347,11 @@ def main(mode: str, out: Path, extra: list[str]) -> dict:
              "--out", str(out), *extra], cwd=ROOT, env=cluster.lk_env("a"))
         start = time.monotonic()
         injected = mode == "ok"
+        at_start: dict[str, float] = {}  # each host's CPU s when the first room started (start-up done)
         while orchestrator.alive():
             cluster.sample_usage()
+            if not at_start and " start " in read(out / "run.log"):
+                at_start = {k: round(u.cpu_s(), 1) for k, u in cluster.usage.items()}
             if not injected:
                 injected = inject(mode, cluster, events)
             time.sleep(0.5)
@@ -321,7 +359,7 @@ def main(mode: str, out: Path, extra: list[str]) -> dict:
         log = (cluster.logs / "orchestrator.log").read_text(errors="replace")
         return {"exit": orchestrator.proc.returncode, "output": log[-4000:], "seconds": round(time.monotonic() - start, 1),
                 "events": events, "spread": spread(cluster.logs),
-                "usage": {k: {"cpu_s": round(c, 1), "rss_mb": round(r / 2**20)} for k, (c, r) in cluster.usage.items()}}
+                "usage": {k: u.summary() for k, u in cluster.usage.items()}, "cpu_at_first_room": at_start}
     finally:
         cluster.stop()
 
