@@ -9,6 +9,7 @@ About 15 minutes on 2 cores, so not part of `make test`: `make test-cluster` run
 
 import json
 import re
+import shutil
 
 import pytest
 
@@ -23,7 +24,8 @@ SHORT = ["--scenario", "gas-smell", "--scenario", "test-results", "--scenario", 
 
 
 def cluster(mode: str, out, *args: str, limit: float = 900) -> dict:
-    why = livekit_server.unavailable() or netns_unavailable()
+    why = livekit_server.unavailable() or netns_unavailable() or (
+        None if shutil.which("redis-server") else "redis-server is missing: `make redis` installs Debian's")
     if why:
         pytest.fail(why, pytrace=False)
     proc = run_module_in_netns("livekit_cluster", mode, str(out), "--concurrency", "4", "--seed", "3",
@@ -70,3 +72,65 @@ def test_a_run_spreads_over_both_nodes_and_both_workers(tmp_path):
     assert workers == {"1", "2"}  # and agents on both worker hosts
     assert all(len(spread["agents"][r]) == 2 for r in rooms)  # each role once: no re-dispatch needed
     assert retries(out) == []
+
+
+def run_log(out) -> list[tuple[float, str, str, str]]:
+    """run.log's job lines: (time, event, job id, rest)."""
+    import datetime as dt
+
+    lines = re.findall(r"^(\S+) (start|ok|failed|retry) (\S+?):? (.*)$", (out / "run.log").read_text(), re.M)
+    return [(dt.datetime.fromisoformat(t).timestamp(), what, job, rest) for t, what, job, rest in lines]
+
+
+def recovery(out, res: dict, what: str) -> dict:
+    """After the event `what`: how long until the run noticed (its first retry), which jobs it
+    retried and why, and when the last of them was ok again."""
+    (at,) = [e["wall"] for e in res["events"] if e["what"] == what]
+    log = run_log(out)
+    retried = [(t, job, rest) for t, kind, job, rest in log if kind == "retry" and t >= at - 1]
+    again = [t for t, kind, job, _ in log if kind == "ok" and job in {j for _, j, _ in retried}]
+    return {"noticed_s": round(retried[0][0] - at, 1) if retried else None,
+            "retried": sorted({job for _, job, _ in retried}), "why": sorted({rest.split(": ", 1)[-1][:90] for *_, rest in retried}),
+            "ok_again_s": round(max(again) - at, 1) if again else None}
+
+
+def test_a_worker_host_killed_mid_run_costs_only_a_retry(tmp_path):
+    """SIGKILL to worker 2's whole process group while its agents talk: the rooms it was in fail
+    (their agents left), --retries runs those jobs again on worker 1, and nothing of the host
+    is left behind."""
+    out = tmp_path / "run"
+    res = cluster("kill-worker", out, "--count", "4", "--retries", "2")
+    (gone,) = [e for e in res["events"] if e["what"] == "worker-2 host gone"]
+    assert gone["leftovers"] == []  # its job processes went with it (and so its namespaces)
+    assert res["exit"] == 0, res["output"]
+    rows = every_conversation_ok_and_complete(out, 4)
+    figures = recovery(out, res, "SIGKILL worker-2's process group")
+    print(f"kill-worker recovery: {figures}")
+    assert figures["retried"] and all("left room" in why or "stalled" in why for why in figures["why"])
+    for room in rooms_of(out, [r for r in rows if r["id"] in figures["retried"]]):  # retried: on worker 1 alone
+        assert {a.split(":")[0] for a in res["spread"]["agents"][room]} == {"1"}
+
+
+def test_a_server_node_lost_mid_run_costs_only_a_retry(tmp_path):
+    """SIGKILL to node B once it holds a room with agents talking: that room (and worker 2,
+    registered with B) is lost; the jobs are retried in rooms on node A and the run completes."""
+    out = tmp_path / "run"
+    res = cluster("kill-node", out, "--count", "4", "--retries", "3")
+    assert res["exit"] == 0, res["output"]
+    rows = every_conversation_ok_and_complete(out, 4)
+    figures = recovery(out, res, "SIGKILL node-b")
+    print(f"kill-node recovery: {figures}")
+    assert figures["retried"]
+    for room in rooms_of(out, [r for r in rows if r["id"] in figures["retried"]]):
+        assert res["spread"]["rooms"][room] == "a"
+
+
+def test_redis_restarted_mid_run_loses_no_conversation(tmp_path):
+    """Redis stopped (nothing saved) and started again, empty, while rooms talk: the nodes
+    register again; a room whose agent's signal crossed nodes through Redis may break or stall,
+    and is retried; every conversation ends ok."""
+    out = tmp_path / "run"
+    res = cluster("restart-redis", out, "--count", "4", "--retries", "3")
+    assert res["exit"] == 0, res["output"]
+    every_conversation_ok_and_complete(out, 4)
+    print(f"restart-redis recovery: {recovery(out, res, 'redis stopped')}")
