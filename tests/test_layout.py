@@ -29,7 +29,9 @@ def _imports(path: Path, modules: set[str]) -> set[str]:
             for _ in range(node.level - 1):
                 base = base.rpartition(".")[0]
             base = f"{base}.{node.module}" if node.level and node.module else base if node.level else node.module
-            targets = [base] + [f"{base}.{a.name}" for a in node.names]
+            # `from . import pipeline` imports the module pipeline; `from .x import name` imports x
+            subs = [f"{base}.{a.name}" for a in node.names if f"{base}.{a.name}" in modules]
+            targets = subs if subs and len(subs) == len(node.names) else [base] + subs
         else:
             continue
         found |= {t for t in targets if t in modules and t != name}

@@ -64,8 +64,10 @@ class HearingRepair:
         self.seed = seed
         self.beats = [b for b in scenario.script if b.role == role]
         peer = next(r for r in scenario.roles if r != role)
-        self.peer_ids = {k for k, v in scenario.roles[peer].facts.items()
-                         if any(id_tokens(x) for x in (v if isinstance(v, list) else [v]))}
+        # in the facts' order: a set's order follows the interpreter's hash seed, and "which number
+        # to ask about" must follow the conversation's seed alone
+        self.peer_ids = [k for k, v in scenario.roles[peer].facts.items()
+                         if any(id_tokens(x) for x in (v if isinstance(v, list) else [v]))]
         self.peer_pools = scenario.roles[peer].facts
         self.my_ids = [(v, digits(id_tokens(v)[0])) for v in facts.values() if id_tokens(v)]
         self.lines: set[str] = set()  # the repair lines this role said

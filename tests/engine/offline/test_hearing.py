@@ -271,3 +271,48 @@ def test_heard_differs_from_text_where_the_audio_is_garbled(garbled_call):
     good = [t.wer for t in heard if t.role != garbled]
     assert all(w >= 0.5 for w in bad), [(t.text, t.heard) for t in heard if t.role == garbled]
     assert np.mean(good) < 0.5 and np.mean(good) < np.mean(bad)
+
+
+_ASK_ABOUT = """
+import json, re
+from livekit.agents import llm
+from synthconv.engine.base import CallControl
+from synthconv.engine.offline.policy import DialoguePolicy
+from synthconv.job import plan
+from synthconv.scenario import load_library
+
+lib, out = load_library(), []
+for job in plan(lib, 120, 5, personas="files"):
+    played, call = job.resolve(lib), CallControl()
+    policies = {r: DialoguePolicy(scenario=played.scenario, role=r, persona=played.personas[r],
+                                  facts=played.facts[r], seed=job.seed, call=call) for r in played.roles}
+    ctx = {r: llm.ChatContext() for r in played.roles}
+    role = played.roles[0]
+    for _ in range(played.scenario.turns.max):
+        said = policies[role].next_line(ctx[role])
+        if not said:
+            break
+        out.append(said)
+        peer = played.peer(role)
+        ctx[role].add_message(role="assistant", content=said)
+        ctx[peer].add_message(role="user", content=re.sub(r"\\d", "", said))  # every number lost
+        if call.ending_role == role:
+            break
+        role = peer
+print(json.dumps(out))
+"""
+
+
+def test_what_a_listener_asks_about_follows_the_seed_not_the_interpreter():
+    """Which of several numbers a listener asks about again ("Sorry, I didn't catch the load
+    number") came from a set's order, which follows PYTHONHASHSEED: runner processes said
+    different lines for one seed."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    runs = [json.loads(subprocess.run([sys.executable, "-c", _ASK_ABOUT], capture_output=True, text=True, check=True,
+                                      env={**os.environ, "PYTHONHASHSEED": h}).stdout) for h in ("1", "2", "3")]
+    assert sum("didn't catch" in line or "catch the" in line for line in runs[0]) > 10
+    assert runs[0] == runs[1] == runs[2]
