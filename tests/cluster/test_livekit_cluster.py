@@ -70,6 +70,8 @@ def test_a_run_spreads_over_both_nodes_and_both_workers(tmp_path):
     assert {spread["rooms"][r] for r in rooms} == {"a", "b"}  # rooms ran on both nodes
     workers = {a.split(":")[0] for r in rooms for a in spread["agents"][r]}
     assert workers == {"1", "2"}  # and agents on both worker hosts
+    for n in workers:  # which played from the dispatch alone, with the library hidden, and wrote nothing
+        assert list((tmp_path / "run.logs" / f"worker-{n}-cwd").iterdir()) == []
     print(f"ok: retried {retries(out)}")  # none expected; under load a room can stall (then retried)
 
 
