@@ -94,6 +94,7 @@ class Observer:
         self.left: list[str] = []  # agents that left before the call ended
         self.failed: tuple[str, str] | None = None  # (role, "transient: why") from an agent that gave up
         self.lost: str | None = None  # why the observer itself lost the room (its server node went away)
+        self.last_text = 0.0  # when an agent last sent the observer a text (observer clock)
         self.changed = asyncio.Event()
         self._tasks: set[asyncio.Task] = set()
         self.room.on("track_subscribed", self._on_track)
@@ -138,6 +139,7 @@ class Observer:
         role = self.identities.get(participant_identity)
         if role is None:
             return
+        self.last_text = self.clock()  # the call is alive (see until_changed)
 
         async def read() -> None:
             text = (await reader.read_all()).strip()
@@ -179,7 +181,7 @@ class Observer:
             now = self.clock()
             if now - start >= timeout:
                 raise TimeoutError(f"conversation did not end within {timeout:g} s ({self.progress()})")
-            if now - max([start] + [t["at"] for t in self.texts]) > STALL_S:
+            if now - max(start, self.last_text) > STALL_S:
                 raise LiveKitError(f"room {room} stalled: nothing said or heard for {STALL_S:g} s ({self.progress()})")
             try:
                 await asyncio.wait_for(self.changed.wait(), min(1.0, start + timeout - now))
@@ -187,7 +189,7 @@ class Observer:
                 pass
 
     def clock(self) -> float:
-        """Seconds since the observer joined (what a text's "at" counts)."""
+        """Seconds since the observer joined."""
         return time.monotonic() - self.t0
 
     def progress(self) -> str:

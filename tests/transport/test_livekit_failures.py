@@ -5,6 +5,7 @@ cluster test shows them on real servers; these pin the rules, in this process.)"
 
 import asyncio
 import time
+from types import SimpleNamespace
 
 import aiohttp
 import pytest
@@ -57,11 +58,26 @@ def watch(observer_setup, timeout: float) -> tuple[BaseException | None, float, 
     return asyncio.run(go())
 
 
+class Text:
+    """What the observer is handed for a text stream an agent sent it (rtc.TextStreamReader's part it reads)."""
+
+    def __init__(self, topic: str, text: str) -> None:
+        self.info = SimpleNamespace(topic=topic, attributes={})
+        self.text = text
+
+    async def read_all(self) -> str:
+        return self.text
+
+
+def say(obs: Observer, role: str = "agent") -> None:
+    obs._on_text(Text(SAID_TOPIC, '{"id": 0, "text": "Hello."}'), f"{role}-{JOB.id}")
+
+
 def test_a_room_where_nothing_is_said_any_more_fails_as_stalled(monkeypatch):
     monkeypatch.setattr(livekit, "STALL_S", 0.6)
 
-    def talk_then_stop(obs, loop) -> None:  # one line at once, then silence (a broken relay)
-        obs.texts.append({"role": "agent", "topic": SAID_TOPIC, "text": "Hello.", "at": obs.clock() + 0.5})
+    def talk_then_stop(obs, loop) -> None:  # a line after 0.5 s, then silence (a broken relay)
+        loop.call_later(0.5, say, obs)
 
     error, after, _ = watch(talk_then_stop, timeout=30)
     assert isinstance(error, LiveKitError) and transient(error)
@@ -74,7 +90,7 @@ def test_a_call_that_keeps_talking_runs_to_its_time_out(monkeypatch):
 
     def keep_talking(obs, loop) -> None:
         def line() -> None:
-            obs.texts.append({"role": "agent", "topic": SAID_TOPIC, "text": "More.", "at": obs.clock()})
+            say(obs)
             loop.call_later(0.3, line)
         line()
 
