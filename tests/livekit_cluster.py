@@ -37,6 +37,7 @@ from pathlib import Path
 
 from livekit_server import BINARY
 from netns import TESTS_DIR
+from synthconv.process import die_with_parent
 
 ROOT = TESTS_DIR.parent
 
@@ -104,7 +105,7 @@ class Host:
                 ["unshare", "-n", "-m", "--propagation", "private", "--", "sh", "-c", HOST_SETUP, "host", self.ip,
                  *map(str, self.hide), "--", *self.argv],
                 stdout=log, stderr=log, stdin=subprocess.DEVNULL, cwd=self.cwd, start_new_session=True,
-                env={**os.environ, **(self.env or {})})
+                env={**os.environ, **(self.env or {})}, preexec_fn=die_with_parent)  # a host outlives no harness
         own = os.readlink("/proc/self/ns/net")
         deadline = time.monotonic() + 10
         while True:  # until unshare has made its namespace (a veth moved in before would stay here)
@@ -327,6 +328,8 @@ class Events(list):
 
 
 def main(mode: str, out: Path, extra: list[str]) -> dict:
+    # a time-out sends SIGTERM: stop every host on the way out (SIGKILL: they die with us, above)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     make_bridge()
     cluster = Cluster(out)
     events = Events()
