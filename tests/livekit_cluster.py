@@ -225,7 +225,7 @@ def node_config(name: str, ip: str, folder: Path) -> Path:
         "redis": {"address": f"{REDIS_IP}:6379"},
         "keys": {API_KEY: API_SECRET},
         "node_selector": {"kind": "any", "sort_by": "rooms", "algorithm": "lowest"},
-        "logging": {"level": "debug"},
+        "logging": {"level": "info"},  # rooms and workers are found in its INFO lines
     }, indent=1))  # JSON is YAML
     return path
 
