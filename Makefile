@@ -13,7 +13,7 @@ LIVEKIT_SERVER := tools/livekit-server-$(LIVEKIT_SERVER_VERSION)
 LHOTSE_VERSION := 1.33.0
 LHOTSE_VENV := .venv-lhotse
 
-.PHONY: run test test-livekit test-lhotse bench bench-turns bench-voices bench-livekit install livekit-server web chromium serve clean
+.PHONY: run test test-livekit test-cluster test-lhotse bench bench-turns bench-voices bench-livekit install livekit-server web chromium redis bench-cluster serve clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,10 @@ web: $(STAMP)
 chromium:
 	scripts/install-chromium
 
+# Debian's redis-server for the cluster test (skipped when /usr/bin/redis-server is there).
+redis:
+	scripts/install-redis
+
 run: $(STAMP)
 	$(BIN)/synthconv generate --count 4 --seed 1
 
@@ -51,6 +55,13 @@ test: $(STAMP) web
 test-livekit: $(STAMP)
 	-$(MAKE) --no-print-directory livekit-server
 	$(BIN)/python -m pytest -q -m livekit
+
+# A LiveKit cluster in network namespaces (Redis, two server nodes, two worker hosts, failures):
+# about 15 minutes on 2 cores, so not in `make test`; .ci/run runs it after.
+test-cluster: $(STAMP)
+	-$(MAKE) --no-print-directory livekit-server
+	-$(MAKE) --no-print-directory redis
+	$(BIN)/python -m pytest -q -s -m cluster tests/cluster
 
 $(LHOTSE_VENV)/.installed-$(LHOTSE_VERSION):
 	$(PYTHON) -m venv $(LHOTSE_VENV)
@@ -74,6 +85,10 @@ bench-turns: $(STAMP)
 
 bench-livekit: $(STAMP) $(LIVEKIT_SERVER)
 	$(BIN)/python bench/livekit_rooms.py --rooms 1 2 4 8
+
+bench-cluster: $(STAMP) $(LIVEKIT_SERVER)
+	-$(MAKE) --no-print-directory redis
+	$(BIN)/python bench/cluster_orchestrator.py --rooms 4 --waves 2
 
 clean:
 	rm -rf $(VENV) $(LHOTSE_VENV) output tools web/node_modules synthconv/serve/static test-artifacts

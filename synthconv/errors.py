@@ -27,13 +27,23 @@ class RunFolderError(ValueError):
     """The run folder cannot be used as asked, or is not a readable run."""
 
 
+# LiveKit API errors worth another room: the server (or the Redis behind it) was briefly unable
+LIVEKIT_TRANSIENT_CODES = frozenset({"unknown", "internal", "unavailable", "deadline_exceeded",
+                                     "resource_exhausted", "aborted", "canceled"})
+
+
 def transient(e: BaseException) -> bool:
     """Whether a failed conversation may succeed if tried again (time-outs, dropped
-    connections, rate limits, a LiveKit agent that never joined: a fresh room may do better)."""
+    connections, rate limits, a LiveKit agent that never joined: a fresh room may do better;
+    a LiveKit server node or its Redis that was briefly gone, issue 27)."""
+    import aiohttp
     from livekit.agents import APIConnectionError, APIStatusError, APITimeoutError
+    from livekit.api import TwirpError
 
     if isinstance(e, LiveKitError):
         return True
     if isinstance(e, APIStatusError):
         return e.retryable
-    return isinstance(e, (TimeoutError, ConnectionError, APIConnectionError, APITimeoutError))
+    if isinstance(e, TwirpError):
+        return e.code in LIVEKIT_TRANSIENT_CODES
+    return isinstance(e, (TimeoutError, ConnectionError, APIConnectionError, APITimeoutError, aiohttp.ClientError))

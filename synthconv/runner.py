@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from .config import RunConfig
-from .errors import transient
+from .errors import LiveKitError, transient
 from .process import die_with_parent
 from .job import Job
 from .transport.admission import Admit
@@ -54,7 +54,9 @@ def run_job(job: Job, library: Library, engine: Engine, config: RunConfig, admis
         rec = asyncio.run(converse(config, played, engine, admission))
         problem = rec.problem(played.scenario.turns.min)
         if problem:
-            raise RuntimeError(problem)
+            # a room's recording is what crossed the network: a text lost while a server's relay
+            # broke (a node or Redis restarting) need not be lost again, so that one is transient
+            raise (LiveKitError if config.transport == "livekit" else RuntimeError)(problem)
         meta = conversation_meta(played, engine, config.transport, rec)
         finish = None
         if config.impair:  # the impaired copies are part of the complete folder

@@ -49,6 +49,9 @@ REDISPATCHES = 2
 # within 5 s when it is refreshing its list of agent names (once a minute, and when a worker registers)
 ACCEPT_S = 8.0
 RETRY_S = 1.0  # between tries while every worker is full
+# nothing said or heard in a room for this long once both agents joined: it is stuck (a server
+# node's relay between an agent and the room broke, e.g. while Redis restarted; issue 27)
+STALL_S = 90.0
 VIEWERS = 4  # hidden viewers a room admits besides the agents, the observer and a spare (serve's live page)
 
 
@@ -102,11 +105,14 @@ class Observer:
         self.ended = asyncio.Event()
         self.left: list[str] = []  # agents that left before the call ended
         self.failed: tuple[str, str] | None = None  # (role, "transient: why") from an agent that gave up
+        self.lost: str | None = None  # why the observer itself lost the room (its server node went away)
+        self.last_text = 0.0  # when an agent last sent the observer a text (observer clock)
         self.changed = asyncio.Event()
         self._tasks: set[asyncio.Task] = set()
         self.room.on("track_subscribed", self._on_track)
         self.room.on("participant_attributes_changed", self._on_attributes)
         self.room.on("participant_disconnected", self._on_left)
+        self.room.on("disconnected", self._on_lost)
         for topic in (LINE_TOPIC, SAID_TOPIC, HEARD_TOPIC):
             self.room.register_text_stream_handler(topic, self._on_text)
 
@@ -146,6 +152,7 @@ class Observer:
         if role is None:
             return
         at = time.monotonic() - self.t0  # when it arrived: a LINE is sent as its line starts
+        self.last_text = self.clock()  # the call is alive (see until_changed)
 
         async def read() -> None:
             try:
@@ -181,6 +188,31 @@ class Observer:
         if p.identity in self.identities and not self.ended.is_set():
             self.left.append(self.identities[p.identity])
             self.changed.set()
+
+    def _on_lost(self, reason: object) -> None:
+        """The room went away under the observer (a node lost, issue 27): fail fast, not at the time-out."""
+        if not self.ended.is_set() and self.lost is None:
+            self.lost = rtc.DisconnectReason.Name(reason) if isinstance(reason, int) else str(reason)
+            self.changed.set()
+
+    async def until_changed(self, room: str, timeout: float) -> None:
+        """Wait until the call ends or something breaks it: a TimeoutError after `timeout` s, a
+        LiveKitError (transient) once nothing was said or heard for STALL_S."""
+        start = self.clock()
+        while not self.changed.is_set():
+            now = self.clock()
+            if now - start >= timeout:
+                raise TimeoutError(f"conversation did not end within {timeout:g} s ({self.progress()})")
+            if now - max(start, self.last_text) > STALL_S:
+                raise LiveKitError(f"room {room} stalled: nothing said or heard for {STALL_S:g} s ({self.progress()})")
+            try:
+                await asyncio.wait_for(self.changed.wait(), min(1.0, start + timeout - now))
+            except asyncio.TimeoutError:
+                pass
+
+    def clock(self) -> float:
+        """Seconds since the observer joined."""
+        return time.monotonic() - self.t0
 
     def progress(self) -> str:
         """What has crossed the room so far, for error messages."""
@@ -398,15 +430,14 @@ async def converse(played: ResolvedJob, config: RunConfig, timeout: float,
                                        f"({REDISPATCHES + 1} dispatches, {JOIN_TIMEOUT_S:g} s each)")
                 for role in sorted(missing):  # an accepted agent that never came (livekit/livekit#4374)
                     await dispatch(role)
-            try:
-                await asyncio.wait_for(observer.changed.wait(), timeout=timeout)
-            except asyncio.TimeoutError:
-                raise TimeoutError(f"conversation did not end within {timeout:g} s ({observer.progress()})") from None
+            await observer.until_changed(room, timeout)
             if observer.failed:
                 role, why = observer.failed
                 kind, _, why = why.partition(": ")
                 # a ConnectionError is transient for the supervisor, as in the local transport
                 raise (ConnectionError if kind == "transient" else RuntimeError)(f"{role} agent gave up: {why}")
+            if observer.lost:  # transient: --retries tries the job again in a fresh room
+                raise LiveKitError(f"the observer lost room {room} ({observer.lost}): its server node may be down")
             if observer.left:
                 raise LiveKitError(f"agent {observer.left[0]} left room {room} before the call ended")
             await asyncio.sleep(2.0)  # the last words, and the listener's transcript of them, arrive
