@@ -89,6 +89,9 @@ class Speaker:
     peer_ready: Callable[[], Awaitable[None]] | None = None
     turn_taking: str = "natural"  # or "strict": no self-repairs or repetitions in the wording
     barge_in: bool = False  # a room with natural turn-taking: the peer may cut in, and we stop
+    # the peer is somebody else's agent (an agent under test): no script of its own to follow,
+    # so the offline policy reacts to what it is asked (engine/offline/reactive.py)
+    reacts: bool = False
 
     @classmethod
     def of(cls, played: ResolvedJob, role: str, **kw) -> Speaker:  # noqa: ANN003 - the transport's own parts

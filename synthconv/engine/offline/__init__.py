@@ -8,6 +8,7 @@ from livekit.agents import Agent, AgentSession
 from ..base import Engine, EngineError, Speaker
 from ..session import RoleAgent, session_options, silero_vad
 from .policy import DialoguePolicy
+from .reactive import ReactivePolicy
 from .stt import TranscriptSTT
 from .tts import Espeak, EspeakTTS
 
@@ -66,7 +67,7 @@ class OfflineEngine(Engine):
         session = AgentSession(
             stt=self._stt(speaker),
             vad=silero_vad(),
-            llm=DialoguePolicy(
+            llm=(ReactivePolicy if speaker.reacts else DialoguePolicy)(
                 scenario=speaker.scenario,
                 role=speaker.role,
                 persona=speaker.persona,
