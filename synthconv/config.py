@@ -89,7 +89,7 @@ class RunConfig(_Frozen):
 
     PLAN: ClassVar[frozenset[str]] = frozenset({
         "count", "seed", "engine", "transport", "scenario", "persona", "personas", "scenarios_dir",
-        "personas_dir", "turn_taking", "impair", "hearing"})
+        "personas_dir", "turn_taking", "impair", "hearing", "agent"})
 
     count: int = 10
     seed: int = 0
@@ -107,6 +107,7 @@ class RunConfig(_Frozen):
     scenarios_dir: Path = DEFAULT_SCENARIOS
     personas_dir: Path = DEFAULT_PERSONAS
     impair: tuple[str, ...] = ()  # canonical specs (impair/stages.py)
+    agent: tuple[str, ...] = ()  # ROLE=AGENT_NAME: that role is somebody else's LiveKit agent (issue 28)
     openai: OpenAISettings = OpenAISettings()
     livekit_url: str | None = None  # the key and secret stay in the environment
     out: Path | None = None
@@ -164,6 +165,33 @@ class RunConfig(_Frozen):
 
         return tuple(i.spec() for i in parse(list(v)))
 
+    @field_validator("agent")
+    @classmethod
+    def _agent(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        from .runfolder.names import NAME
+
+        pairs: dict[str, str] = {}
+        for given in v:
+            role, sep, name = given.partition("=")
+            role, name = role.strip(), name.strip()
+            if not sep or not NAME.match(role) or not name or any(c.isspace() for c in name):
+                raise ValueError(f"--agent {given!r}: expected ROLE=AGENT_NAME, e.g. agent=my-support-agent")
+            if role in pairs:
+                raise ValueError(f"--agent: role {role!r} is given twice")
+            pairs[role] = name
+        return tuple(f"{r}={n}" for r, n in sorted(pairs.items()))
+
+    @property
+    def agents(self) -> dict[str, str]:
+        """--agent as role -> agent name."""
+        return dict(a.split("=", 1) for a in self.agent)
+
+    @model_validator(mode="after")
+    def _agent_needs_a_room(self) -> RunConfig:
+        if self.agent and self.transport != "livekit":
+            raise ValueError("--agent: a LiveKit agent joins a room; add --transport livekit")
+        return self
+
     @model_validator(mode="after")
     def _hearing(self) -> RunConfig:
         """The offline engine's hearing: whisper by default on the local transport; LiveKit rooms
@@ -210,7 +238,7 @@ class RunConfig(_Frozen):
         out = self.out or Path(".")
         flags: dict[str, Any] = {
             k: v for k, v in self.model_dump(mode="json").items() if k not in ("openai", "livekit_url", "out")}
-        for k in ("scenario", "persona", "impair"):
+        for k in ("scenario", "persona", "impair", "agent"):
             flags[k] = list(flags[k])
         for k in LIBRARY_FOLDERS:
             flags[k] = Path(os.path.relpath(Path(getattr(self, k)).resolve(), out.resolve())).as_posix()

@@ -52,21 +52,27 @@ NO_MORE = ["No, that's everything, thanks.", "No, that's all, thank you.", "That
 REPEATS_TO_STALL = 3  # the agent says the same line this many times: it is stuck
 
 
+def ids(value: str) -> list[re.Match]:
+    """The IDs said in `value` (an account, a reference, a phone number): three digits or more,
+    not a year and not an amount ("the 14th of July 1991", "$312.40" have none)."""
+    def is_id(m: re.Match) -> bool:
+        ident, before, after = m.group(0), value[:m.start()], value[m.end():]
+        return not (sum(c.isdigit() for c in ident) < 3 or re.fullmatch(r"(19|20)\d\d", ident)
+                    or before[-1:] in ("$", "£", "€", "₹") or after[:1] in ".," and after[1:2].isdigit())
+    return [m for m in acts.SPOKEN_ID.finditer(value) if is_id(m)]
+
+
 def spell(value: str) -> str:
     """`value` said slowly: an ID's letters and digits one by one ("RS-7734" -> "R S, 7 7 3 4"),
     an email's dots and at-sign as words; dates, years, amounts and words as they are."""
     if "@" in value:
         return re.sub(r"\s+", " ", value.replace(".", " dot ").replace("@", " at ")).strip()
-
-    def one_by_one(m: re.Match) -> str:
-        ident = m.group(0)
-        before, after = value[:m.start()], value[m.end():]
-        if (sum(c.isdigit() for c in ident) < 3 or re.fullmatch(r"(19|20)\d\d", ident)
-                or before[-1:] in "$£€₹" and before or after[:1] in ".," and after[1:2].isdigit()):
-            return ident  # a year, an amount, a short number
-        return ", ".join(" ".join(c for c in part if c.isalnum()) for part in re.split(r"[-\s]+", ident) if part)
-
-    return acts.SPOKEN_ID.sub(one_by_one, value)
+    out, at = [], 0
+    for m in ids(value):
+        one_by_one = ", ".join(" ".join(c for c in part if c.isalnum()) for part in re.split(r"[-\s]+", m.group(0)) if part)
+        out += [value[at:m.start()], one_by_one]
+        at = m.end()
+    return "".join(out) + value[at:]
 
 
 def spell_name(name: str) -> str:
@@ -162,9 +168,9 @@ class ReactivePolicy(DialoguePolicy):
         values = self._facts()
         # a read-back of one of our IDs: confirm it, or set a wrong digit right
         for key, value in values.items():
-            if key not in self.given or not acts.id_tokens(value):
+            if key not in self.given or not ids(value):
                 continue
-            want = acts.digits(acts.id_tokens(value)[0])
+            want = acts.digits(ids(value)[0].group(0))
             groups = acts.digit_groups(heard)
             if want in groups and "?" in heard:
                 return rng.choice(CONFIRMED)

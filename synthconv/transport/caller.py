@@ -1,0 +1,505 @@
+"""Somebody else's agent on the line (issue 28): a call between a user's deployed livekit-agents
+agent and synthconv's caller, in a real room, recorded by the hidden observer.
+
+Per job: create the room; the hidden observer joins (livekit.Observer: it publishes nothing and
+no participant sees it, so no agent can link it); synthconv's caller joins as an ordinary
+participant; the user's agent is dispatched explicitly under its agent name; the caller links
+to it and the call runs until one side ends it; the room is deleted whatever happened.
+
+How the caller joins, so that an agent with livekit-agents' defaults hears it: a STANDARD
+participant (the token's default kind, as a browser or app user; the default participant kinds
+of an AgentSession are STANDARD, SIP and CONNECTOR, never AGENT), identity `<role>-<job id>`,
+its persona's name as its name, and the attributes `synthconv.role` and `synthconv.simulated`.
+It publishes one microphone track and no transcript (a phone caller sends audio only): so every
+`lk.transcription` stream about the caller's track is what the agent's STT made of it.
+
+synthconv's side runs in this process (the runner), not in an agent worker: its session links
+to the agent's identity (participant kinds include AGENT: the agent under test is one), hears
+the agent's published transcript (or its own STT: the openai-* engines), cuts in on it where the
+turn-taking model says (barge_in.py) and ends the call when its policy does (engine/offline/
+reactive.py), or after STALL_S of silence from the agent twice.
+
+Errors a user must be able to act on are one line each, and not retried (a flaky agent shows
+as failed, never hidden by a second try): no worker took the dispatch within AGENT_WAIT_S (none
+is registered under that name), the agent never published audio, the agent left before the
+call ended. The dispatch metadata (documented in README: "Your own agent on the line") carries
+the scenario's context for agents that want it; an agent that ignores it works the same.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import time
+import uuid
+
+import numpy as np
+from livekit import api, rtc
+from livekit.agents import llm, room_io
+from livekit.agents.types import ATTRIBUTE_TRANSCRIPTION_FINAL, ATTRIBUTE_TRANSCRIPTION_TRACK_ID, TOPIC_TRANSCRIPTION
+
+from ..config import RunConfig
+from ..engine.base import CallControl, Engine, Speaker, TranscriptChannel
+from ..engine.offline.acts import says_goodbye
+from ..errors import AgentUnderTestError
+from ..job import ResolvedJob
+from ..recording import Recording, Turn
+from ..runfolder.audio import loud
+from ..runfolder.labels import disfluencies
+from .barge_in import BargeIn
+from .livekit import MERGE_GAP_S, SAMPLE_RATE, VIEWERS, LiveKitConfig, Observer
+from .protocol import ROOM_ENV, identity
+from .timing import timing_model
+
+log = logging.getLogger("synthconv.caller")
+
+AGENT_WAIT_S = 20.0  # a dispatch no worker took within this: no agent is registered under that name
+JOIN_WAIT_S = 20.0  # an agent that took the dispatch joins the room within this
+AUDIO_WAIT_S = 20.0  # an agent that joined publishes its audio within this
+STALL_S = 8.0  # the agent silent this long after the caller's line: the caller asks "Hello?" (twice: it hangs up)
+GOODBYE_S = 5.0  # after its last line the caller waits this long for the agent to answer, then for it to end
+LEAD_S = 0.15  # a caller line's audio reaches the observer after its playout started; search from before
+TRANSIT_MAX_S = 1.5  # a sound that took longer to arrive was another one
+ROLE_ATTR = "synthconv.role"
+SIMULATED_ATTR = "synthconv.simulated"
+
+
+def caller_token(cfg: LiveKitConfig, room: str, ident: str, name: str, role: str) -> str:
+    """An ordinary participant (kind STANDARD, the token's default) that may publish a microphone."""
+    grants = api.VideoGrants(room_join=True, room=room, can_publish=True, can_subscribe=True,
+                             can_publish_data=True, can_publish_sources=["microphone"])
+    return (api.AccessToken(cfg.api_key, cfg.api_secret).with_identity(ident).with_name(name)
+            .with_attributes({ROLE_ATTR: role, SIMULATED_ATTR: "1"}).with_grants(grants).to_jwt())
+
+
+def dispatch_metadata(played: ResolvedJob, caller_ident: str) -> str:
+    """What the agent's job metadata says (README "Your own agent on the line"): the scenario as
+    the agent's side sees it (its role's goal and facts, not the caller's), and who calls."""
+    ut = played.under_test
+    assert ut is not None
+    sc, caller = played.scenario, played.peer(ut.role)
+    return json.dumps({"synthconv": {
+        "version": 1, "conversation": played.job.id,
+        "scenario": {"id": sc.id, "title": sc.title, "domain": sc.domain, "language": sc.language},
+        "role": ut.role, "label": sc.roles[ut.role].label, "goal": sc.roles[ut.role].goal,
+        "facts": played.facts.get(ut.role, {}),
+        "caller": {"role": caller, "label": sc.roles[caller].label, "identity": caller_ident,
+                   "name": played.personas[caller].name}}}, ensure_ascii=False)
+
+
+class CallObserver(Observer):
+    """The hidden observer of a call with an agent under test. Besides both tracks it reads
+    `lk.transcription`: the agent's segments about its own audio are its turns' text, the final
+    transcripts about the caller's track are what the agent heard (`heard` of the caller's
+    lines). The caller's own lines come from the caller in this process (`lines`)."""
+
+    def __init__(self, played: ResolvedJob, caller_ident: str) -> None:
+        super().__init__(played.roles, played.job, played.scenario.language)
+        assert played.under_test is not None
+        self.agent_role = played.under_test.role
+        self.caller_role = played.peer(self.agent_role)
+        self.caller_ident = caller_ident
+        self.identities = {caller_ident: self.caller_role}  # the agent's once it has joined (watch)
+        self.agent_ident: str | None = None
+        self.recorded: set[str] = set()  # track sids being recorded
+        self.segments: list[dict] = []  # the agent's transcript: {text, opened, closed}
+        self.agent_heard: list[dict] = []  # its final transcripts of the caller: {text, at}
+        self.lines: list[dict] = []  # the caller's lines: {text, start, end, interrupted, intended}
+        self.caller_heard: list[dict] = []  # what the caller heard of the agent: {text, at}
+        self.sent: list[tuple[float, float]] = []  # the caller's sound as it left: (start, end) per frame
+        self.transit: dict[int, float] = {}  # caller turn -> how long its sound took to reach us (s)
+        self.room.register_text_stream_handler(TOPIC_TRANSCRIPTION, self._on_transcription)
+
+    def now(self) -> float:
+        return time.monotonic() - self.t0
+
+    def watch(self, agent_ident: str) -> None:
+        """Record the agent, whose identity is known once it joined (its tracks may already be in)."""
+        self.agent_ident = agent_ident
+        self.identities[agent_ident] = self.agent_role
+        p = self.room.remote_participants.get(agent_ident)
+        for pub in (p.track_publications.values() if p else []):
+            if pub.track is not None:
+                self._on_track(pub.track, pub, p)
+
+    def _on_track(self, track: rtc.Track, pub: rtc.RemoteTrackPublication, p: rtc.RemoteParticipant) -> None:
+        if pub.sid in self.recorded or p.identity not in self.identities or track.kind != rtc.TrackKind.KIND_AUDIO:
+            return
+        self.recorded.add(pub.sid)
+        super()._on_track(track, pub, p)
+
+    def _tracks_of(self, ident: str | None) -> set[str]:
+        p = self.room.remote_participants.get(ident or "")
+        return {pub.sid for pub in p.track_publications.values()} if p else set()
+
+    def _on_transcription(self, reader: rtc.TextStreamReader, participant_identity: str) -> None:
+        attributes = reader.info.attributes or {}
+        track = attributes.get(ATTRIBUTE_TRANSCRIPTION_TRACK_ID)
+        opened = self.now()
+
+        async def read() -> None:
+            text = (await reader.read_all()).strip()
+            if not text:
+                return
+            about_caller = participant_identity == self.caller_ident or (track and track in self._tracks_of(self.caller_ident))
+            if about_caller:
+                if attributes.get(ATTRIBUTE_TRANSCRIPTION_FINAL) == "true":
+                    self.agent_heard.append({"text": text, "at": self.now()})
+            elif participant_identity == self.agent_ident:
+                self.segments.append({"text": text, "opened": opened, "closed": self.now()})
+
+        self._spawn(read())
+
+    def _turns(self, tracks: dict[str, np.ndarray]) -> list[Turn]:
+        mine = self._caller_turns(tracks[self.caller_role])
+        turns = sorted(mine + self._agent_turns(tracks[self.agent_role]), key=lambda t: t.start)
+        for i, t in enumerate(turns):
+            t.turn = i
+        self.transit = {t.turn: x for t in mine if (x := self._transit(t)) is not None}
+        return turns
+
+    def _transit(self, turn: Turn) -> float | None:
+        """How long the end of the caller's `turn` took from leaving its audio source to reaching
+        this observer: the one hop every sound in the room takes (0.03 s on an idle machine, 0.2-0.4 s
+        on a loaded one, measured), taken off the gaps measure.py turns into latencies."""
+        ends = [b for _, b in self.sent if turn.start < b <= turn.end + 0.01]
+        return round(turn.end - max(ends), 3) if ends and 0 <= turn.end - max(ends) < TRANSIT_MAX_S else None
+
+    def _caller_turns(self, track: np.ndarray) -> list[Turn]:
+        """One turn per line the caller played: its speech in the caller's track from the line's
+        start to the next line's (the caller's clock is the observer's: one process)."""
+        speech = np.flatnonzero(loud(track))
+        turns = []
+        starts = [int(max(0.0, line["start"] - LEAD_S) * SAMPLE_RATE) for line in self.lines] + [len(track)]
+        for line, a, b in zip(self.lines, starts, starts[1:]):
+            inside = speech[(speech >= a) & (speech < b)]
+            if not len(inside) or not line["text"]:
+                continue
+            turns.append(Turn(turn=0, role=self.caller_role, speaker=self.caller_role, text=line["text"],
+                              start=round(inside[0] / SAMPLE_RATE, 3), end=round((inside[-1] + 1) / SAMPLE_RATE, 3),
+                              interrupted=line["interrupted"], intended=line["intended"] if line["interrupted"] else None,
+                              heard=None, disfluencies=disfluencies(line["text"], self.language)))
+        _label(turns, self.agent_heard, "heard")
+        return turns
+
+    def _agent_turns(self, track: np.ndarray) -> list[Turn]:
+        """The agent's speech regions (pauses under MERGE_GAP_S merged), each labelled with the
+        transcript segments that ended in it, else with what the caller heard there."""
+        speech = np.flatnonzero(loud(track))
+        if not len(speech):
+            return []
+        breaks = np.flatnonzero(np.diff(speech) > MERGE_GAP_S * SAMPLE_RATE)
+        firsts = np.concatenate([[speech[0]], speech[breaks + 1]])
+        lasts = np.concatenate([speech[breaks], [speech[-1]]])
+        turns = [Turn(turn=0, role=self.agent_role, speaker=self.agent_role, text="", start=round(a / SAMPLE_RATE, 3),
+                      end=round((b + 1) / SAMPLE_RATE, 3), interrupted=False, heard=None)
+                 for a, b in zip(firsts, lasts)]
+        _label(turns, [{"text": s["text"], "at": s["closed"]} for s in self.segments], "text")
+        _label(turns, self.caller_heard, "heard")
+        for t in turns:
+            t.text = t.text or (t.heard or "")  # an agent publishing no transcript: what the caller heard
+            t.disfluencies = disfluencies(t.text, self.language)
+        return turns
+
+
+def _label(turns: list[Turn], texts: list[dict], field: str) -> None:
+    """Each text goes to the last turn that started before it arrived (all texts of one turn
+    joined); a text before every turn goes to the first."""
+    joined: dict[int, list[str]] = {}
+    for x in sorted(texts, key=lambda x: x["at"]):
+        started = [i for i, t in enumerate(turns) if t.start <= x["at"] + 0.05]
+        if turns:
+            joined.setdefault(started[-1] if started else 0, []).append(x["text"])
+    for i, parts in joined.items():
+        setattr(turns[i], field, " ".join(parts))
+
+
+class Caller:
+    """synthconv's side of the call: an ordinary participant whose session links to the agent."""
+
+    def __init__(self, played: ResolvedJob, engine: Engine, config: RunConfig, observer: CallObserver) -> None:
+        assert played.under_test is not None
+        self.played, self.engine, self.observer = played, engine, observer
+        self.role = played.peer(played.under_test.role)
+        self.ident = identity(played.job.id, self.role)
+        self.turn_taking = config.turn_taking
+        self.room = rtc.Room()
+        self.call = CallControl()
+        self.heard = TranscriptChannel()
+        self.agent_ident: str | None = None
+        self.session = None
+        self.done = asyncio.Event()  # the caller hung up (or its engine gave up)
+        self.last_activity = time.monotonic()  # the end of the last speech of either side, or now
+        self.agent_lines = 0
+        self.hung_up: float | None = None  # when the caller left, on the observer's clock
+        self._tasks: set[asyncio.Task] = set()
+        self.barge_in = BargeIn(timing_model(self.turn_taking, played.job.seed, played.scenario, played.personas),
+                                self.role, played.under_test.role, self.call, heard=lambda text: None)
+        self.room.register_text_stream_handler(TOPIC_TRANSCRIPTION, self._on_transcription)
+
+    def _spawn(self, coro) -> asyncio.Task:  # noqa: ANN001
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    async def connect(self, cfg: LiveKitConfig, room: str) -> None:
+        name = self.played.personas[self.role].name
+        await self.room.connect(cfg.url, caller_token(cfg, room, self.ident, name, self.role))
+
+    def _on_transcription(self, reader: rtc.TextStreamReader, participant_identity: str) -> None:
+        """The agent's transcript of its own speech, word by word as it is played: what the
+        offline caller hears (and may cut in on)."""
+        track = (reader.info.attributes or {}).get(ATTRIBUTE_TRANSCRIPTION_TRACK_ID)
+        agent = self.room.remote_participants.get(participant_identity)
+        if participant_identity != self.agent_ident or agent is None or (
+                track and track not in {p.sid for p in agent.track_publications.values()}):
+            return
+        cuts_in = self.engine.cuts_in and self.turn_taking == "natural"
+
+        async def read() -> None:
+            text = await self.barge_in.follow(reader) if cuts_in else (await reader.read_all()).strip()
+            if text:
+                self.heard.put(text)
+
+        self._spawn(read())
+
+    async def agent_published(self) -> None:
+        """Until the agent has published its audio (its session is up)."""
+        while True:
+            p = self.room.remote_participants.get(self.agent_ident or "")
+            if p is not None and any(pub.kind == rtc.TrackKind.KIND_AUDIO for pub in p.track_publications.values()):
+                return
+            await asyncio.sleep(0.05)
+
+    async def start(self, agent_ident: str) -> None:
+        """Link a session to the agent and start talking (the first speaker opens once the agent
+        has published its audio)."""
+        self.agent_ident = agent_ident
+
+        async def ready() -> None:
+            await self.agent_published()
+            await asyncio.sleep(0.5)  # its subscription to our track settles
+
+        speaker = Speaker.of(self.played, self.role, heard=self.heard, call=self.call, peer_ready=ready,
+                             turn_taking=self.turn_taking, barge_in=self.turn_taking == "natural", reacts=True)
+        session, agent = self.engine.build(speaker)
+        self.session = session
+        self.barge_in.session = session
+        lines, observer = self.observer.lines, self.observer
+
+        @session.on("agent_state_changed")
+        def _on_state(ev) -> None:  # noqa: ANN001
+            self.last_activity = time.monotonic()
+            if ev.new_state == "speaking":
+                lines.append({"text": "", "start": observer.now(), "end": None, "interrupted": False, "intended": None})
+            elif ev.old_state == "speaking":
+                if lines:
+                    lines[-1]["end"] = observer.now()
+                if self.call.ending_role == self.role:
+                    self._spawn(self._hang_up())
+
+        @session.on("conversation_item_added")
+        def _on_item(ev) -> None:  # noqa: ANN001
+            item = ev.item
+            if not isinstance(item, llm.ChatMessage) or item.role != "assistant" or not (item.text_content or "").strip():
+                return
+            line = next((x for x in lines if not x["text"]), None)
+            if line is None:
+                return
+            line["text"] = item.text_content.strip()
+            if item.interrupted:  # the agent came in over us: `text` is what got out
+                self.call.interrupted[self.role] = line["text"]
+                line.update(interrupted=True, intended=(getattr(agent, "intended", "") or line["text"]).strip())
+
+        @session.on("user_state_changed")
+        def _on_agent_speech(ev) -> None:  # noqa: ANN001 - the "user" is the agent under test
+            self.last_activity = time.monotonic()
+            if ev.new_state == "speaking":
+                self.agent_lines += 1
+
+        @session.on("user_input_transcribed")
+        def _on_heard(ev) -> None:  # noqa: ANN001
+            if ev.is_final and ev.transcript.strip():
+                observer.caller_heard.append({"text": ev.transcript.strip(), "at": observer.now()})
+
+        self.call.failure_listeners.append(lambda error: self.done.set())
+        options = room_io.RoomOptions(
+            audio_input=room_io.AudioInputOptions(sample_rate=16000),
+            text_output=False,  # a caller sends audio only: every transcript of our track is the agent's
+            participant_kinds=[rtc.ParticipantKind.PARTICIPANT_KIND_AGENT, rtc.ParticipantKind.PARTICIPANT_KIND_STANDARD,
+                               rtc.ParticipantKind.PARTICIPANT_KIND_SIP, rtc.ParticipantKind.PARTICIPANT_KIND_CONNECTOR],
+            participant_identity=agent_ident,
+            close_on_disconnect=False,
+            delete_room_on_close=False,
+        )
+        await session.start(agent=agent, room=self.room, room_options=options)
+        self._time_outgoing(session)
+        self._spawn(self._watch_stalls())
+
+    def _time_outgoing(self, session) -> None:  # noqa: ANN001 - an AgentSession
+        """Note when each sound of ours leaves for the room (the frame's loud samples, once the
+        frames queued before it have played): on the observer's clock, since both are here. The
+        audio source is RoomIO's own (livekit-agents 1.8: RoomIO._audio_output._audio_source)."""
+        source = getattr(getattr(getattr(session, "_room_io", None), "_audio_output", None), "_audio_source", None)
+        if not isinstance(source, rtc.AudioSource):
+            raise RuntimeError("livekit-agents changed: RoomIO's audio source is not where caller.py looks for it")
+        capture, sent, now = source.capture_frame, self.observer.sent, self.observer.now
+
+        async def timed(frame: rtc.AudioFrame) -> None:
+            at = now() + source.queued_duration
+            await capture(frame)
+            sound = np.flatnonzero(loud(np.frombuffer(frame.data, dtype=np.int16)))
+            if len(sound):
+                sent.append((at + sound[0] / frame.sample_rate, at + (sound[-1] + 1) / frame.sample_rate))
+
+        source.capture_frame = timed
+
+    async def _watch_stalls(self) -> None:
+        """Ask the policy for a line when the agent has been silent STALL_S since the last speech
+        (it says "Hello?", then hangs up)."""
+        while not self.done.is_set():
+            await asyncio.sleep(0.5)
+            s = self.session
+            idle = s is not None and s.agent_state == "listening" and s.user_state == "listening"
+            if idle and self.call.ending_role is None and time.monotonic() - self.last_activity >= STALL_S:
+                self.last_activity = time.monotonic()
+                s.generate_reply()
+
+    async def _hang_up(self) -> None:
+        """The caller said its last line: it waits for the agent's goodbye (up to GOODBYE_S for it
+        to start, then until it ends) and leaves; the recording ends here (`hung_up`)."""
+        t0 = time.monotonic()
+
+        def agent_speaking() -> bool:
+            return self.session is not None and self.session.user_state == "speaking"
+
+        while time.monotonic() - t0 < GOODBYE_S and not agent_speaking():
+            await asyncio.sleep(0.1)
+        while agent_speaking() and time.monotonic() - t0 < 4 * GOODBYE_S:
+            await asyncio.sleep(0.1)
+        await asyncio.sleep(0.5)  # its last words reach the observer
+        self.hung_up = self.observer.now()
+        self.call.finish()
+        self.done.set()
+
+    async def close(self) -> None:
+        if self.session is not None:
+            try:
+                await asyncio.wait_for(self.session.aclose(), 5)
+            except Exception:  # noqa: BLE001 - closing after a failure: the failure is what counts
+                pass
+        await self.room.disconnect()
+        for t in list(self._tasks):
+            t.cancel()
+
+
+def _until(rec: Recording, end: float | None) -> Recording:
+    """The call up to when the caller hung up: what the agent said to an empty line is no part of it."""
+    if end is None:
+        return rec
+    n = int(end * rec.sample_rate)
+    if n >= len(next(iter(rec.tracks.values()))):
+        return rec
+    rec.tracks = {r: t[:n] for r, t in rec.tracks.items()}
+    rec.turns = [t for t in rec.turns if t.start < end - 0.05]
+    for i, t in enumerate(rec.turns):
+        t.turn, t.end = i, min(t.end, round(end, 3))
+    return rec
+
+
+async def _agent_joins(lk: api.LiveKitAPI, room: str, dispatch_id: str, caller: Caller, agent_name: str) -> str:
+    """The identity of the agent that took the dispatch, once it is in the room."""
+    t0 = time.monotonic()
+    taken = None  # when a worker took the job
+    ident = ""
+    while True:
+        waited = time.monotonic() - t0
+        if not taken:
+            for d in await lk.agent_dispatch.list_dispatch(room):
+                if d.id == dispatch_id and d.state.jobs:
+                    taken, ident = time.monotonic(), d.state.jobs[0].state.participant_identity
+            if not taken and waited > AGENT_WAIT_S:
+                raise AgentUnderTestError(
+                    f"--agent: no worker took the call for agent name {agent_name!r} within {AGENT_WAIT_S:g} s: "
+                    f"none is registered under that name with {os.environ.get('LIVEKIT_URL', 'this server')}, or "
+                    "every one is above its load threshold")
+        agents = [p for p in caller.room.remote_participants.values()
+                  if p.kind == rtc.ParticipantKind.PARTICIPANT_KIND_AGENT and (not ident or p.identity == ident)]
+        if agents:
+            return agents[0].identity
+        if taken and time.monotonic() - taken > JOIN_WAIT_S:
+            raise AgentUnderTestError(f"agent {agent_name!r} took the call but never joined room {room} "
+                                      f"within {JOIN_WAIT_S:g} s")
+        await asyncio.sleep(0.2)
+
+
+async def converse(played: ResolvedJob, config: RunConfig, engine: Engine, timeout: float) -> Recording:
+    """One call between the agent under test and synthconv's caller; what the observer recorded."""
+    ut = played.under_test
+    assert ut is not None and ut.agent_name
+    cfg = LiveKitConfig.from_env()
+    job = played.job
+    room = os.environ.get(ROOM_ENV) or f"synthconv-{job.id}-{uuid.uuid4().hex[:6]}"
+    caller_ident = identity(job.id, played.peer(ut.role))
+    observer = CallObserver(played, caller_ident)
+    caller = Caller(played, engine, config, observer)
+    left: list[float] = []
+    async with cfg.api() as lk:
+        await lk.room.create_room(api.CreateRoomRequest(name=room, empty_timeout=30, departure_timeout=10,
+                                                        max_participants=3 + VIEWERS))
+        try:
+            await observer.connect(cfg, room)
+            await caller.connect(cfg, room)
+            sent = await lk.agent_dispatch.create_dispatch(api.CreateAgentDispatchRequest(
+                agent_name=ut.agent_name, room=room, metadata=dispatch_metadata(played, caller_ident)))
+            agent_ident = await _agent_joins(lk, room, sent.id, caller, ut.agent_name)
+            joined = time.monotonic()
+            caller.agent_ident = agent_ident
+            observer.watch(agent_ident)
+            caller.room.on("participant_disconnected",
+                           lambda p: left.append(time.monotonic()) if p.identity == agent_ident else None)
+            try:
+                await asyncio.wait_for(caller.agent_published(), AUDIO_WAIT_S)
+            except asyncio.TimeoutError:
+                raise AgentUnderTestError(f"agent {ut.agent_name!r} joined room {room} but published no audio "
+                                          f"within {AUDIO_WAIT_S:g} s") from None
+            await caller.start(agent_ident)
+            deadline = joined + timeout
+            while not caller.done.is_set() and not left:
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"the call did not end within {timeout:g} s ({observer.progress()})")
+                await asyncio.sleep(0.1)
+            if caller.call.error is not None:
+                raise caller.call.error
+            if left and not caller.done.is_set():
+                if not (observer.segments and says_goodbye(observer.segments[-1]["text"])):
+                    raise AgentUnderTestError(
+                        f"agent {ut.agent_name!r} left room {room} before the call ended "
+                        f"({left[0] - joined:.0f} s in, {caller.agent_lines} lines heard)")
+                ending = {"by": ut.role, "reason": "goodbye"}
+            else:
+                ending = {"by": caller.role, "reason": caller.call.ending_reason or "hung up"}
+            await asyncio.sleep(1.0)  # the agent's transcript of the last words arrives
+            rec = _until(observer.recording(), caller.hung_up)
+        finally:
+            await caller.close()
+            await observer.close()
+            try:
+                await lk.room.delete_room(api.DeleteRoomRequest(room=room))
+            except api.TwirpError:
+                pass
+    from ..under_test.assess import assess
+
+    names = {ut.role: ut.agent_name, caller.role: played.personas[caller.role].name}
+    for t in rec.turns:
+        t.speaker = names[t.role]
+    rec.notes["ending"] = ending
+    rec.notes["livekit"] = {"room": room, "dispatches": {ut.role: 1}, "agent_identity": agent_ident}
+    rec.notes["turn_taking"] = config.turn_taking
+    rec.notes["voices"] = {caller.role: engine.voice(played.personas[caller.role]),
+                           ut.role: {"engine": "agent under test", "agent_name": ut.agent_name}}
+    rec.notes["agent_under_test"] = assess(played, rec, transit=observer.transit, ending=ending)
+    return rec
