@@ -14,6 +14,7 @@ Variants, from the environment (the tests' known truths):
 - USER_AGENT_DELAY_S: it starts speaking exactly this long after the caller's speech ended, as
   both go over the wire (a slow agent whose latency is known; see Wire);
 - USER_AGENT_NO_YIELD=1: interruptions off: it talks through a caller who cuts in;
+- USER_AGENT_PERSONA: the receptionist it is told it is ("Daniel Okafor" says more each turn);
 - USER_AGENT_TRUTH=FILE: one JSON line per reply, {heard_end, spoke, latency_s}: the caller's
   last loud sample as it arrived here and this agent's first loud sample as it left (Wire), on
   the machine's monotonic clock.
@@ -35,11 +36,12 @@ from livekit.plugins import openai, silero
 NAME = os.environ.get("USER_AGENT_NAME", "clinic-receptionist")
 DELAY_S = float(os.environ.get("USER_AGENT_DELAY_S", "0") or 0)
 NO_YIELD = os.environ.get("USER_AGENT_NO_YIELD") == "1"
+PERSONA = os.environ.get("USER_AGENT_PERSONA", "Maya Chen")  # the loopback model speaks as this receptionist
 TRUTH = os.environ.get("USER_AGENT_TRUTH")
 LOUD = 64  # what the recording contract calls speech (|sample| above -54 dBFS)
 
 INSTRUCTIONS = (
-    "You are Maya Chen, the Clinic receptionist in this call: A patient calls a clinic to book an appointment "
+    f"You are {PERSONA}, the Clinic receptionist in this call: A patient calls a clinic to book an appointment "
     "for a recurring problem. Your goal: Identify the patient, understand how urgent it is and book a suitable "
     "slot. Facts only you know: clinic: Riverside Medical Centre; doctor: Dr. Patel; slot: Thursday at 9:40; "
     "confirmation: RS-7734. Keep your answers short and friendly."

@@ -13,8 +13,10 @@ GAP_S are bridged. The caller's lines are its turns (its own track, so they brac
   (that is talking over).
 - `barge_ins` / `yield_s`: each caller line that starts while the agent speaks is a barge-in;
   the agent yielded at the end of its last speech before the caller's line ended, if it stayed
-  silent from there to that end: `yield_s` is that moment minus the caller's onset, null when
-  the agent was still speaking when the caller's line ended (it never stopped).
+  silent from there to that end and stopped within YIELD_WINDOW_S of the caller's onset:
+  `yield_s` is that moment minus the onset. It is null when the agent was still speaking when
+  the caller's line ended, or talked on longer than the window (it finished its sentence; an
+  agent whose line happened to end within the window cannot be told from one that yielded).
 - `talk_over`: agent speech that starts inside a caller line (the agent came in over it).
 - `long_silences`: stretches of LONG_SILENCE_S or more with nobody speaking, between the first
   and the last speech of the call, with who spoke last.
@@ -31,6 +33,7 @@ from ..runfolder.audio import loud
 
 GAP_S = 0.25  # pauses shorter than this are inside one stretch of speech (between words)
 LONG_SILENCE_S = 3.0
+YIELD_WINDOW_S = 3.0  # an agent still talking this long after the caller came in did not yield
 
 
 def regions(track: np.ndarray, rate: int, gap_s: float = GAP_S) -> list[tuple[float, float]]:
@@ -76,7 +79,7 @@ class Measures:
             "response_latency_s": lat,
             "latency_p50_s": percentile(lat, 50), "latency_p95_s": percentile(lat, 95),
             "replies": self.replies,
-            "yield_s": self.yields, "barge_ins": self.barge_ins,
+            "yield_s": self.yields, "barge_ins": self.barge_ins, "yield_window_s": YIELD_WINDOW_S,
             "talk_over": self.talk_over, "talk_over_s": round(sum(t["overlap_s"] for t in self.talk_over), 3),
             "long_silences": self.long_silences, "long_silence_threshold_s": LONG_SILENCE_S,
             "talk_ratio": self.talk_ratio, "speech_s": self.speech_s, "turns": self.turns,
@@ -126,7 +129,7 @@ def measure(turns: list[dict], tracks: dict[str, np.ndarray], rate: int, agent: 
         for a, b in speech:
             if b > onset and a < c["end"]:
                 stopped = b
-        kept_on = stopped is None or stopped >= c["end"]
+        kept_on = stopped is None or stopped >= c["end"] or stopped - onset > YIELD_WINDOW_S
         m.barge_ins.append({"turn": c["turn"], "at": round(onset, 3),
                             "yield_s": None if kept_on else round(stopped - onset, 3)})
 
