@@ -3,8 +3,9 @@
 A scenario says *what* a call is about (two roles, their goals and private facts, and the beats
 of the call); a persona says *who* plays a role (name, language, voice per engine, speaking
 style). Both are plain pydantic models so a broken file fails with the file and the field named.
-About 370 lines because the library is one contract: scenarios with their branches, personas,
-the axes a drawn persona keeps within and the locales it draws from are validated together.
+About 490 lines because the library is one contract: scenarios with their branches and their
+expectations of an agent under test, personas, the axes a drawn persona keeps within and the
+locales it draws from are validated together.
 """
 
 from __future__ import annotations

@@ -103,14 +103,15 @@ def is_question(text: str) -> bool:
 
 
 # "repeat it", not "your repeat prescription"
-_REPEAT = re.compile(r"\b(repeat (it|that|the)|say that again|didn't catch|did not catch|one more time)\b", re.I)
+_REPEAT = re.compile(r"\b(repeat (it|that|the)|say that again|didn't catch|did not catch|one more time"
+                     r"|didn't understand|did not understand|come again|pardon)\b", re.I)
 _WAS_THAT = re.compile(r"\bwas that\s+\S*\d|, was that it\b", re.I)  # a number asked about
 _SORRY = re.compile(r"^\W*(sorry|i'm sorry|just to check)\b", re.I)  # how a short question about it starts
 _DENIED = re.compile(r"^\W*(no\b(?! problem)|sorry, not|not quite|actually|that's wrong)", re.I)
 
 
 @examples(("Sorry, could you repeat that?", True), ("I didn't catch the account number.", True),
-          ("It's for my repeat prescription.", False))
+          ("It's for my repeat prescription.", False), ("I'm sorry, I didn't understand that.", True))
 def asks_to_repeat(text: str) -> bool:
     return bool(_REPEAT.search(text))
 

@@ -13,6 +13,7 @@ acts.py:
 - its needs are its own beats of the script that are not answers (the request it calls about,
   the follow-up questions): it raises the first when the agent opens, the next when the agent
   has answered or asks "anything else?";
+- an agent that says a line it said before, or asks to hear it again, hears the last need again;
 - it ends politely when every need is raised and answered (`goal met`), when the agent says
   goodbye, when the agent stalls (silent after a "Hello?", or saying the same line three times)
   and on the scenario's last turn.
@@ -127,7 +128,8 @@ class ReactivePolicy(DialoguePolicy):
         if acts.says_goodbye(last):
             met = self.raised >= len(self.needs)
             return self._close(rng, peer, "goodbye", line=None if met else rng.choice(BYE))
-        if self._stuck(heard_all):
+        again = self._repeats(heard_all)
+        if again >= REPEATS_TO_STALL:
             return self._close(rng, peer, "stalled", line=rng.choice(STALLED))
         cut = self.call.interrupted.pop(self.role, None)
         if cut is not None and self.raised and any(cut.strip() and cut.strip() in s for s in said[-1:]):
@@ -135,8 +137,11 @@ class ReactivePolicy(DialoguePolicy):
 
         if acts.asks_to_wait(last):
             return self._say(rng.choice(WAITING), rng, peer)
-        answer = self._answer(last, said, rng)
+        answer = self._answer(last, rng)
         asked = acts.request(last)
+        if answer is None and self.raised and (again > 1 and not asked or acts.asks_to_repeat(last)):
+            self.raised -= 1  # no progress, or it did not follow: the last need again
+            return self._raise(rng, peer)
         if answer is not None:
             # a fact asked at the opening ("who am I speaking with?") comes with the request
             if not self.raised and self.needs and not acts.asks_to_spell(last):
@@ -162,7 +167,7 @@ class ReactivePolicy(DialoguePolicy):
             return self._say(choose(need.more, "", None, rng, self.lang).format(**self._values(peer)), rng, peer)
         return self._say(rng.choice(UNSURE), rng, peer, first=first)
 
-    def _answer(self, heard: str, said: list[str], rng: random.Random) -> str | None:
+    def _answer(self, heard: str, rng: random.Random) -> str | None:
         """What to say to a question about our facts: the fact (again, slowly, if asked again or
         to spell it), a confirmation of a read-back, or its correction. None if it asks none."""
         values = self._facts()
@@ -207,10 +212,11 @@ class ReactivePolicy(DialoguePolicy):
         what = key.replace("_", " ") if acts.topic(key) == key else acts.topic(key).replace("dob", "date of birth")
         return rng.choice(ANSWER + ANSWER_WHAT).format(value=value, what=what)
 
-    def _stuck(self, heard: list[str]) -> bool:
-        """The agent said its last line REPEATS_TO_STALL times."""
+    @staticmethod
+    def _repeats(heard: list[str]) -> int:
+        """How many times the agent has said its last line (REPEATS_TO_STALL: it is stuck)."""
         last = normalize(heard[-1]) if heard else ""
-        return bool(last) and sum(normalize(h) == last for h in heard) >= REPEATS_TO_STALL
+        return sum(normalize(h) == last for h in heard) if last else 0
 
     # --- saying it ---------------------------------------------------------------------------
 
