@@ -1,5 +1,6 @@
 """Somebody else's agent on the line (issue 28): a call between a user's deployed livekit-agents
 agent and synthconv's caller, in a real room, recorded by the hidden observer.
+
 About 360 lines because a call has three parties to keep in step (the room, the agent, the
 caller's session) and each way the agent can fail is its own one-line error.
 
