@@ -1,7 +1,7 @@
 """The records of a run folder (docs/FORMAT.md), one frozen class each, as lhotse's
 `SupervisionSegment` is: `to_dict` writes the current format, `from_dict` reads every version
-since 1.0 and raises `SchemaError` naming the field of a record it cannot read. About 310 lines
-because every record of the contract is here, each with its checks.
+since 1.0 and raises `SchemaError` naming the field of a record it cannot read.
+About 310 lines because every record of the contract is here, each with its checks.
 
 - `WordSpan`, `TranscriptLine`: a line of conversations/<id>/transcript.jsonl;
 - `IndexLine`: a line of conversations.jsonl (how one planned conversation ended);
