@@ -153,7 +153,7 @@ class Expect(_Strict):
     caller's facts, or `name`), and limits on its p95 response latency and on how long it keeps
     talking once the caller cuts in."""
 
-    say: list[str | SayPattern] = Field(default_factory=list)
+    say: list[SayPattern | str] = Field(default_factory=list)  # a pattern first: its errors are the ones told
     ask_for: list[str] = Field(default_factory=list)
     max_p95_latency_s: float | None = Field(None, gt=0)
     max_yield_s: float | None = Field(None, gt=0)
