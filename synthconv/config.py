@@ -1,5 +1,7 @@
 """One run's configuration: every `generate` setting, typed and checked once.
 
+Over 300 lines because one owner of every setting is the point: its checks name the flags.
+
 `RunConfig` is built by the CLI (from flags, or from a run's run.json plus the flags that may
 change on `--resume`), handed whole to the supervisor and its runner processes, and its
 non-secret part travels in every LiveKit dispatch (`EngineSpec`, `TimingSpec`). It owns:
@@ -91,7 +93,7 @@ class RunConfig(_Frozen):
 
     PLAN: ClassVar[frozenset[str]] = frozenset({
         "count", "seed", "engine", "transport", "scenario", "persona", "personas", "scenarios_dir",
-        "personas_dir", "turn_taking", "impair", "hearing", "tts"})
+        "personas_dir", "turn_taking", "impair", "hearing", "tts", "agent"})
 
     count: int = 10
     seed: int = 0
@@ -111,6 +113,7 @@ class RunConfig(_Frozen):
     personas_dir: Path = DEFAULT_PERSONAS
     impair: tuple[str, ...] = ()  # canonical specs (impair/stages.py)
     voices_dir: tuple[Path, ...] = ()  # voice folders of this machine (voices.py): not recorded in run.json
+    agent: tuple[str, ...] = ()  # ROLE=AGENT_NAME: that role is somebody else's LiveKit agent (issue 28)
     openai: OpenAISettings = OpenAISettings()
     livekit_url: str | None = None  # the key and secret stay in the environment
     out: Path | None = None
@@ -176,6 +179,33 @@ class RunConfig(_Frozen):
 
         return tuple(i.spec() for i in parse(list(v)))
 
+    @field_validator("agent")
+    @classmethod
+    def _agent(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        from .runfolder.names import NAME
+
+        pairs: dict[str, str] = {}
+        for given in v:
+            role, sep, name = given.partition("=")
+            role, name = role.strip(), name.strip()
+            if not sep or not NAME.match(role) or not name or any(c.isspace() for c in name):
+                raise ValueError(f"--agent {given!r}: expected ROLE=AGENT_NAME, e.g. agent=my-support-agent")
+            if role in pairs:
+                raise ValueError(f"--agent: role {role!r} is given twice")
+            pairs[role] = name
+        return tuple(f"{r}={n}" for r, n in sorted(pairs.items()))
+
+    @property
+    def agents(self) -> dict[str, str]:
+        """--agent as role -> agent name."""
+        return dict(a.split("=", 1) for a in self.agent)
+
+    @model_validator(mode="after")
+    def _agent_needs_a_room(self) -> RunConfig:
+        if self.agent and self.transport != "livekit":
+            raise ValueError("--agent: a LiveKit agent joins a room; add --transport livekit")
+        return self
+
     @model_validator(mode="after")
     def _hearing(self) -> RunConfig:
         """The offline engine's hearing: whisper by default on the local transport; LiveKit rooms
@@ -226,7 +256,7 @@ class RunConfig(_Frozen):
         flags: dict[str, Any] = {
             k: v for k, v in self.model_dump(mode="json").items()
             if k not in ("openai", "livekit_url", "out", "voices_dir")}
-        for k in ("scenario", "persona", "impair"):
+        for k in ("scenario", "persona", "impair", "agent"):
             flags[k] = list(flags[k])
         for k in LIBRARY_FOLDERS:
             flags[k] = Path(os.path.relpath(Path(getattr(self, k)).resolve(), out.resolve())).as_posix()

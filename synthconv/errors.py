@@ -23,6 +23,11 @@ class LiveKitError(RuntimeError):
     """A LiveKit problem (credentials, server, dispatch, an agent that never joined or left)."""
 
 
+class AgentUnderTestError(RuntimeError):
+    """The agent under test did not do its part of the call (no worker took it, it published no
+    audio, it left early). Never retried: a flaky agent must show as failed, not be hidden."""
+
+
 class RunFolderError(ValueError):
     """The run folder cannot be used as asked, or is not a readable run."""
 

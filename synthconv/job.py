@@ -13,10 +13,11 @@ import hashlib
 import itertools
 import json
 import random
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 
 from .personas import MIXED_FILE_SHARE, MODES, draw
-from .scenario import Branch, Library, Persona, Scenario, draw_facts
+from .scenario import Branch, Library, Persona, Scenario, UnderTest, draw_facts
 from .voices import Catalog
 
 WALK = 4096  # a job's variant: its run's offset (a multiple of WALK) plus its step along the wording walk
@@ -56,12 +57,13 @@ class Job:
     def cast(self, library: Library) -> dict[str, Persona]:
         return {r: self.persona(r, library) for r in self.roles}
 
-    def resolve(self, library: Library) -> ResolvedJob:
-        """This job as it is played (see ResolvedJob)."""
+    def resolve(self, library: Library, agents: Mapping[str, str] | None = None) -> ResolvedJob:
+        """This job as it is played (see ResolvedJob); `agents` are the run's --agent ROLE=NAME."""
         branch = self.branch(library)
         scenario = library.scenarios[self.scenario].play(branch)
         return ResolvedJob(job=self, scenario=scenario, branch=branch, personas=self.cast(library),
-                           facts=draw_facts(scenario, self.seed))
+                           facts=draw_facts(scenario, self.seed),
+                           under_test=scenario.agent_on_line(agents or {}))
 
 
 @dataclass(frozen=True)
@@ -76,6 +78,7 @@ class ResolvedJob:
     branch: Branch | None
     personas: dict[str, Persona]  # role -> who plays it
     facts: dict[str, dict[str, str]]  # role -> the facts only it knows, one value drawn per conversation
+    under_test: UnderTest | None = None  # a role somebody else's agent plays (synthconv plays the other)
 
     @property
     def roles(self) -> list[str]:
@@ -88,14 +91,16 @@ class ResolvedJob:
     def to_dict(self) -> dict:
         return {"job": self.job.to_dict(), "scenario": self.scenario.model_dump(mode="json"),
                 "branch": self.branch and self.branch.model_dump(mode="json"),
-                "personas": {r: p.model_dump(mode="json") for r, p in self.personas.items()}, "facts": self.facts}
+                "personas": {r: p.model_dump(mode="json") for r, p in self.personas.items()}, "facts": self.facts,
+                "under_test": self.under_test and self.under_test.model_dump(mode="json")}
 
     @classmethod
     def from_dict(cls, d: dict) -> ResolvedJob:
         return cls(job=Job.from_dict(d["job"]), scenario=Scenario.model_validate(d["scenario"]),
                    branch=Branch.model_validate(d["branch"]) if d.get("branch") else None,
                    personas={r: Persona.model_validate(p) for r, p in d["personas"].items()},
-                   facts={r: dict(f) for r, f in d["facts"].items()})
+                   facts={r: dict(f) for r, f in d["facts"].items()},
+                   under_test=UnderTest.model_validate(d["under_test"]) if d.get("under_test") else None)
 
 
 def _job_id(scenario: str, roles: dict[str, str], seed: int) -> str:

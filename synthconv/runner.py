@@ -50,7 +50,7 @@ def run_job(job: Job, library: Library, engine: Engine, config: RunConfig, admis
 
     assert config.out is not None
     try:
-        played = job.resolve(library)
+        played = job.resolve(library, config.agents)
         rec = asyncio.run(converse(config, played, engine, admission))
         problem = rec.problem(played.scenario.turns.min)
         if problem:

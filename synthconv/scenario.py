@@ -3,14 +3,16 @@
 A scenario says *what* a call is about (two roles, their goals and private facts, and the beats
 of the call); a persona says *who* plays a role (name, language, voice per engine, speaking
 style). Both are plain pydantic models so a broken file fails with the file and the field named.
-About 370 lines because the library is one contract: scenarios with their branches, personas,
-the axes a drawn persona keeps within and the locales it draws from are validated together.
+About 490 lines because the library is one contract: scenarios with their branches and their
+expectations of an agent under test, personas, the axes a drawn persona keeps within and the
+locales it draws from are validated together.
 """
 
 from __future__ import annotations
 
 import re
 import string
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, ClassVar, Literal
@@ -123,6 +125,54 @@ class Branch(_Strict):
     script: list[Beat] = Field(min_length=1)
 
 
+class SayPattern(_Strict):
+    """Something the agent under test must say, as a regular expression (Python `re`, searched
+    case-insensitively in each of its turns): "[A-Z]{2}-\\d{4}" for a reference of that shape."""
+
+    pattern: str
+    name: str | None = None  # how a report names it ("reference number"); default: the pattern
+
+    @field_validator("pattern")
+    @classmethod
+    def _compiles(cls, v: str) -> str:
+        try:
+            re.compile(v)
+        except re.error as e:
+            raise ValueError(f"not a regular expression ({e})") from None
+        return v
+
+    @property
+    def label(self) -> str:
+        return self.name or self.pattern
+
+
+class Expect(_Strict):
+    """What the agent under test must do in every call of the scenario, each checked pass/fail
+    with its evidence (synthconv/under_test/expect.py): phrases (a string: its words, case and
+    punctuation ignored) or patterns it must say, the caller's facts it must ask for (keys of the
+    caller's facts, or `name`), and limits on its p95 response latency and on how long it keeps
+    talking once the caller cuts in."""
+
+    say: list[SayPattern | str] = Field(default_factory=list)  # a pattern first: its errors are the ones told
+    ask_for: list[str] = Field(default_factory=list)
+    max_p95_latency_s: float | None = Field(None, gt=0)
+    max_yield_s: float | None = Field(None, gt=0)
+
+    @property
+    def empty(self) -> bool:
+        return not (self.say or self.ask_for or self.max_p95_latency_s or self.max_yield_s)
+
+
+class UnderTest(_Strict):
+    """A role played by somebody else's LiveKit agent (`generate --agent ROLE=AGENT_NAME`, or the
+    scenario's own `under_test` with an `agent_name`): synthconv plays the other role and
+    checks `expect` against what the agent did."""
+
+    role: Id
+    agent_name: str | None = Field(None, min_length=1, max_length=200)
+    expect: Expect = Expect()
+
+
 class Scenario(_Strict):
     id: Id
     title: str
@@ -135,6 +185,7 @@ class Scenario(_Strict):
     outcome: list[str] = Field(min_length=1)
     script: list[Beat] = Field(min_length=2)
     branches: list[Branch] = Field(default_factory=list)
+    under_test: UnderTest | None = None
 
     @field_validator("roles")
     @classmethod
@@ -152,6 +203,8 @@ class Scenario(_Strict):
         self._check_script(self.script, "script", 0, {})
         if {b.role for b in self.script} != set(self.roles):
             raise ValueError("both roles must speak in the script")
+        if self.under_test is not None:
+            self._check_under_test(self.under_test)
         if len(self.script) < self.turns.min:  # a call ends with its last beat: it would always fail
             raise ValueError(f"turns.min is {self.turns.min} but the script has {len(self.script)} beats")
         ids = set()
@@ -170,6 +223,34 @@ class Scenario(_Strict):
                 raise ValueError(f"{where}: turns.min is {self.turns.min} but this branch plays "
                                  f"{br.at + len(br.script)} beats")
         return self
+
+    def _check_under_test(self, ut: UnderTest) -> None:
+        if ut.role not in self.roles:
+            raise ValueError(f"under_test.role {ut.role!r} is not one of the roles")
+        caller = next(r for r in self.roles if r != ut.role)
+        known = set(self.roles[caller].facts) | {"name"} | {k for b in self.branches for k in b.facts.get(caller, {})}
+        for key in ut.expect.ask_for:
+            if key not in known:
+                raise ValueError(f"under_test.expect.ask_for: {key!r} is not a fact of {caller} "
+                                 f"(known: {', '.join(sorted(known))})")
+
+    def agent_on_line(self, agents: Mapping[str, str]) -> UnderTest | None:
+        """Which role somebody else's agent plays in this scenario, and which agent: the role
+        `agents` (--agent ROLE=AGENT_NAME) names, else the scenario's `under_test` when it names
+        an agent; None when synthconv plays both roles. ValueError (naming --agent) when the
+        flags name both roles, or none of this scenario's."""
+        named = [r for r in self.role_keys if r in agents]
+        if len(named) > 1:
+            raise ValueError(f"--agent names both roles of scenario {self.id} ({', '.join(named)}): "
+                             "synthconv plays one of them")
+        if named:
+            role = named[0]
+            own = self.under_test if self.under_test is not None and self.under_test.role == role else None
+            return (own or UnderTest(role=role)).model_copy(update={"agent_name": agents[role]})
+        if agents:
+            raise ValueError(f"--agent {', '.join(f'{r}={n}' for r, n in agents.items())}: scenario {self.id} has "
+                             f"no role {' or '.join(map(repr, agents))} (its roles: {', '.join(self.role_keys)})")
+        return self.under_test if self.under_test is not None and self.under_test.agent_name else None
 
     def _check_script(self, script: list[Beat], where: str, start: int, extra: dict) -> None:
         """Roles alternate and every placeholder names a fact of the speaker (beats from `start`

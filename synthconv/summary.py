@@ -1,5 +1,6 @@
 """A run's summary (`inspect RUN`, `inspect --json`, the serve API): counts by status, scenario
-and persona, durations, turns, word error rates and the turn-taking figures."""
+and persona, durations, turns, word error rates, the turn-taking figures and, for calls with an
+agent under test, its figures and checks (under_test/runs.py)."""
 
 from __future__ import annotations
 
@@ -25,7 +26,9 @@ def summarize(view: dict) -> dict:
             p[r["status"]] = p.get(r["status"], 0) + 1
     total = sum(r["duration_s"] or 0 for r in ok)
     turns = sum(r["turns"] or 0 for r in ok)
-    return {
+    from .under_test.runs import summary as agents
+
+    out = {
         "run": view["run"], "state": view["state"], "planned": len(rows), "by_status": by_status,
         "by_scenario": by_scenario, "by_persona": by_persona,
         "duration_s": {"total": round(total, 3), "mean": round(total / len(ok), 3) if ok else None},
@@ -34,6 +37,10 @@ def summarize(view: dict) -> dict:
         "failures": [{"id": r["id"], "error": r["error"]} for r in rows if r["status"] == "failed"],
         "turn_taking": labels.run_figures(Path(view["run"]), [r["id"] for r in ok]),
     }
+    under_test = agents(view)
+    if under_test is not None:  # calls with somebody else's agent on the line
+        out["agent_under_test"] = under_test
+    return out
 
 
 def _spread(values: list[float]) -> dict:

@@ -22,7 +22,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from multiprocessing import get_context
 from multiprocessing.connection import wait
-from pathlib import Path
 
 from .config import LIBRARY_FOLDERS, RunConfig
 from .errors import RunFolderError

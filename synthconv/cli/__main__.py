@@ -1,6 +1,5 @@
 """`python -m synthconv.cli` (how tests, benches and `generate`'s local worker start the CLI)."""
 
-import sys
 
 from . import main
 

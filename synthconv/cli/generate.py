@@ -81,6 +81,9 @@ def generate(
                                                  help="Model of openai-realtime (default gpt-realtime).")] = None,
     yes: Annotated[bool, Opt("--yes", "-y", help="Start a large paid run without asking (see the estimate).")]
     = False,
+    agent: Annotated[list[str], Opt("--agent", help="ROLE=AGENT_NAME: your LiveKit agent registered under "
+                                    "AGENT_NAME plays ROLE, synthconv the other role, and the call is measured "
+                                    "(repeatable, one per role key; --transport livekit).")] = [],  # noqa: B006
     impair: Annotated[list[str], Opt("--impair", help="Also write impaired copies: phone, noise:snr=DB, loss:RATE "
                                      "(repeatable, combinable; see `synthconv impair`).")] = [],  # noqa: B006
     tts: Annotated[str, Opt("--tts", help="How offline agents speak: auto (a drawn persona's neural voice from the "
@@ -93,7 +96,7 @@ def generate(
                   hearing=hearing, scenario=scenario, persona=persona, personas=personas, job_timeout=job_timeout,
                   retries=retries, max_failure_rate=max_failure_rate, turn_taking=turn_taking,
                   scenarios_dir=scenarios_dir, personas_dir=personas_dir, impair=impair, tts=tts,
-                  voices_dir=voices_dir)
+                  voices_dir=voices_dir, agent=agent)
     openai = dict(base_url=base_url, llm_base_url=llm_base_url, stt_base_url=stt_base_url,
                   tts_base_url=tts_base_url, realtime_base_url=realtime_base_url, llm_model=llm_model,
                   stt_model=stt_model, tts_model=tts_model, realtime_model=realtime_model)
@@ -143,6 +146,7 @@ def _build(values: dict[str, Any], given: set[str], openai: dict[str, str], resu
         fail(str(e))
     lib = _restrict(library(cfg.scenarios_dir, cfg.personas_dir), list(cfg.scenario), list(cfg.persona))
     use_voice_folders(cfg.voices_dir)  # for the plan's catalog here, and the runners'
+    _check_agents(lib, cfg)
     if resume is None:
         try:
             jobs = plan(lib, cfg.count, cfg.seed, personas=cfg.personas)
@@ -192,6 +196,19 @@ def _resumed(run: Path, given: dict[str, Any], openai: dict[str, str]) -> tuple[
         return cfg.with_(**given, openai=settings), info["jobs"]
     except ConfigError as e:
         fail(str(e))
+
+
+def _check_agents(lib: Library, cfg: RunConfig) -> None:
+    """Every scenario of the run has one role for --agent to name, and a scenario that names its
+    own agent (under_test.agent_name) runs in a room."""
+    for sid, sc in sorted(lib.scenarios.items()):
+        try:
+            on_line = sc.agent_on_line(cfg.agents)
+        except ValueError as e:
+            fail(str(e))
+        if on_line is not None and cfg.transport != "livekit":
+            fail(f"scenario {sid}: under_test.agent_name puts agent {on_line.agent_name!r} on the line; "
+                 "add --transport livekit (or --scenario to leave it out)")
 
 
 def _restrict(lib: Library, scenarios: list[str], personas: list[str]) -> Library:
@@ -249,7 +266,7 @@ def _run(plan: _Plan, no_local_worker: bool):  # noqa: ANN202 - (supervisor.Outc
     except RunFolderError as e:
         fail(str(e))
     local_worker = None
-    if cfg.transport == "livekit" and not no_local_worker:
+    if cfg.transport == "livekit" and not no_local_worker and _synthconv_plays_both(plan):
         from .worker import start_local_worker
 
         local_worker = start_local_worker(plan.out, cfg.engine_spec, cfg.concurrency)
@@ -268,6 +285,12 @@ def _run(plan: _Plan, no_local_worker: bool):  # noqa: ANN202 - (supervisor.Outc
     if isinstance(outcome, RunFolderError):
         fail(str(outcome))
     return outcome, time.monotonic() - t0
+
+
+def _synthconv_plays_both(plan: _Plan) -> bool:
+    """Whether some conversation of the plan needs synthconv's own agent worker: in a call with
+    an agent under test synthconv's side runs in the runner itself (transport/caller.py)."""
+    return any(plan.library.scenarios[j.scenario].agent_on_line(plan.config.agents) is None for j in plan.jobs)
 
 
 def _report(plan: _Plan, outcome, elapsed: float) -> None:  # noqa: ANN001 - a supervisor.Outcome

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Optional
 
@@ -22,8 +21,13 @@ def inspect(
     report: Optional[Path] = typer.Option(None, "--report", help="Write PNG plots and report.md into this folder."),
     diversity: bool = typer.Option(False, "--diversity", help="How varied the complete conversations are: "
                                    "repeated lines, distinct 2/3-grams, speakers, a speaker-disjoint 80/10/10 split."),
+    junit: Optional[Path] = typer.Option(None, "--junit", help="Write JUnit XML: a test case per conversation "
+                                         "and per expectation of an agent under test; exit 1 if any failed."),
 ) -> None:
-    """Summarize a run (complete, running or interrupted), validate it, or show one conversation."""
+    """Summarize a run (complete, running or interrupted), validate it, or show one conversation.
+
+    Exits 1 when --validate finds a problem, an expectation of an agent under test failed, or
+    (with --junit) any test case failed."""
     from ..errors import RunFolderError
     from ..runfolder.validate import validate_run
     from ..runfolder.view import read_run
@@ -69,8 +73,25 @@ def inspect(
                           + (f"{len(problems)} with problems" if problems else "all valid"), highlight=False)
     if report is not None:
         _write_report(view, report, quiet=as_json)
-    if problems:
+    failed_cases = _write_junit(view, junit, quiet=as_json) if junit is not None else 0
+    checks_failed = any(a["checks"]["fail"] for a in (summary.get("agent_under_test") or {}).values())
+    if problems or failed_cases or checks_failed:
         raise typer.Exit(1)
+
+
+def _write_junit(view: dict, out: Path, quiet: bool) -> int:
+    """RUN as JUnit XML in `out`; the number of failed test cases."""
+    from ..under_test.runs import junit
+
+    xml, failures = junit(view)
+    try:
+        out.write_text(xml, encoding="utf-8")
+    except OSError as e:
+        fail(f"--junit: cannot write {out} ({e.strerror})")
+    if not quiet:
+        console.print(f"junit: {out} ({xml.count('<testcase ')} test cases, {failures} failed)",
+                      highlight=False, markup=False)
+    return failures
 
 
 def _write_report(view: dict, out: Path, quiet: bool) -> None:
@@ -116,8 +137,10 @@ def _show_conversation(run: Path, view: dict, cid: str, validate: bool, as_json:
     problems = validate_conversation(folder) if validate and row["status"] == "ok" else []
     meta = read_meta(folder)
     heard = {k: meta.get(k) for k in ("hearing", "hearing_note", "wer") if k in meta} if isinstance(meta, dict) else {}
+    under_test = meta.get("agent_under_test") if isinstance(meta, dict) else None
     if as_json:
-        print_json({**row, **heard, "transcript": turns, **({"problems": problems} if validate else {})})
+        print_json({**row, **heard, **({"agent_under_test": under_test} if under_test else {}), "transcript": turns,
+                    **({"problems": problems} if validate else {})})
     else:
         console.print(f"[bold]{cid}[/] {escape(str(row['status']))} {row['scenario']} "
                       + ", ".join(f"{k}={v}" for k, v in row["roles"].items()), highlight=False)
@@ -139,6 +162,9 @@ def _show_conversation(run: Path, view: dict, cid: str, validate: bool, as_json:
         meta = read_meta(folder)
         if isinstance(meta, dict) and isinstance(meta.get("labels"), dict):
             console.print(_labels_line(meta["labels"]), highlight=False, markup=False)
+        if isinstance(under_test, dict):
+            for line in _call_lines(under_test):
+                console.print(line, highlight=False, markup=False)
         for p in problems:
             console.print(f"{cid}: {p}", highlight=False, markup=False)
     if problems:
@@ -165,8 +191,43 @@ def _print_summary(s: dict) -> None:
         console.print(table)
     if s.get("turn_taking"):
         console.print(_labels_line(s["turn_taking"]), highlight=False, markup=False)
+    for name, a in (s.get("agent_under_test") or {}).items():
+        for line in _agent_lines(name, a):
+            console.print(line, highlight=False, markup=False)
     for f in s["failures"]:
         console.print(f"failed {f['id']}: {f['error']}", highlight=False, markup=False)
+
+
+def _seconds(v: object) -> str:
+    return f"{v:.3f} s" if isinstance(v, (int, float)) else "not measured"
+
+
+def _agent_lines(name: str, a: dict) -> list[str]:
+    """An agent under test over the run: its figures, its checks, each failed check."""
+    c = a["checks"]
+    lines = [f"agent under test {name}: {a['calls']} calls; response latency p50 {_seconds(a['latency_p50_s'])}, "
+             f"p95 {_seconds(a['latency_p95_s'])} over {a['replies']} replies; barge-ins {a['barge_ins']}: "
+             f"{a['yielded']} yielded (p50 {_seconds(a['yield_p50_s'])}, max {_seconds(a['yield_max_s'])}), "
+             f"{a['never_yielded']} never; talked over the caller {a['talk_over']} times; "
+             f"{a['long_silences']} long silences; talk ratio {a['talk_ratio'] if a['talk_ratio'] is not None else 'n/a'}; "
+             f"heard the caller with WER {_wer(a['heard_wer'])}",
+             f"checks: {c['pass']} passed, {c['fail']} failed, {c['not measured']} not measured"]
+    lines += [f"FAILED {f['id']} {f['check']}: {f['evidence']}" for f in a["failed_checks"]]
+    return lines
+
+
+def _call_lines(a: dict) -> list[str]:
+    """One call with an agent under test: its replies, barge-ins and checks."""
+    lat = ", ".join(f"{x:.2f}" for x in a.get("response_latency_s") or []) or "none"
+    yields = ", ".join("never" if y is None else f"{y:.2f}" for y in a.get("yield_s") or []) or "no barge-in"
+    ending = a.get("ending") or {}
+    lines = [f"agent under test {a.get('agent_name')} ({a.get('role')}): ended by {ending.get('by')} "
+             f"({ending.get('reason')}); response latency {lat} s (p50 {_seconds(a.get('latency_p50_s'))}, "
+             f"p95 {_seconds(a.get('latency_p95_s'))}); yield {yields}; talked over {len(a.get('talk_over') or [])}; "
+             f"long silences {len(a.get('long_silences') or [])}; talk ratio {a.get('talk_ratio')}; "
+             f"heard the caller with WER {_wer(a.get('heard_wer'))}"]
+    lines += [f"{c['status'].upper():>12}  {c['name']}: {c['evidence']}" for c in a.get("checks") or []]
+    return lines
 
 
 def _labels_line(labels: dict) -> str:

@@ -92,6 +92,9 @@ class Speaker:
     # in a room, for an engine whose turns are `scheduled`: when its lines start and when it
     # yields (transport/floor.py); it then needs no VAD, STT or turn detection of its own
     floor: object | None = None
+    # the peer is somebody else's agent (an agent under test): no script of its own to follow,
+    # so the offline policy reacts to what it is asked (engine/offline/reactive.py)
+    reacts: bool = False
 
     @classmethod
     def of(cls, played: ResolvedJob, role: str, **kw) -> Speaker:  # noqa: ANN003 - the transport's own parts

@@ -1,11 +1,14 @@
 """The records of a run folder (docs/FORMAT.md), one frozen class each, as lhotse's
 `SupervisionSegment` is: `to_dict` writes the current format, `from_dict` reads every version
 since 1.0 and raises `SchemaError` naming the field of a record it cannot read.
+About 310 lines because every record of the contract is here, each with its checks.
 
 - `WordSpan`, `TranscriptLine`: a line of conversations/<id>/transcript.jsonl;
 - `IndexLine`: a line of conversations.jsonl (how one planned conversation ended);
 - `ConversationMeta`: conversations/<id>/meta.json, the keys every reader relies on, the rest kept
-  as written.
+  as written;
+- `AgentUnderTest`, `AgentCheck`: meta.json `agent_under_test`, how somebody else's agent did in
+  the call (issue 28).
 
 Writers (runfolder/conversation.py, index.py), `inspect`, `export`, `report` and `serve` read
 and write through these; nothing else spells a record's keys.
@@ -20,7 +23,7 @@ from typing import Any
 
 from .names import NAME
 
-FORMAT_VERSION = "1.7"
+FORMAT_VERSION = "1.8"
 
 
 class SchemaError(ValueError):
@@ -238,3 +241,75 @@ class ConversationMeta:
         return cls(id=_text(d, "id") or "", scenario=scenario, personas=personas, seed=_count(d, "seed") or 0,
                    sample_rate=_count(d, "sample_rate") or 0, duration_s=_number(d, "duration_s") or 0.0,
                    turns=_count(d, "turns") or 0, wer=_number(d, "wer", optional=True), raw=dict(d))
+
+
+CHECK_STATUSES = ("pass", "fail", "not measured")
+
+
+@dataclass(frozen=True)
+class AgentCheck:
+    """One expectation of the agent under test, checked on one call (under_test/expect.py)."""
+
+    name: str  # "say: reference number", "ask_for: dob", "max_p95_latency_s", "max_yield_s"
+    status: str  # pass, fail or not measured
+    evidence: str  # one line: where it was seen, or why it failed or could not be measured
+    turn: int | None = None
+    at: float | None = None  # seconds from the conversation's start
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "status": self.status, "evidence": self.evidence, "turn": self.turn, "at": self.at}
+
+    @classmethod
+    def from_dict(cls, d: object) -> AgentCheck:
+        if not isinstance(d, Mapping):
+            raise SchemaError("checks: an entry is not an object")
+        status = _text(d, "status")
+        if status not in CHECK_STATUSES:
+            raise SchemaError(f"checks: status {status!r} is not one of {', '.join(CHECK_STATUSES)}")
+        return cls(name=_text(d, "name") or "", status=status or "", evidence=_text(d, "evidence") or "",
+                   turn=_count(d, "turn", optional=True), at=_number(d, "at", optional=True))
+
+
+@dataclass(frozen=True)
+class AgentUnderTest:
+    """meta.json `agent_under_test`: the figures every reader uses, checked, and the whole object
+    as written (`raw`: replies, barge-ins, talking over, silences, speech seconds, ...)."""
+
+    role: str  # the role the agent played
+    agent_name: str
+    caller: str  # the role synthconv played
+    response_latency_s: tuple[float, ...]
+    yield_s: tuple[float | None, ...]
+    heard_wer: float | None  # the agent's transcript of the caller against what the caller said
+    checks: tuple[AgentCheck, ...]
+    raw: Mapping[str, Any] = field(repr=False, compare=False)
+
+    @property
+    def passed(self) -> bool:
+        return all(c.status != "fail" for c in self.checks)
+
+    def to_dict(self) -> dict:
+        return dict(self.raw)
+
+    @classmethod
+    def from_dict(cls, d: object) -> AgentUnderTest:
+        if not isinstance(d, Mapping):
+            raise SchemaError("agent_under_test: not an object")
+        lat, yields, checks = d.get("response_latency_s"), d.get("yield_s"), d.get("checks")
+        if not isinstance(lat, list) or not all(_is_number(x) and x >= 0 for x in lat):
+            raise SchemaError("agent_under_test.response_latency_s: not a list of seconds")
+        if not isinstance(yields, list) or not all(x is None or _is_number(x) and x >= 0 for x in yields):
+            raise SchemaError("agent_under_test.yield_s: not a list of seconds or nulls")
+        if not isinstance(checks, list):
+            raise SchemaError("agent_under_test.checks: not a list")
+        try:
+            return cls(role=_role(d), agent_name=_text(d, "agent_name") or "", caller=_role(d, "caller"),
+                       response_latency_s=tuple(lat), yield_s=tuple(yields),
+                       heard_wer=_number(d, "heard_wer", optional=True),
+                       checks=tuple(AgentCheck.from_dict(c) for c in checks), raw=dict(d))
+        except SchemaError as e:
+            raise SchemaError(f"agent_under_test.{e}") from None
+
+
+def _is_number(v: object) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)

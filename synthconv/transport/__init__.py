@@ -16,6 +16,10 @@ async def converse(config: RunConfig, played: ResolvedJob, engine: Engine, admis
         from .local import converse as local_converse
 
         return await local_converse(played, engine, timeout=config.job_timeout, turn_taking=config.turn_taking)
+    if config.transport == "livekit" and played.under_test is not None:  # somebody else's agent on the line
+        from .caller import converse as call_agent
+
+        return await call_agent(played, config, engine, timeout=config.job_timeout)
     if config.transport == "livekit":
         from .livekit import converse as livekit_converse
 

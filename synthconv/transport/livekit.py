@@ -22,7 +22,6 @@ import json
 import os
 import time
 import uuid
-from pathlib import Path
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -246,14 +245,6 @@ class Observer:
             if role in pcm:
                 track[starts[role]: starts[role] + len(pcm[role])] = pcm[role]
             tracks[role] = track
-        if os.environ.get("SYNTHCONV_DEBUG_LINES"):  # DEBUG (remove)
-            room_tag = uuid.uuid4().hex[:6]
-            Path(os.environ["SYNTHCONV_DEBUG_LINES"]).mkdir(parents=True, exist_ok=True)
-            dump = [{"role": r, "id": i, "line": vars(e["line"]) if "line" in e else None, "said": e.get("said"),
-                     "heard": e.get("heard")} for (r, i), e in sorted(self.lines.items())]
-            (Path(os.environ["SYNTHCONV_DEBUG_LINES"]) / f"{room_tag}.json").write_text(json.dumps(
-                {"starts": starts, "lines": dump}, default=str, indent=1))
-            np.savez_compressed(Path(os.environ["SYNTHCONV_DEBUG_LINES"]) / f"{room_tag}.npz", **tracks)
         turns = self._turns(tracks)
         first = min([int(np.argmax(loud(t))) for t in tracks.values() if loud(t).any()] or [0])
         cut = max(0, first - int(lead_in_s * SAMPLE_RATE))

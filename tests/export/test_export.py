@@ -79,7 +79,6 @@ def test_rttm_and_uem_match_the_turns(offline_run, exported):
 
 
 def test_nemo_manifests_point_at_audio_that_holds_the_turn(offline_run, exported):
-    import numpy as np
 
     from synthconv.runfolder import loud, read_wav
 

@@ -1,4 +1,4 @@
-"""python -m openai_loopback [--port 8765] [--faults JSON]: serve until Ctrl-C or SIGTERM."""
+"""python -m openai_loopback [--port 8765] [--faults JSON] [--whisper]: serve until Ctrl-C or SIGTERM."""
 
 import argparse
 import json
@@ -10,8 +10,9 @@ from .server import LoopbackThread
 parser = argparse.ArgumentParser(prog="openai_loopback")
 parser.add_argument("--port", type=int, default=8765)
 parser.add_argument("--faults", default="", help='server.faults as JSON, e.g. {"chat": [429, 500]}')
+parser.add_argument("--whisper", action="store_true", help="transcribe with Whisper tiny.en (speech not made here)")
 args = parser.parse_args()
-server = LoopbackThread(port=args.port).start()
+server = LoopbackThread(port=args.port, whisper=args.whisper).start()
 if args.faults:
     server.server.faults.update(json.loads(args.faults))
 

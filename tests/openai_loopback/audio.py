@@ -175,3 +175,10 @@ def _slide(short: np.ndarray, long_: np.ndarray) -> tuple[int, float]:
 
 def text_seed(text: str) -> int:
     return zlib.crc32(text.encode())
+
+
+def hear(pcm: np.ndarray) -> str:
+    """What Whisper tiny.en (the offline engine's recognizer) hears in 24 kHz int16 `pcm`."""
+    from synthconv.engine.offline.whisper import Whisper, to_16k, trim
+
+    return "" if is_silent(pcm) else Whisper.get().transcribe(to_16k(trim(pcm, RATE), RATE))

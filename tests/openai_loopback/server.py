@@ -5,7 +5,9 @@ HTTP (aiohttp, 127.0.0.1 only):
 - POST /v1/chat/completions   streaming (SSE chunks, tool calls, usage) and plain JSON
 - POST /v1/audio/speech       real speech (espeak-ng) as pcm, wav, mp3, opus, aac or flac; raw
                               bytes, or SSE `speech.audio.delta` events when stream_format=sse
-- POST /v1/audio/transcriptions  multipart upload -> the text of the clip the audio matches
+- POST /v1/audio/transcriptions  multipart upload -> the text of the clip the audio matches, or
+                              with `whisper=True` what Whisper tiny.en hears in it (a real
+                              recognizer, for speech the server did not make: an agent's caller)
 - GET  /v1/realtime?model=... the Realtime WebSocket (see realtime.py)
 
 Faults for the retry tests: `server.faults["chat"] = [429, 500]` answers the next two chat
@@ -43,8 +45,9 @@ def error_response(status: int, message: str, code: str | None = None, kind: str
 
 
 class OpenAILoopback:
-    def __init__(self, api_key: str | None = None) -> None:
+    def __init__(self, api_key: str | None = None, whisper: bool = False) -> None:
         self.api_key = api_key  # if set, requests must carry it
+        self.whisper = whisper  # transcriptions by Whisper tiny.en, not by the clips spoken here
         self.clips = audio.ClipStore()
         self.faults: dict[str, list[int] | str] = {}
         self.requests: Counter[str] = Counter()
@@ -200,7 +203,7 @@ class OpenAILoopback:
             pcm = await asyncio.to_thread(audio.decode_upload, data)
         except Exception as e:  # noqa: BLE001
             return error_response(400, f"could not decode audio: {e}")
-        text = self.clips.recognize(pcm)
+        text = await asyncio.to_thread(audio.hear, pcm) if self.whisper else self.clips.recognize(pcm)
         fmt = form.get("response_format", "json")
         if fmt == "text":
             return web.Response(text=text)
@@ -243,8 +246,8 @@ def _words(text: str) -> list[str]:
 class LoopbackThread:
     """The server on 127.0.0.1:<free port>, in a background thread with its own event loop."""
 
-    def __init__(self, api_key: str | None = None, port: int = 0) -> None:
-        self.server = OpenAILoopback(api_key=api_key)
+    def __init__(self, api_key: str | None = None, port: int = 0, whisper: bool = False) -> None:
+        self.server = OpenAILoopback(api_key=api_key, whisper=whisper)
         self._port = port
         self._loop = asyncio.new_event_loop()
         self._started = threading.Event()

@@ -103,7 +103,7 @@ def test_player_plays_follows_and_seeks(server, page):
     assert page.locator("#problems").inner_text() == "valid against docs/FORMAT.md"
     assert meta["personas"][turns[0]["role"]]["name"] in page.locator("dl.facts").inner_text()
     # both waveforms decoded, every turn a region on its speaker's lane
-    page.wait_for_function(f"document.querySelectorAll('.lane').length == 2")
+    page.wait_for_function("document.querySelectorAll('.lane').length == 2")
     for t in turns:
         page.locator(f'[part~="turn-{t["turn"]}"]').wait_for(timeout=15000)
 

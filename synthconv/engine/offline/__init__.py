@@ -11,6 +11,7 @@ from ..base import Engine, EngineError, Speaker
 from ..session import RoleAgent, session_options, silero_vad
 from .policy import DialoguePolicy
 from .speaking import OfflineTTS, Speech
+from .reactive import ReactivePolicy
 from .stt import TranscriptSTT
 from .tts import Espeak, EspeakSpeech
 
@@ -127,7 +128,7 @@ class OfflineEngine(Engine):
             hearing = {"stt": self._stt(speaker), "vad": silero_vad(MIN_SILENCE_S),
                        **session_options(barge_in=speaker.barge_in)}
         session = AgentSession(
-            llm=DialoguePolicy(
+            llm=(ReactivePolicy if speaker.reacts else DialoguePolicy)(
                 scenario=speaker.scenario,
                 role=speaker.role,
                 persona=speaker.persona,

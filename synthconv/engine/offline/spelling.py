@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from .transform import Example, Line, Transform
+from .transform import Example, Transform
 
 TIDY = Transform(
     "tidy", lambda line, ctx: re.sub(r"\s+([,.?!])", r"\1", line.text).strip(),

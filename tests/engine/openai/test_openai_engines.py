@@ -8,13 +8,12 @@ import contextlib
 import json
 import os
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, one_line_error, read_jsonl, synthconv
+from conftest import one_line_error, read_jsonl, synthconv
 from openai_loopback import LoopbackThread
 from synthconv.runfolder.validate import validate_conversation
 
