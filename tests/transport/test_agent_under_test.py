@@ -15,11 +15,14 @@ from netns import netns_unavailable, run_module_in_netns
 pytestmark = pytest.mark.livekit
 
 
-def test_a_call_with_a_users_agent_is_recorded_and_measured(tmp_path):
+@pytest.mark.parametrize("variant", [{}, {"USER_AGENT_DELAY_S": "2.0", "USER_AGENT_NO_YIELD": "1"}],
+                         ids=["prompt", "slow-and-never-yields"])
+def test_a_call_with_a_users_agent_is_recorded_and_measured(tmp_path, variant):
     if why := netns_unavailable():
         pytest.skip(why)
     out = tmp_path / "run"
-    proc = run_module_in_netns("livekit_agent_call", str(out), json.dumps([{"name": "clinic-receptionist"}]),
+    agents = [{"name": "clinic-receptionist", "env": variant}]
+    proc = run_module_in_netns("livekit_agent_call", str(out), json.dumps(agents),
                                "--agent", "agent=clinic-receptionist", "--scenario", "appointment-booking",
                                "--count", "1", "--seed", "3", timeout=420)
     lines = [x for x in proc.stdout.splitlines() if x.startswith("RESULT ")]
@@ -38,5 +41,10 @@ def test_a_call_with_a_users_agent_is_recorded_and_measured(tmp_path):
     # (the tracks lose the one hop the caller's sound takes to the agent: measure.py adds it back)
     for m, t in zip(measured, truth):
         assert abs(m - t) < 0.15, (measured, truth)
+    if variant:
+        assert min(measured) > 1.9  # the slow agent's 2 s shows
+        assert aut["barge_ins"] and all(b["yield_s"] is None for b in aut["barge_ins"])  # it never stopped
+    else:
+        assert aut["barge_ins"] and all(b["yield_s"] is not None for b in aut["barge_ins"])
     assert aut["heard_wer"] is not None and aut["heard_wer"] < 0.2  # the agent's STT heard the caller
     assert cli("inspect", str(out), "--validate").returncode == 0
