@@ -144,7 +144,8 @@ class Lines:
         line = Line(self.role, self.n, "turn", "", None, 0.0, at=time.monotonic())
         self.n += 1
         self.playing = (line, line.at)
-        self.send(LINE_TOPIC, line.to_dict())
+        # to the peer too: what its recognizer hears next is of this line (its HEARD says `of`)
+        self.send(LINE_TOPIC, line.to_dict(), to_peer=True)
 
     def finished_playing(self, played: float, interrupted: bool) -> None:
         if self.playing is None:
