@@ -38,8 +38,8 @@ from .protocol import Line
 from .timing import StrictTiming
 
 TERMINAL_S = 1.1  # a line with less than this left when the peer comes in is finished, not cut
-# A reply is worked out this long before it is due (policy and espeak take ~0.05 s of CPU, a Piper
-# line's first sentence 0.1-0.5 s, many times that on a machine short of CPU: at 1.5 s two rooms of
+# A reply is worked out this long before it is due (policy and espeak take ~0.05 s of CPU, Piper
+# more, and many times that on a machine short of CPU: at 1.5 s two rooms of
 # Piper voices on 2 cores fell 0.6-1.2 s behind), and held; at least PREP_MIN_S before it when a
 # backchannel comes later (a held reply would hold up the backchannel: the session says one thing at a time).
 PREP_S, PREP_MIN_S = 3.0, 0.5
