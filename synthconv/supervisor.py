@@ -26,10 +26,22 @@ from multiprocessing.connection import wait
 from .config import LIBRARY_FOLDERS, RunConfig
 from .errors import RunFolderError
 from .job import Job
+from .runfolder import (
+    DISK_ERRORS,
+    IndexLine,
+    RunLog,
+    completed,
+    disk_problem,
+    now,
+    read_run_info,
+    tmp_dir,
+    versions,
+    write_error,
+    write_index,
+    write_run_info,
+)
 from .runner import Order, Ready, runner_main
 from .transport.admission import Admit
-from .runfolder import (DISK_ERRORS, IndexLine, RunLog, completed, disk_problem, now, read_run_info,
-                        tmp_dir, versions, write_error, write_index, write_run_info)
 
 
 @dataclass
@@ -118,7 +130,7 @@ class _Admissions:
             self.on_status(text)
 
 
-def execute(
+def execute(  # noqa: C901, PLR0912, PLR0915
     config: RunConfig,
     jobs: list[Job],
     *,

@@ -221,7 +221,7 @@ def run_figures(run: Path, ids: list[str]) -> dict | None:
     }
 
 
-def problems(lines: list[dict], tracks: dict[str, np.ndarray], rate: int, edge: float) -> list[str]:
+def problems(lines: list[dict], tracks: dict[str, np.ndarray], rate: int, edge: float) -> list[str]:  # noqa: C901
     """Words, backchannels, overlaps and interruptions against the audio (`inspect --validate`,
     FORMAT.md 1.2); timestamps may be off by `edge` at each edge."""
     problems = []

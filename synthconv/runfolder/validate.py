@@ -20,7 +20,7 @@ from .schema import ConversationMeta, SchemaError, TranscriptLine
 EDGE_S = 0.01  # timestamps are rounded to the millisecond; allow 10 ms at each edge
 
 
-def validate_conversation(folder: Path, *, check_mp3: bool = True) -> list[str]:
+def validate_conversation(folder: Path, *, check_mp3: bool = True) -> list[str]:  # noqa: C901, PLR0912, PLR0915
     """Every way `folder` breaks the run folder contract; empty when it is valid."""
     problems: list[str] = []
     folder = Path(folder)

@@ -13,7 +13,7 @@ from .run import read_run_info
 from .schema import ConversationMeta, IndexLine, SchemaError
 
 
-def read_run(run: Path) -> dict:
+def read_run(run: Path) -> dict:  # noqa: C901
     """run.json plus every planned conversation's status: ok, failed or pending.
 
     Works on complete, running and interrupted runs: what conversations.jsonl does not list yet

@@ -25,8 +25,20 @@ from ..runfolder import NAME, SchemaError, TranscriptLine, conversation_dir, rea
 from ..runfolder.validate import validate_conversation
 from .guard import COOKIE, MAX_BODY, Guard
 from .live import TOKEN_TTL, Busy, Conversations, Refused
-from .models import (Choices, Conversation, ConversationList, ConversationRow, LiveList, NewConversation,
-                     ObserverAccess, RunList, RunRow, RunSummary, Started, Status)
+from .models import (
+    Choices,
+    Conversation,
+    ConversationList,
+    ConversationRow,
+    LiveList,
+    NewConversation,
+    ObserverAccess,
+    RunList,
+    RunRow,
+    RunSummary,
+    Started,
+    Status,
+)
 from .runs import Runs, View
 
 STATIC = Path(__file__).parent / "static"
@@ -40,7 +52,7 @@ def pages_built() -> bool:
     return (STATIC / "index.html").is_file()
 
 
-def create_app(runs: Path, token: str | None = None, live: Conversations | None = None,
+def create_app(runs: Path, token: str | None = None, live: Conversations | None = None,  # noqa: C901, PLR0915
                max_body: int = MAX_BODY) -> FastAPI:
     """The API and pages over `runs`, a folder of run folders; `token` guards every API call;
     `live` starts conversations in LiveKit rooms (without it, POST /conversations answers 503)."""

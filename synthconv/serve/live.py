@@ -17,7 +17,7 @@ import subprocess
 import sys
 import threading
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from ..engine import ENGINES
@@ -97,7 +97,7 @@ class Conversations:
             if persona not in sc.roles[role].personas:
                 raise Refused(f"personas.{role}: {persona!r} is not in the {role} pool of {scenario} "
                               f"({', '.join(sc.roles[role].personas)})")
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         cid = f"live-{now:%Y%m%d-%H%M%S}-{secrets.token_hex(3)}"
         room = f"synthconv-{cid}"
         out = self.runs / cid

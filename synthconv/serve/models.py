@@ -8,7 +8,7 @@ Transcript lines and conversations.jsonl lines are the run folder contract's rec
 from __future__ import annotations
 
 from dataclasses import MISSING, fields
-from typing import Any, Literal, Optional, get_type_hints
+from typing import Any, Literal, get_type_hints
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
@@ -20,11 +20,11 @@ class RunRow(BaseModel):
     state: str = Field(description="complete, running or killed, why it stopped, or unreadable")
     planned: int
     by_status: dict[str, int]
-    started_at: Optional[str] = None
-    ended_at: Optional[str] = None
-    engine: Optional[str] = None
-    transport: Optional[str] = None
-    error: Optional[str] = Field(None, description="why an unreadable run cannot be read")
+    started_at: str | None = None
+    ended_at: str | None = None
+    engine: str | None = None
+    transport: str | None = None
+    error: str | None = Field(None, description="why an unreadable run cannot be read")
 
 
 class RunList(BaseModel):
@@ -44,8 +44,8 @@ class RunSummary(BaseModel):
     duration_s: dict[str, Any] = Field(description="total and mean, over the ok conversations")
     turns: dict[str, Any] = Field(description="total and mean")
     wer: dict[str, Any] = Field(description="the spread of the conversations' word error rates")
-    failures: list[dict[str, Optional[str]]]
-    turn_taking: Optional[dict[str, Any]]
+    failures: list[dict[str, str | None]]
+    turn_taking: dict[str, Any] | None
     flags: dict[str, Any]
     damage: list[str]
 
@@ -70,14 +70,14 @@ Turn = TranscriptLine  # a transcript.jsonl line, as runfolder/schema.py defines
 
 
 class Audio(BaseModel):
-    mix: Optional[str]
+    mix: str | None
     tracks: dict[str, str]
 
 
 class Conversation(ConversationRow):  # type: ignore[misc,valid-type]
-    meta: Optional[dict[str, Any]]
+    meta: dict[str, Any] | None
     transcript: list[Turn] = Field(description="its usable lines; a damaged line is one of the problems")
-    problems: Optional[list[str]] = Field(description="contract problems; null with validate=false")
+    problems: list[str] | None = Field(description="contract problems; null with validate=false")
     audio: Audio
 
 
@@ -111,7 +111,7 @@ class Participant(BaseModel):
     identity: str
     role: str
     name: str
-    state: Optional[str] = Field(description="listening, thinking or speaking")
+    state: str | None = Field(description="listening, thinking or speaking")
 
 
 LiveState = Literal["dispatching", "live", "recording", "ok", "failed"]
@@ -122,10 +122,10 @@ class Status(BaseModel):
     room: str
     scenario: str
     state: LiveState
-    conversation: Optional[str] = Field(None, description="the conversation id in its run, once planned")
+    conversation: str | None = Field(None, description="the conversation id in its run, once planned")
     participants: list[Participant]
     turns: list[Turn]
-    error: Optional[str]
+    error: str | None
 
 
 class LiveRow(BaseModel):
@@ -139,7 +139,7 @@ class LiveRow(BaseModel):
 
 class LiveList(BaseModel):
     enabled: bool = Field(description="false: this server has no LiveKit (see reason)")
-    reason: Optional[str]
+    reason: str | None
     max_running: int
     conversations: list[LiveRow] = Field(description="started by this server, oldest first")
 

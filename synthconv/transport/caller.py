@@ -148,7 +148,7 @@ class Caller:
                 return
             await asyncio.sleep(0.05)
 
-    async def start(self, agent_ident: str) -> None:
+    async def start(self, agent_ident: str) -> None:  # noqa: C901
         """Link a session to the agent and start talking (the first speaker opens once the agent
         has published its audio)."""
         self.agent_ident = agent_ident
@@ -323,7 +323,7 @@ async def converse(played: ResolvedJob, config: RunConfig, engine: Engine, timeo
                            lambda p: left.append(time.monotonic()) if p.identity == agent_ident else None)
             try:
                 await asyncio.wait_for(caller.agent_published(), AUDIO_WAIT_S)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 raise AgentUnderTestError(f"agent {ut.agent_name!r} joined room {room} but published no audio "
                                           f"within {AUDIO_WAIT_S:g} s") from None
             await caller.start(agent_ident)

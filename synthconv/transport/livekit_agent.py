@@ -33,16 +33,29 @@ import os
 import time
 
 from livekit import rtc
-from livekit.plugins import openai as _openai, silero  # noqa: F401 - plugins must register on the main thread
 from livekit.agents import AgentServer, JobContext, JobExecutorType, JobProcess, JobRequest, llm, room_io
+from livekit.plugins import openai as _openai  # noqa: F401 - plugins must register on the main thread
 
 from ..config import ENGINES, EngineSpec
 from ..engine import make_engine
 from ..engine.base import CallControl, Engine, Speaker, TranscriptChannel
 from ..errors import transient
 from .floor import Floor
-from .protocol import (AGENT_NAME, ENDED_ATTR, ENDING_ATTR, FAILED_ATTR, HEARD_TOPIC, LINE_ATTR, LINE_TOPIC, READY_ATTR,
-                       SAID_TOPIC, Dispatch, Line, identity, observer_identity)
+from .protocol import (
+    AGENT_NAME,
+    ENDED_ATTR,
+    ENDING_ATTR,
+    FAILED_ATTR,
+    HEARD_TOPIC,
+    LINE_ATTR,
+    LINE_TOPIC,
+    READY_ATTR,
+    SAID_TOPIC,
+    Dispatch,
+    Line,
+    identity,
+    observer_identity,
+)
 from .timing import timing_model
 from .worker_load import WorkerLoad, report_lag, state_dir
 
@@ -218,7 +231,7 @@ async def entrypoint(ctx: JobContext) -> None:
         watcher.cancel()
 
 
-async def _run(ctx: JobContext) -> None:
+async def _run(ctx: JobContext) -> None:  # noqa: C901, PLR0915
     d = Dispatch.from_json(ctx.job.metadata)
     played, role = d.played, d.role
     job, scenario = played.job, played.scenario

@@ -24,9 +24,9 @@ from livekit.agents import tts
 
 from ..engine.base import CallControl, Engine, Speaker, TranscriptChannel
 from ..job import ResolvedJob
-from ..runfolder.labels import disfluencies
 from ..recording import Recording, Turn, Word
 from ..runfolder.audio import loud
+from ..runfolder.labels import disfluencies
 from .local_io import SAMPLE_RATE, BridgeInput, BridgeOutput, BridgeText, resample
 from .timing import timing_model
 
@@ -84,7 +84,7 @@ class Bridge:
         Returns how much of it was played (seconds) and whether the peer cut it off."""
         try:
             text, words = await asyncio.wait_for(self.texts[role].done.get(), timeout=5.0)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             text, words = "", None
         if self.call.ended:
             return 0.0, False  # spoken after the call ended: never recorded, never heard
@@ -170,7 +170,7 @@ class Bridge:
         async def wait() -> None:
             try:
                 await asyncio.wait_for(self._final_heard.wait(), timeout=FINAL_HEARD_S)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
             self.call.finish()
             self.finished.set()
@@ -232,7 +232,7 @@ async def converse(played: ResolvedJob, engine: Engine, timeout: float = 300.0,
             await session.start(agent=agent)
         try:
             await asyncio.wait_for(bridge.finished.wait(), timeout=timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             raise TimeoutError(f"conversation did not end within {timeout:g} s "
                                f"({sum(t.kind == 'turn' for t in bridge.turns)} turns)") from None
         if bridge.call.error is not None:

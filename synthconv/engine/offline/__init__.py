@@ -10,8 +10,8 @@ from ...voices import Catalog, Voice
 from ..base import Engine, EngineError, Speaker
 from ..session import RoleAgent, session_options, silero_vad
 from .policy import DialoguePolicy
-from .speaking import OfflineTTS, Speech
 from .reactive import ReactivePolicy
+from .speaking import OfflineTTS, Speech
 from .stt import TranscriptSTT
 from .tts import Espeak, EspeakSpeech
 
