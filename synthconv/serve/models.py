@@ -24,7 +24,7 @@ class RunRow(BaseModel):
     ended_at: str | None = None
     engine: str | None = None
     transport: str | None = None
-    error: str | None = Field(None, description="why an unreadable run cannot be read")
+    error: str | None = Field(default=None, description="why an unreadable run cannot be read")
 
 
 class RunList(BaseModel):
@@ -50,7 +50,7 @@ class RunSummary(BaseModel):
     damage: list[str]
 
 
-def _written(record: type) -> dict[str, Any]:
+def _written(record: type[IndexLine]) -> dict[str, Any]:
     """A run folder record's written fields as pydantic field definitions (runfolder/schema.py
     owns them; the API says the same)."""
     hints = get_type_hints(record)
@@ -63,7 +63,7 @@ ConversationRow = create_model("ConversationRow", __doc__="A conversations.jsonl
 
 
 class ConversationList(BaseModel):
-    conversations: list[ConversationRow]
+    conversations: list[ConversationRow]  # type: ignore[valid-type]  # built by create_model: no static type
 
 
 Turn = TranscriptLine  # a transcript.jsonl line, as runfolder/schema.py defines it
@@ -89,8 +89,8 @@ class NewConversation(BaseModel):
     scenario: str = Field(max_length=100, description="A scenario id (see `synthconv scenarios`)")
     personas: dict[str, str] = Field(default_factory=dict, max_length=8,
                                      description="Optionally a persona id per role; the others are drawn")
-    engine: str = Field("offline", max_length=100, description="offline, openai-realtime or openai-pipeline")
-    turn_taking: str = Field("natural", max_length=20, description="natural or strict")
+    engine: str = Field(default="offline", max_length=100, description="offline, openai-realtime or openai-pipeline")
+    turn_taking: str = Field(default="natural", max_length=20, description="natural or strict")
 
 
 class ObserverAccess(BaseModel):
@@ -122,7 +122,7 @@ class Status(BaseModel):
     room: str
     scenario: str
     state: LiveState
-    conversation: str | None = Field(None, description="the conversation id in its run, once planned")
+    conversation: str | None = Field(default=None, description="the conversation id in its run, once planned")
     participants: list[Participant]
     turns: list[Turn]
     error: str | None
