@@ -62,7 +62,8 @@ def validate_conversation(folder: Path, *, check_mp3: bool = True) -> list[str]:
         except Exception as e:  # noqa: BLE001 - a damaged file is a finding, not a crash
             problems.append(f"tracks/{role}.wav unreadable: {e}")
             continue
-        tracks[role], _ = pcm, rates.add(rate)
+        tracks[role] = pcm
+        rates.add(rate)
     if len(rates) > 1:
         problems.append(f"tracks have different sample rates {sorted(rates)}")
     if len({len(p) for p in tracks.values()}) > 1:
