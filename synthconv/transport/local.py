@@ -102,7 +102,7 @@ class Bridge:
         # never cut off a greeting (a role's first turn) or a goodbye
         opening = not any(t.role == role and t.kind == "turn" for t in self.turns)
         cut = None if (final or opening or not words) else self.timing.cut(role, [(w.start, w.end) for w in words])
-        if cut is not None:
+        if cut is not None and words is not None:  # a cut needs words
             pcm = pcm[: int(cut.stop * SAMPLE_RATE)].copy()
             pcm[-FADE:] = (pcm[-FADE:] * np.linspace(1, 0, len(pcm[-FADE:]))).astype(np.int16)
             pcm = pcm[: np.flatnonzero(loud(pcm))[-1] + 1]  # the fade's quiet end is not speech
@@ -154,7 +154,10 @@ class Bridge:
         """`text` in `role`'s voice from its own TTS (cached: a token sounds the same each time)."""
         if (role, text) not in self._said:
             frames, words = [], []
-            async with self.tts[role].synthesize(text) as stream:
+            engine = self.tts[role]
+            if engine is None:
+                raise RuntimeError(f"{role} has no TTS of its own to say {text!r} with")
+            async with engine.synthesize(text) as stream:
                 async for ev in stream:
                     frames.append(np.frombuffer(ev.frame.data, dtype=np.int16))
                     rate = ev.frame.sample_rate
