@@ -269,7 +269,7 @@ def _preflight(plan: _Plan, yes: bool, livekit: tuple[str | None, str | None, st
 def _run(plan: _Plan, no_local_worker: bool):  # noqa: ANN202 - (supervisor.Outcome, seconds)
     """Hold the run's lock, start the local agent worker if rooms need one, run every job."""
     from ..runfolder import RunFolderError, RunLock
-    from ..supervisor import run
+    from ..supervisor import Outcome, run
 
     cfg = plan.config
     try:
@@ -284,6 +284,7 @@ def _run(plan: _Plan, no_local_worker: bool):  # noqa: ANN202 - (supervisor.Outc
     progress = Progress(len(plan.jobs), already=plan.already or {})
     t0 = time.monotonic()
     progress.start()
+    outcome: Outcome | RunFolderError
     try:
         outcome = run(cfg, plan.jobs, resume=plan.resume, on_result=progress.update, on_status=progress.status)
     except RunFolderError as e:

@@ -62,9 +62,9 @@ def _live(runs: Path, url: str | None, key: str | None, secret: str | None, scen
 
     if not (url or key or secret):
         return None
-    missing = [flag for flag, v in (("--livekit-url", url), ("--livekit-api-key", key), ("--livekit-api-secret", secret))
-               if not v]
-    if missing:
+    if not (url and key and secret):
+        missing = [flag for flag, v in (("--livekit-url", url), ("--livekit-api-key", key),
+                                        ("--livekit-api-secret", secret)) if not v]
         fail(f"{missing[0]}: LiveKit needs the URL, key and secret together (or LIVEKIT_URL, LIVEKIT_API_KEY, "
              "LIVEKIT_API_SECRET)")
     from ..errors import LiveKitError
