@@ -202,7 +202,7 @@ class Observer:
     def _on_lost(self, reason: object) -> None:
         """The room went away under the observer (a node lost, issue 27): fail fast, not at the time-out."""
         if not self.ended.is_set() and self.lost is None:
-            self.lost = rtc.DisconnectReason.Name(reason) if isinstance(reason, int) else str(reason)
+            self.lost = rtc.DisconnectReason.Name(rtc.DisconnectReason.ValueType(reason)) if isinstance(reason, int) else str(reason)
             self.changed.set()
 
     async def until_changed(self, room: str, timeout: float) -> None:
