@@ -205,7 +205,7 @@ def deepen_audio_source() -> None:
             super().__init__(sample_rate, num_channels, queue_size_ms=max(queue_size_ms, SOURCE_QUEUE_MS), loop=loop)
 
     if getattr(_output.rtc, "AudioSource", None) is rtc.AudioSource:
-        _output.rtc = types.SimpleNamespace(**{**vars(rtc), "AudioSource": DeepSource})
+        _output.rtc = types.SimpleNamespace(**{**vars(rtc), "AudioSource": DeepSource})  # type: ignore[assignment]  # a stand-in module, on purpose
 
 
 async def watch_loop(period: float = 0.2, every: float = 1.0) -> None:
@@ -338,8 +338,8 @@ async def _run(ctx: JobContext) -> None:  # noqa: C901, PLR0915
 
     @session.on("conversation_item_added")
     def _on_item(ev) -> None:  # noqa: ANN001
-        if isinstance(ev.item, llm.ChatMessage) and ev.item.role == "assistant" and (ev.item.text_content or "").strip():
-            said = ev.item.text_content.strip()
+        said = (ev.item.text_content or "").strip() if isinstance(ev.item, llm.ChatMessage) else ""
+        if isinstance(ev.item, llm.ChatMessage) and ev.item.role == "assistant" and said:
             if ev.item.interrupted:  # the peer cut in: the next line repairs what got out
                 call.interrupted[role] = said
             lines.item(said, bool(ev.item.interrupted), (getattr(agent, "intended", "") or said).strip())
@@ -356,8 +356,11 @@ async def _run(ctx: JobContext) -> None:  # noqa: C901, PLR0915
         await asyncio.sleep(0.05)
     tts_rate = session.tts.sample_rate if floor is not None and session.tts is not None else 24000
     await session.start(agent=agent, room=ctx.room, room_options=link_options(peer_identity, floor is not None, tts_rate))
-    session.output.audio.on("playback_started", lambda _ev: lines.started())
-    session.output.audio.on("playback_finished", lambda ev: lines.finished_playing(ev.playback_position, ev.interrupted))
+    audio_out = session.output.audio
+    if audio_out is None:
+        raise RuntimeError(f"{role}: the session started without an audio output")
+    audio_out.on("playback_started", lambda _ev: lines.started())
+    audio_out.on("playback_finished", lambda ev: lines.finished_playing(ev.playback_position, ev.interrupted))
     await ctx.room.local_participant.set_attributes({READY_ATTR: "1"})
     log.info("%s: session started in %s, linked to %s", role, ctx.room.name, peer_identity)
     await done.wait()
