@@ -50,6 +50,8 @@ serve: $(STAMP) web
 test: $(STAMP) web
 	-$(MAKE) --no-print-directory livekit-server
 	-$(MAKE) --no-print-directory chromium
+	$(BIN)/ruff check synthconv tests bench scripts
+	$(BIN)/mypy
 	$(BIN)/python -m pytest -q
 
 test-livekit: $(STAMP)

@@ -84,7 +84,7 @@ async def tree_cpu(roots: list[int], seen: dict[tuple[int, int], float], kinds: 
                 seen[(pid, start)] = max(cpu, seen.get((pid, start), 0.0))
         try:
             await asyncio.wait_for(stop.wait(), 0.5)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             pass
 
 

@@ -20,8 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
-from synthconv.runfolder.labels import FISHER_PER_MIN, modal_offset, timing_per_minute, turn_taking
 from synthconv.runfolder import read_transcript, read_wav
+from synthconv.runfolder.labels import FISHER_PER_MIN, modal_offset, timing_per_minute, turn_taking
 
 
 def figures(run: Path) -> dict:

@@ -271,7 +271,7 @@ class RunConfig(_Frozen):
         Runs before 1.2 played persona files only, with the strict turn-taking clock, and
         recorded the library folders as given; a run from before --hearing heard the transcript."""
         flags = {"turn_taking": "strict", "personas": "files", **flags}
-        expected = {"count": int, "seed": int, "concurrency": int, "engine": str, "transport": str, "scenario": list,
+        expected: dict[str, type | tuple[type, ...]] = {"count": int, "seed": int, "concurrency": int, "engine": str, "transport": str, "scenario": list,
                     "persona": list, "job_timeout": (int, float), "retries": int, "max_failure_rate": (int, float),
                     "turn_taking": str, "scenarios_dir": str, "personas_dir": str}
         for name, kind in expected.items():

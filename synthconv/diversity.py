@@ -146,7 +146,7 @@ def near_duplicates(samples: list[Sample], threshold: float = NEAR_DUPLICATE) ->
     vocab: dict[tuple[str, ...], int] = {}
     rows, cols = [], []
     for i, s in enumerate(samples):
-        grams = set()
+        grams: set[tuple[str, ...]] = set()
         for u in s.utterances:
             w = words(u)
             grams.update(tuple(w[j:j + 3]) for j in range(len(w) - 2))

@@ -23,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import json
 import random
+from collections.abc import Sequence
 from typing import get_args
 
 from .errors import LibraryError
@@ -66,7 +67,7 @@ AXES = {"gender": Gender, "age": Age, "verbosity": Verbosity, "politeness": Poli
         "pace": Pace, "mood": Mood}
 
 
-def _pick(rng: random.Random, axis: str, allowed: list[str]) -> str:
+def _pick(rng: random.Random, axis: str, allowed: Sequence[str]) -> str:
     values = allowed or list(get_args(AXES[axis]))
     weights = [WEIGHTS.get(axis, {}).get(v, 1.0) for v in values]
     return rng.choices(values, weights=weights)[0]
@@ -92,7 +93,7 @@ def draw(library: Library, scenario: Scenario, role: str, seed: str, catalog: Ca
     fits = [v for v in here if v.gender in (gender, None)]
     fresh = [v for v in fits if v.name not in (taken or {})] or fits
     voice = rng.choice(fresh) if fresh else None
-    age = voice.age if voice and voice.age and voice.age in (axes.ages or [voice.age]) else _pick(rng, "age", axes.ages)
+    age = voice.age if voice and voice.age and (not axes.ages or voice.age in axes.ages) else _pick(rng, "age", axes.ages)
     style = {axis: _pick(rng, axis, getattr(axes, axis))
              for axis in ("verbosity", "politeness", "fillers", "pace", "mood")}
     rate = rng.randint(*RATE[style["pace"]]) + AGE_RATE[age]

@@ -112,7 +112,7 @@ def _timing_table(view: dict) -> list[str]:
     ok = [r["id"] for r in view["conversations"] if r["status"] == "ok"]
     tt = run_figures(Path(view["run"]), ok) if ok else None
     per_min = (tt or {}).get("timing_per_min")
-    if not per_min:
+    if not per_min or tt is None:
         return []
     names = {"ipu": "IPU (speech)", "pause": "pause (same speaker)", "gap": "gap (between speakers)",
              "overlap": "overlap (both speak)"}

@@ -17,10 +17,10 @@ from typing import TYPE_CHECKING
 
 from .config import RunConfig
 from .errors import LiveKitError, transient
-from .process import die_with_parent
 from .job import Job
-from .transport.admission import Admit
+from .process import die_with_parent
 from .runfolder import DISK_ERRORS, ConversationMeta, IndexLine, disk_problem, write_conversation, write_error
+from .transport.admission import Admit
 from .voices import shared_voice
 
 if TYPE_CHECKING:

@@ -45,8 +45,8 @@ class Turns(_Strict):
 
     OVERRUN: ClassVar[int] = 2
 
-    min: int = Field(6, ge=2)
-    max: int = Field(16, ge=2)
+    min: int = Field(default=6, ge=2)
+    max: int = Field(default=16, ge=2)
 
     def left(self, said: int) -> int:
         """Turns left after `said` turns (1: the next is the last; below 1: past the limit)."""
@@ -88,9 +88,9 @@ class Axes(_Strict):
 class TurnTaking(_Strict):
     """How this scenario's calls take turns under `--turn-taking natural` (transport/timing.py)."""
 
-    offset_mode: float | None = Field(None, ge=-0.5, le=1.5)  # seconds; None: the fitted 0.2 s
-    interruptions: float = Field(1.0, ge=0, le=5)  # scales the share of turns cut off
-    backchannels: float = Field(1.0, ge=0, le=5)  # scales how often the listener backchannels
+    offset_mode: float | None = Field(default=None, ge=-0.5, le=1.5)  # seconds; None: the fitted 0.2 s
+    interruptions: float = Field(default=1.0, ge=0, le=5)  # scales the share of turns cut off
+    backchannels: float = Field(default=1.0, ge=0, le=5)  # scales how often the listener backchannels
 
 
 class Role(_Strict):
@@ -119,7 +119,7 @@ class Branch(_Strict):
     id: Id
     title: str
     at: int = Field(ge=1)  # index of the first main-script beat the branch replaces
-    weight: float = Field(1.0, gt=0)  # against the main path's 1
+    weight: float = Field(default=1.0, gt=0)  # against the main path's 1
     facts: dict[Id, dict[str, str | list[str]]] = Field(default_factory=dict)  # role -> extra facts
     outcome: list[str] = Field(min_length=1)
     script: list[Beat] = Field(min_length=1)
@@ -155,8 +155,8 @@ class Expect(_Strict):
 
     say: list[SayPattern | str] = Field(default_factory=list)  # a pattern first: its errors are the ones told
     ask_for: list[str] = Field(default_factory=list)
-    max_p95_latency_s: float | None = Field(None, gt=0)
-    max_yield_s: float | None = Field(None, gt=0)
+    max_p95_latency_s: float | None = Field(default=None, gt=0)
+    max_yield_s: float | None = Field(default=None, gt=0)
 
     @property
     def empty(self) -> bool:
@@ -169,7 +169,7 @@ class UnderTest(_Strict):
     checks `expect` against what the agent did."""
 
     role: Id
-    agent_name: str | None = Field(None, min_length=1, max_length=200)
+    agent_name: str | None = Field(default=None, min_length=1, max_length=200)
     expect: Expect = Expect()
 
 
@@ -298,19 +298,19 @@ class Scenario(_Strict):
 
 class OfflineVoice(_Strict):
     voice: str  # an espeak-ng voice name with variant, e.g. "en-us+m3"
-    rate: int = Field(170, ge=80, le=400)  # words per minute
-    pitch: int = Field(50, ge=0, le=99)
-    range: int = Field(50, ge=0, le=99)
+    rate: int = Field(default=170, ge=80, le=400)  # words per minute
+    pitch: int = Field(default=50, ge=0, le=99)
+    range: int = Field(default=50, ge=0, le=99)
 
 
 class PiperVoice(_Strict):
     """A neural voice from the catalog (`synthconv voices`) and the prosody this persona gives it."""
 
     voice: str = Field(min_length=1)  # a catalog name: a Piper model ("en_US-joe-medium"), or model:speaker
-    length_scale: float = Field(1.0, ge=0.7, le=1.4)  # above 1 is slower
-    noise_scale: float = Field(0.667, ge=0.3, le=1.0)  # variation of the voice
-    noise_w_scale: float = Field(0.8, ge=0.3, le=1.2)  # variation of phoneme lengths
-    pitch: float = Field(0.0, ge=-4.0, le=4.0)  # semitones; formants move with it (resampled)
+    length_scale: float = Field(default=1.0, ge=0.7, le=1.4)  # above 1 is slower
+    noise_scale: float = Field(default=0.667, ge=0.3, le=1.0)  # variation of the voice
+    noise_w_scale: float = Field(default=0.8, ge=0.3, le=1.2)  # variation of phoneme lengths
+    pitch: float = Field(default=0.0, ge=-4.0, le=4.0)  # semitones; formants move with it (resampled)
 
 
 class Voices(_Strict):

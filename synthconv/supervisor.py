@@ -21,23 +21,36 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from multiprocessing import get_context
-from multiprocessing.connection import wait
+from multiprocessing.connection import Connection, wait
+from multiprocessing.context import SpawnProcess
 
 from .config import LIBRARY_FOLDERS, RunConfig
 from .errors import RunFolderError
 from .job import Job
+from .runfolder import (
+    DISK_ERRORS,
+    IndexLine,
+    RunLog,
+    completed,
+    disk_problem,
+    now,
+    read_run_info,
+    tmp_dir,
+    versions,
+    write_error,
+    write_index,
+    write_run_info,
+)
 from .runner import Order, Ready, runner_main
 from .transport.admission import Admit
-from .runfolder import (DISK_ERRORS, IndexLine, RunLog, completed, disk_problem, now, read_run_info,
-                        tmp_dir, versions, write_error, write_index, write_run_info)
 
 
 @dataclass
 class _Runner:
     """One runner process, as the supervisor sees it."""
 
-    proc: object
-    conn: object
+    proc: SpawnProcess
+    conn: Connection
     ready: bool = False
     job: Job | None = None
     attempt: int = 0
@@ -118,7 +131,7 @@ class _Admissions:
             self.on_status(text)
 
 
-def execute(
+def execute(  # noqa: C901, PLR0912, PLR0915
     config: RunConfig,
     jobs: list[Job],
     *,
@@ -163,6 +176,7 @@ def execute(
     def finish(w: _Runner, r: IndexLine) -> None:
         nonlocal failures
         job, attempt = w.job, w.attempt
+        assert job is not None, "a result came from a runner with no job"
         w.job = None
         admissions.gone(w, time.monotonic())
         if r.disk:  # the job is not failed: the run stops, and --resume redoes it
@@ -298,8 +312,9 @@ def run(config: RunConfig, jobs: list[Job], *, resume: bool,
         outcome = execute(config, jobs, log=log, done=done, on_result=on_result, on_status=on_status)
     except RuntimeError as e:
         write_index(out, jobs, done, final=True)
-        outcome = Outcome(results=done, stopped=str(e))
-        log(outcome.stopped)
+        stopped = str(e)
+        outcome = Outcome(results=done, stopped=stopped)
+        log(stopped)
     ok = sum(r.ok for r in outcome.results.values())
     info.update(ended_at=now(), counts={"planned": len(jobs), "ok": ok, "failed": len(jobs) - ok},
                 stopped=outcome.stopped)

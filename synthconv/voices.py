@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import os
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import yaml
@@ -145,15 +145,15 @@ class Catalog:
         restricted = known.get("restricted") or (
             f"its licence or model card says {m.group(0)!r}: check the terms before use"
             if (m := _RESTRICTIVE.search(f"{licence}\n{card_text}")) else None)
-        common = dict(model=name, language=code.split("-")[0].lower(), locale=code, sample_rate=rate,
-                      licence=licence, restricted=restricted, source=source, model_path=model, config_path=config)
+        common = Voice(name=name, model=name, language=code.split("-")[0].lower(), locale=code, sample_rate=rate,
+                       licence=licence, restricted=restricted, source=source, model_path=model, config_path=config)
         if len(speakers) <= 1:
-            self.voices[name] = Voice(name=name, gender=known.get("gender"), age=known.get("age"), **common)
+            self.voices[name] = replace(common, gender=known.get("gender"), age=known.get("age"))
             return
         for speaker, sid in sorted(speakers.items(), key=lambda kv: kv[1]):
             about = (known.get("speakers") or {}).get(speaker) or {}
-            self.voices[f"{name}:{speaker}"] = Voice(name=f"{name}:{speaker}", speaker=speaker, speaker_id=sid,
-                                                     gender=about.get("gender"), age=about.get("age"), **common)
+            self.voices[f"{name}:{speaker}"] = replace(common, name=f"{name}:{speaker}", speaker=speaker, speaker_id=sid,
+                                                       gender=about.get("gender"), age=about.get("age"))
 
     def get(self, name: str) -> Voice | None:
         return self.voices.get(name)

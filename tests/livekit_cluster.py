@@ -37,6 +37,7 @@ from pathlib import Path
 
 from livekit_server import BINARY
 from netns import TESTS_DIR
+
 from synthconv.process import die_with_parent
 
 ROOT = TESTS_DIR.parent

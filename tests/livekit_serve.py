@@ -23,7 +23,6 @@ import urllib.request
 from pathlib import Path
 
 import numpy as np
-
 from livekit_server import API_KEY, API_SECRET, LiveKitServer
 from netns import SERVER_HOST
 

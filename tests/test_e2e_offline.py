@@ -5,10 +5,10 @@ import json
 import wave
 
 import numpy as np
-
 from conftest import cli, read_jsonl
-from synthconv.runfolder.validate import validate_conversation
+
 from synthconv.runfolder import mp3_duration
+from synthconv.runfolder.validate import validate_conversation
 
 
 def test_run_folder_contract(offline_run):

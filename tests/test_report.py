@@ -6,8 +6,8 @@ import struct
 
 import numpy as np
 import pytest
-
 from conftest import cli, read_jsonl
+
 from synthconv.diversity import wording
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, NoReturn, Optional
+from typing import Annotated, NoReturn
 
 import typer
 from rich.console import Console
@@ -26,10 +26,10 @@ LIVEKIT_ENV = ("LIVEKIT_URL", "LIVEKIT_API_KEY", "LIVEKIT_API_SECRET")
 LiveKitURL = typer.Option(None, "--livekit-url", envvar="LIVEKIT_URL", show_envvar=True, help="LiveKit server.")
 LiveKitKey = typer.Option(None, "--livekit-api-key", envvar="LIVEKIT_API_KEY", show_envvar=True)
 LiveKitSecret = typer.Option(None, "--livekit-api-secret", envvar="LIVEKIT_API_SECRET", show_envvar=True)
-LiveKitURLOpt = Annotated[Optional[str], typer.Option("--livekit-url", envvar="LIVEKIT_URL", show_envvar=True,
+LiveKitURLOpt = Annotated[str | None, typer.Option("--livekit-url", envvar="LIVEKIT_URL", show_envvar=True,
                                                       help="LiveKit server.")]
-LiveKitKeyOpt = Annotated[Optional[str], typer.Option("--livekit-api-key", envvar="LIVEKIT_API_KEY", show_envvar=True)]
-LiveKitSecretOpt = Annotated[Optional[str], typer.Option("--livekit-api-secret", envvar="LIVEKIT_API_SECRET",
+LiveKitKeyOpt = Annotated[str | None, typer.Option("--livekit-api-key", envvar="LIVEKIT_API_KEY", show_envvar=True)]
+LiveKitSecretOpt = Annotated[str | None, typer.Option("--livekit-api-secret", envvar="LIVEKIT_API_SECRET",
                                                          show_envvar=True)]
 
 

@@ -14,17 +14,28 @@ import time
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import typer
 
 from ..config import RunConfig
 from ..errors import ConfigError
 from ..scenario import DEFAULT_PERSONAS, DEFAULT_SCENARIOS, Library
-from .common import (LiveKitKeyOpt, LiveKitSecretOpt, LiveKitURLOpt, PersonasDirOpt, ScenariosDirOpt, app, console,
-                     err, fail, library, set_livekit_env)
-from .progress import Progress, summary
 from ..voices import use_voice_folders
+from .common import (
+    LiveKitKeyOpt,
+    LiveKitSecretOpt,
+    LiveKitURLOpt,
+    PersonasDirOpt,
+    ScenariosDirOpt,
+    app,
+    console,
+    err,
+    fail,
+    library,
+    set_livekit_env,
+)
+from .progress import Progress, summary
 from .voices import VoicesDirOpt
 
 Opt = typer.Option
@@ -34,7 +45,7 @@ Opt = typer.Option
 def generate(
     ctx: typer.Context,
     count: Annotated[int, Opt("--count", "-n", help="How many conversations to plan.")] = 10,
-    out: Annotated[Optional[Path], Opt("--out", "-o", help="Run folder \\[default: output/<timestamp>].")] = None,
+    out: Annotated[Path | None, Opt("--out", "-o", help="Run folder \\[default: output/<timestamp>].")] = None,
     seed: Annotated[int, Opt("--seed", help="Same seed, same plan, same conversations.")] = 0,
     concurrency: Annotated[int, Opt("--concurrency", "-j", show_default=False,
                                     help="Conversations at once, one runner process each \\[default: cores].")]
@@ -44,7 +55,7 @@ def generate(
     transport: Annotated[str, Opt("--transport", help="local or livekit.")] = "local",
     turn_taking: Annotated[str, Opt("--turn-taking", help="natural (overlaps, backchannels, interruptions, "
                                     "disfluencies) or strict (gaps of 0.15-0.8 s); local transport.")] = "natural",
-    hearing: Annotated[Optional[str], Opt(
+    hearing: Annotated[str | None, Opt(
         "--hearing", help="How offline agents hear each other: whisper (a real recognizer, English; other "
         "languages hear the transcript) or transcript (the words the peer published, faster) "
         "\\[default: whisper on the local transport, transcript in LiveKit rooms].")] = None,
@@ -57,7 +68,7 @@ def generate(
     retries: Annotated[int, Opt("--retries", help="Retries of a transient failure, with backoff.")] = 1,
     max_failure_rate: Annotated[float, Opt("--max-failure-rate",
                                            help="Stop once more than this fraction of the plan has failed.")] = 1.0,
-    resume: Annotated[Optional[Path], Opt("--resume", help="Continue the interrupted run in this folder.")] = None,
+    resume: Annotated[Path | None, Opt("--resume", help="Continue the interrupted run in this folder.")] = None,
     livekit_url: LiveKitURLOpt = None,
     livekit_api_key: LiveKitKeyOpt = None,
     livekit_api_secret: LiveKitSecretOpt = None,
@@ -65,19 +76,19 @@ def generate(
                                          "ones already running.")] = False,
     scenarios_dir: ScenariosDirOpt = DEFAULT_SCENARIOS,
     personas_dir: PersonasDirOpt = DEFAULT_PERSONAS,
-    base_url: Annotated[Optional[str], Opt("--base-url", help="OpenAI-compatible API of the openai-* engines "
+    base_url: Annotated[str | None, Opt("--base-url", help="OpenAI-compatible API of the openai-* engines "
                                            "\\[env OPENAI_BASE_URL; key from env OPENAI_API_KEY].")] = None,
-    llm_base_url: Annotated[Optional[str], Opt("--llm-base-url", help="Only for the LLM (openai-pipeline).")] = None,
-    stt_base_url: Annotated[Optional[str], Opt("--stt-base-url", help="Only for the STT (openai-pipeline).")] = None,
-    tts_base_url: Annotated[Optional[str], Opt("--tts-base-url", help="Only for the TTS (openai-pipeline).")] = None,
-    realtime_base_url: Annotated[Optional[str], Opt("--realtime-base-url", help="Only for openai-realtime.")] = None,
-    llm_model: Annotated[Optional[str], Opt("--llm-model", help="LLM of openai-pipeline (default gpt-4.1-mini).")]
+    llm_base_url: Annotated[str | None, Opt("--llm-base-url", help="Only for the LLM (openai-pipeline).")] = None,
+    stt_base_url: Annotated[str | None, Opt("--stt-base-url", help="Only for the STT (openai-pipeline).")] = None,
+    tts_base_url: Annotated[str | None, Opt("--tts-base-url", help="Only for the TTS (openai-pipeline).")] = None,
+    realtime_base_url: Annotated[str | None, Opt("--realtime-base-url", help="Only for openai-realtime.")] = None,
+    llm_model: Annotated[str | None, Opt("--llm-model", help="LLM of openai-pipeline (default gpt-4.1-mini).")]
     = None,
-    stt_model: Annotated[Optional[str], Opt("--stt-model", help="STT, and the Realtime input transcription "
+    stt_model: Annotated[str | None, Opt("--stt-model", help="STT, and the Realtime input transcription "
                                             "(default gpt-4o-mini-transcribe).")] = None,
-    tts_model: Annotated[Optional[str], Opt("--tts-model", help="TTS of openai-pipeline (default gpt-4o-mini-tts).")]
+    tts_model: Annotated[str | None, Opt("--tts-model", help="TTS of openai-pipeline (default gpt-4o-mini-tts).")]
     = None,
-    realtime_model: Annotated[Optional[str], Opt("--realtime-model",
+    realtime_model: Annotated[str | None, Opt("--realtime-model",
                                                  help="Model of openai-realtime (default gpt-realtime).")] = None,
     yes: Annotated[bool, Opt("--yes", "-y", help="Start a large paid run without asking (see the estimate).")]
     = False,
@@ -258,7 +269,7 @@ def _preflight(plan: _Plan, yes: bool, livekit: tuple[str | None, str | None, st
 def _run(plan: _Plan, no_local_worker: bool):  # noqa: ANN202 - (supervisor.Outcome, seconds)
     """Hold the run's lock, start the local agent worker if rooms need one, run every job."""
     from ..runfolder import RunFolderError, RunLock
-    from ..supervisor import run
+    from ..supervisor import Outcome, run
 
     cfg = plan.config
     try:
@@ -273,6 +284,7 @@ def _run(plan: _Plan, no_local_worker: bool):  # noqa: ANN202 - (supervisor.Outc
     progress = Progress(len(plan.jobs), already=plan.already or {})
     t0 = time.monotonic()
     progress.start()
+    outcome: Outcome | RunFolderError
     try:
         outcome = run(cfg, plan.jobs, resume=plan.resume, on_result=progress.update, on_status=progress.status)
     except RunFolderError as e:
@@ -320,7 +332,7 @@ def _check_out(out: Path) -> None:
         fail(f"--out: cannot write to {out} ({e.strerror})")
 
 
-def _check_livekit(url: Optional[str], key: Optional[str], secret: Optional[str]) -> str:
+def _check_livekit(url: str | None, key: str | None, secret: str | None) -> str:
     """The server's URL, once reachable with these credentials; one line if anything is
     missing, the server is unreachable or refuses them. Flags override the environment, which
     the runner processes and the local agent worker inherit."""

@@ -36,7 +36,7 @@ def impair(
     except RunFolderError as e:
         fail(str(e))
     bad = {cid: p for cid, p in problems.items() if p}
-    for cid, p in bad.items():
+    for _cid, p in bad.items():
         err.print(f"skipped {p}", highlight=False, markup=False)
     console.print(f"impaired {len(problems) - len(bad)} conversations ({' + '.join(i.spec() for i in chain)}) "
                   f"in {time.monotonic() - t0:.1f} s", highlight=False, markup=False)

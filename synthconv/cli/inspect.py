@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 from rich.markup import escape
@@ -13,15 +12,15 @@ from .common import app, console, fail, print_json
 
 
 @app.command()
-def inspect(
+def inspect(  # noqa: C901
     run: Path = typer.Argument(..., help="A run folder."),
-    conversation: Optional[str] = typer.Argument(None, help="One conversation id: print its timed transcript."),
+    conversation: str | None = typer.Argument(None, help="One conversation id: print its timed transcript."),
     validate: bool = typer.Option(False, "--validate", help="Check every conversation against docs/FORMAT.md."),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
-    report: Optional[Path] = typer.Option(None, "--report", help="Write PNG plots and report.md into this folder."),
+    report: Path | None = typer.Option(None, "--report", help="Write PNG plots and report.md into this folder."),
     diversity: bool = typer.Option(False, "--diversity", help="How varied the complete conversations are: "
                                    "repeated lines, distinct 2/3-grams, speakers, a speaker-disjoint 80/10/10 split."),
-    junit: Optional[Path] = typer.Option(None, "--junit", help="Write JUnit XML: a test case per conversation "
+    junit: Path | None = typer.Option(None, "--junit", help="Write JUnit XML: a test case per conversation "
                                          "and per expectation of an agent under test; exit 1 if any failed."),
 ) -> None:
     """Summarize a run (complete, running or interrupted), validate it, or show one conversation.
@@ -122,7 +121,7 @@ def _print_figures(f: dict) -> None:
                   f"near-duplicate conversation pairs {near}", highlight=False, markup=False)
 
 
-def _show_conversation(run: Path, view: dict, cid: str, validate: bool, as_json: bool) -> None:
+def _show_conversation(run: Path, view: dict, cid: str, validate: bool, as_json: bool) -> None:  # noqa: C901
     from ..runfolder import SchemaError, read_meta, read_transcript
     from ..runfolder.validate import validate_conversation
 

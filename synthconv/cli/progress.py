@@ -60,8 +60,9 @@ def summary(out: Path, jobs: list, results: dict[str, IndexLine], wall: float, a
         by.setdefault(j.scenario, []).append(results.get(j.id))
     for sid, rs in sorted(by.items()):
         oks = [r for r in rs if r is not None and r.ok]
-        table.add_row(sid, str(len(oks)), str(len(rs) - len(oks)),
-                      f"{sum(r.duration_s for r in oks):.1f}", str(sum(r.turns for r in oks)))
+        table.add_row(sid, str(len(oks)), str(len(rs) - len(oks)),  # an ok line has its duration and turns:
+                      f"{sum(r.duration_s for r in oks):.1f}",  # type: ignore[misc]
+                      str(sum(r.turns for r in oks)))  # type: ignore[misc]
     console.print(table)
     console.print(f"{len(ok)}/{len(jobs)} ok; this invocation made {audio:.1f} s of audio in {wall:.1f} s "
                   f"({audio / wall if wall else 0:.1f}x real time)", highlight=False)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import ipaddress
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -16,11 +15,11 @@ def serve(
     runs: Path = typer.Option(Path("output"), "--runs", help="Folder of run folders to serve."),
     host: str = typer.Option("127.0.0.1", "--host", help="Address to bind; anything but loopback needs --api-token."),
     port: int = typer.Option(8000, "--port", min=0, max=65535, help="TCP port."),
-    api_token: Optional[str] = typer.Option(None, "--api-token", envvar="SYNTHCONV_API_TOKEN", show_envvar=True,
+    api_token: str | None = typer.Option(None, "--api-token", envvar="SYNTHCONV_API_TOKEN", show_envvar=True,
                                             help="Required on every API call (Bearer header or the page's cookie)."),
-    livekit_url: Optional[str] = LiveKitURL,
-    livekit_api_key: Optional[str] = LiveKitKey,
-    livekit_api_secret: Optional[str] = LiveKitSecret,
+    livekit_url: str | None = LiveKitURL,
+    livekit_api_key: str | None = LiveKitKey,
+    livekit_api_secret: str | None = LiveKitSecret,
     max_live: int = typer.Option(2, "--max-live", help="Conversations started over the API (or the page) that may "
                                  "run at once; more are refused with 429 until one ends."),
     scenarios_dir: Path = ScenariosDir,
@@ -56,16 +55,16 @@ def serve(
             live.stop_all()
 
 
-def _live(runs: Path, url: Optional[str], key: Optional[str], secret: Optional[str], scenarios_dir: Path,
+def _live(runs: Path, url: str | None, key: str | None, secret: str | None, scenarios_dir: Path,
           personas_dir: Path, max_live: int):  # noqa: ANN202 - a serve.live.Conversations, or None without LiveKit
     """POST /conversations needs all three LiveKit settings, checked against the server now."""
     import asyncio
 
     if not (url or key or secret):
         return None
-    missing = [flag for flag, v in (("--livekit-url", url), ("--livekit-api-key", key), ("--livekit-api-secret", secret))
-               if not v]
-    if missing:
+    if not (url and key and secret):
+        missing = [flag for flag, v in (("--livekit-url", url), ("--livekit-api-key", key),
+                                        ("--livekit-api-secret", secret)) if not v]
         fail(f"{missing[0]}: LiveKit needs the URL, key and secret together (or LIVEKIT_URL, LIVEKIT_API_KEY, "
              "LIVEKIT_API_SECRET)")
     from ..errors import LiveKitError

@@ -99,8 +99,8 @@ def download(name: str = typer.Argument(..., help="A Piper voice, e.g. en_GB-vct
                 shutil.copyfileobj(response, f)
         except urllib.error.HTTPError:
             pass  # no card: the catalog says the licence is unknown
-        for f in sorted(tmp.iterdir()):  # only complete files reach the folder
-            f.replace(folder / f.name)
+        for done in sorted(tmp.iterdir()):  # only complete files reach the folder
+            done.replace(folder / done.name)
     except (urllib.error.URLError, OSError, ValueError) as e:
         reason = getattr(e, "reason", None) or getattr(e, "strerror", None) or e
         err.print(f"[bold red]error:[/] voices download: could not fetch {escape(name)} from {escape(base)} "

@@ -7,7 +7,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING
 
 import typer
 
@@ -21,9 +21,9 @@ if TYPE_CHECKING:
 
 @app.command()
 def worker(
-    livekit_url: Optional[str] = LiveKitURL,
-    livekit_api_key: Optional[str] = LiveKitKey,
-    livekit_api_secret: Optional[str] = LiveKitSecret,
+    livekit_url: str | None = LiveKitURL,
+    livekit_api_key: str | None = LiveKitKey,
+    livekit_api_secret: str | None = LiveKitSecret,
     preload: str = typer.Option("offline", "--preload",
                                 help="engine each job process loads before taking a job (each dispatch names its own)"),
     idle_processes: int = typer.Option(2, "--idle-processes", min=0,
@@ -31,10 +31,10 @@ def worker(
     load_threshold: float = typer.Option(0.7, "--load-threshold", min=0.05, max=1.0,
                                          help="take no new job while the job processes' load (share of this "
                                          "machine's cores used or waited for) is at or above this"),
-    max_jobs: Optional[int] = typer.Option(None, "--max-jobs", min=1,
+    max_jobs: int | None = typer.Option(None, "--max-jobs", min=1,
                                            help="take at most this many agents at once (two per room), "
                                            "whatever the CPU load"),
-    ready_file: Optional[Path] = typer.Option(None, "--ready-file", hidden=True,
+    ready_file: Path | None = typer.Option(None, "--ready-file", hidden=True,
                                               help="written once the server has registered this worker"),
     voices_dir: VoicesDirOpt = [],  # noqa: B006 - the voices a dispatched persona may name
 ) -> None:

@@ -35,7 +35,7 @@ class TranscriptChannel:
             self._arrived.clear()
             try:
                 await asyncio.wait_for(self._arrived.wait(), timeout=wait)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 return ""
         texts, self._texts = self._texts, []
         return " ".join(texts)
@@ -125,10 +125,10 @@ class Engine(ABC):
         """Facts about how this engine ran `scenario`, for meta.json (e.g. how each role hears)."""
         return {}
 
-    def check(self, personas: list[Persona]) -> None:
+    def check(self, personas: list[Persona]) -> None:  # noqa: B027 - an optional hook: engines override what they need
         """Raise `EngineError` if the engine cannot run here (missing key, missing voice...)."""
 
-    def warm_up(self, hears_audio: bool = True) -> None:
+    def warm_up(self, hears_audio: bool = True) -> None:  # noqa: B027 - an optional hook: engines override what they need
         """Load models once per process, before the first job. `hears_audio` False: it will only
         play `scheduled` turns in rooms (no VAD, no recognizer to load)."""
 

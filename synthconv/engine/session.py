@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import threading
+from typing import Any
 
 from livekit.agents import Agent
 
@@ -35,7 +36,7 @@ def session_options(barge_in: bool = False, turn_detection: str = "vad") -> dict
       our VAD (not livekit's adaptive detector, a cloud model), and never resumes the cut line
       (the policy says it again). On the local bridge the bridge itself cuts the audio.
     """
-    interruption = {"enabled": False, "discard_audio_if_uninterruptible": False, "resume_false_interruption": False}
+    interruption: dict[str, Any] = {"enabled": False, "discard_audio_if_uninterruptible": False, "resume_false_interruption": False}
     if barge_in:
         interruption.update(enabled=True, mode="vad", min_duration=YIELD_AFTER_S, false_interruption_timeout=None)
     return {

@@ -21,11 +21,10 @@ from pathlib import Path
 from ..errors import RunFolderError
 from ..runfolder import DISK_ERRORS, RunLock
 from .card import write_card, write_checksums
-from .formats import (caller_and_agent, segment_id, write_audio, write_hf, write_nemo, write_rttm,
-                      write_stereo)
+from .formats import caller_and_agent, segment_id, write_audio, write_hf, write_nemo, write_rttm, write_stereo
 from .lhotse import write_lhotse
-from .source import complete_conversations
 from .options import ExportOptions
+from .source import complete_conversations
 from .splits import assign
 
 

@@ -42,6 +42,8 @@ def conversation_audio(c: Conversation, folder: Path, copy_tracks: bool = True) 
         paths[role] = folder / f"{role}.wav" if copy_tracks else c.track(role)
         pcm, _ = read_wav(c.track(role))
         mix = pcm.astype(np.int32) if mix is None else mix + pcm
+    if mix is None:
+        raise ValueError(f"{c.folder}: a conversation without roles has no mix")
     folder.mkdir(parents=True, exist_ok=True)
     write_wav(folder / "mix.wav", np.clip(mix, -32768, 32767).astype(np.int16), c.sample_rate)
     paths["mix"] = folder / "mix.wav"

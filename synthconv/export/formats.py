@@ -24,12 +24,16 @@ from __future__ import annotations
 import os
 import shutil
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import jsonlines
 
 from ..runfolder import read_wav
 from .audio import conversation_audio, stereo_wav, turn_slices
 from .source import Conversation
+
+if TYPE_CHECKING:
+    import pyarrow.parquet as pq
 
 FORMATS = ("hf", "nemo", "rttm", "lhotse", "stereo")
 AGENT_ROLES = ("agent", "dispatcher")  # the roles of the library's scenarios that answer for the business
@@ -135,7 +139,7 @@ class _ParquetSink:
             {"huggingface": json.dumps({"info": {"features": {n: _feature(k) for n, k in columns.items()}}})})
         self.rows: list[dict] = []
         self.size = 0
-        self.writer = None
+        self.writer: pq.ParquetWriter | None = None
 
     def add(self, row: dict, size: int) -> None:
         self.rows.append(row)

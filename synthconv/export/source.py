@@ -13,8 +13,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import RunFolderError
-from ..runfolder import (ConversationMeta, SchemaError, conversation_dir, read_index, read_meta, read_run_info,
-                         read_transcript)
+from ..runfolder import (
+    ConversationMeta,
+    SchemaError,
+    conversation_dir,
+    read_index,
+    read_meta,
+    read_run_info,
+    read_transcript,
+)
 
 EDGE_S = 0.01  # times are rounded to the millisecond; tracks and meta.json agree to 10 ms
 

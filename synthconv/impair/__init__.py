@@ -21,8 +21,21 @@ from pathlib import Path
 
 import numpy as np
 
-from ..runfolder import (RunFolderError, RunLock, RunLog, conversation_dir, disk_problem, mix_mp3, read_index,
-                         read_meta, read_run_info, read_wav, replace_atomic, write_run_info, write_wav)
+from ..runfolder import (
+    RunFolderError,
+    RunLock,
+    RunLog,
+    conversation_dir,
+    disk_problem,
+    mix_mp3,
+    read_index,
+    read_meta,
+    read_run_info,
+    read_wav,
+    replace_atomic,
+    write_run_info,
+    write_wav,
+)
 from .stages import KINDS, NOISE_KINDS, Impairment, Loss, Noise, Phone, active_power, parse, speech_frames
 
 

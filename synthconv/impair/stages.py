@@ -211,7 +211,7 @@ class Loss(Impairment):
 KINDS: dict[str, type[Impairment]] = {"noise": Noise, "phone": Phone, "loss": Loss}
 
 
-def parse(specs: list[str], flag: str = "--impair") -> list[Impairment]:
+def parse(specs: list[str], flag: str = "--impair") -> list[Impairment]:  # noqa: C901
     """`--impair` values as the chain to apply, in the order sound travels; a bad spelling is a
     ValueError naming the flag and the value."""
     chain: dict[str, Impairment] = {}

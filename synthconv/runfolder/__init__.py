@@ -11,7 +11,15 @@
 
 from ..errors import RunFolderError
 from .audio import SILENT, loud, mix_mp3, mp3_duration, read_wav, stereo_mp3, write_wav
-from .conversation import LAG_LIMIT_S, read_error, read_lines, read_meta, read_transcript, write_conversation, write_error
+from .conversation import (
+           LAG_LIMIT_S,
+           read_error,
+           read_lines,
+           read_meta,
+           read_transcript,
+           write_conversation,
+           write_error,
+)
 from .disk import DISK_ERRORS, disk_problem, finite, replace_atomic
 from .index import completed, read_index, write_index
 from .lock import RunLock

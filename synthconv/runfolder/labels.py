@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any, TypeGuard
 
 import numpy as np
 
@@ -174,7 +175,7 @@ def run_figures(run: Path, ids: list[str]) -> dict | None:
     from .names import conversation_dir
     from .schema import ConversationMeta, SchemaError, TranscriptLine
 
-    def usable(t: object) -> bool:
+    def usable(t: object) -> TypeGuard[dict[str, Any]]:  # a JSON object from_dict takes
         try:
             TranscriptLine.from_dict(t)
         except SchemaError:
@@ -221,7 +222,7 @@ def run_figures(run: Path, ids: list[str]) -> dict | None:
     }
 
 
-def problems(lines: list[dict], tracks: dict[str, np.ndarray], rate: int, edge: float) -> list[str]:
+def problems(lines: list[dict], tracks: dict[str, np.ndarray], rate: int, edge: float) -> list[str]:  # noqa: C901
     """Words, backchannels, overlaps and interruptions against the audio (`inspect --validate`,
     FORMAT.md 1.2); timestamps may be off by `edge` at each edge."""
     problems = []

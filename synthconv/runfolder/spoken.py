@@ -10,7 +10,7 @@ import re
 
 CURRENCY = {"$": ("dollar", "dollars", "cent", "cents"), "€": ("euro", "euros", "cent", "cents"),
             "£": ("pound", "pounds", "penny", "pence"), "₹": ("rupee", "rupees", "paisa", "paise")}
-DIGITS = "zero one two three four five six seven eight nine".split()
+DIGITS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
 
 _MONEY = re.compile(r"([$€£₹])\s?(\d[\d,]*)(?:\.(\d{1,2}))?(?!\d)")
 _TIME = re.compile(r"\b(\d{1,2}):(\d{2})\b")

@@ -20,7 +20,7 @@ from .schema import ConversationMeta, SchemaError, TranscriptLine
 EDGE_S = 0.01  # timestamps are rounded to the millisecond; allow 10 ms at each edge
 
 
-def validate_conversation(folder: Path, *, check_mp3: bool = True) -> list[str]:
+def validate_conversation(folder: Path, *, check_mp3: bool = True) -> list[str]:  # noqa: C901, PLR0912, PLR0915
     """Every way `folder` breaks the run folder contract; empty when it is valid."""
     problems: list[str] = []
     folder = Path(folder)
@@ -62,7 +62,8 @@ def validate_conversation(folder: Path, *, check_mp3: bool = True) -> list[str]:
         except Exception as e:  # noqa: BLE001 - a damaged file is a finding, not a crash
             problems.append(f"tracks/{role}.wav unreadable: {e}")
             continue
-        tracks[role], _ = pcm, rates.add(rate)
+        tracks[role] = pcm
+        rates.add(rate)
     if len(rates) > 1:
         problems.append(f"tracks have different sample rates {sorted(rates)}")
     if len({len(p) for p in tracks.values()}) > 1:

@@ -13,7 +13,7 @@ from .run import read_run_info
 from .schema import ConversationMeta, IndexLine, SchemaError
 
 
-def read_run(run: Path) -> dict:
+def read_run(run: Path) -> dict:  # noqa: C901
     """run.json plus every planned conversation's status: ok, failed or pending.
 
     Works on complete, running and interrupted runs: what conversations.jsonl does not list yet
@@ -25,14 +25,15 @@ def read_run(run: Path) -> dict:
     no_links(run / "conversations.jsonl", run / "conversations")  # not the folders inside: each is checked alone
     jobs = info["jobs"]
     planned = {j["id"] for j in jobs}
-    index, damage = {}, []
-    for n, r in read_index(run):
-        if isinstance(r, str):
-            damage.append(f"conversations.jsonl line {n}: {r}")
-        elif r.id not in planned:
-            damage.append(f"conversations.jsonl line {n}: {r.id} is not in the plan")
+    index: dict[str, dict] = {}
+    damage: list[str] = []
+    for n, entry in read_index(run):
+        if isinstance(entry, str):
+            damage.append(f"conversations.jsonl line {n}: {entry}")
+        elif entry.id not in planned:
+            damage.append(f"conversations.jsonl line {n}: {entry.id} is not in the plan")
         else:
-            index[r.id] = r.to_dict()
+            index[entry.id] = entry.to_dict()
     rows, wer = [], {}
     for job in jobs:
         r = index.get(job["id"])
@@ -47,18 +48,18 @@ def read_run(run: Path) -> dict:
             if isinstance(meta, dict) and isinstance(meta.get("wer"), (int, float)):
                 wer[job["id"]] = meta["wer"]
         if r is None:
-            r = IndexLine(id=job["id"], status="pending", scenario=job["scenario"], roles=job["roles"])
+            line = IndexLine(id=job["id"], status="pending", scenario=job["scenario"], roles=job["roles"])
             meta, error = read_meta(folder), read_error(folder)
             if isinstance(meta, dict):
-                r.status = "ok"
+                line.status = "ok"
                 try:
                     checked = ConversationMeta.from_dict(meta)
-                    r.duration_s, r.turns = checked.duration_s, checked.turns
+                    line.duration_s, line.turns = checked.duration_s, checked.turns
                 except SchemaError as e:  # complete, but its figures are not read from a damaged meta.json
                     damage.append(f"{job['id']}: meta.json: {e}")
             elif error is not None:
-                r.status, r.error = "failed", error
-            r = r.to_dict()
+                line.status, line.error = "failed", error
+            r = line.to_dict()
         rows.append(r)
     if info.get("ended_at") is None:
         state = "running or killed"

@@ -25,13 +25,26 @@ from ..runfolder import NAME, SchemaError, TranscriptLine, conversation_dir, rea
 from ..runfolder.validate import validate_conversation
 from .guard import COOKIE, MAX_BODY, Guard
 from .live import TOKEN_TTL, Busy, Conversations, Refused
-from .models import (Choices, Conversation, ConversationList, ConversationRow, LiveList, NewConversation,
-                     ObserverAccess, RunList, RunRow, RunSummary, Started, Status)
+from .models import (
+    Choices,
+    Conversation,
+    ConversationList,
+    ConversationRow,
+    LiveList,
+    NewConversation,
+    ObserverAccess,
+    RunList,
+    RunRow,
+    RunSummary,
+    Started,
+    Status,
+)
 from .runs import Runs, View
 
 STATIC = Path(__file__).parent / "static"
 LOOPBACK_HOSTS = ["127.0.0.1", "localhost", "::1", "[::1]"]
 BUILD_HINT = "the web pages are not built: run `make web` in a synthconv checkout (needs Node.js and npm)"
+OPENAPI_URL = "/api/openapi.json"
 NO_LIVEKIT = ("this server has no LiveKit: start it with --livekit-url, --livekit-api-key and --livekit-api-secret "
               "(or LIVEKIT_URL, LIVEKIT_API_KEY, LIVEKIT_API_SECRET)")
 
@@ -40,13 +53,13 @@ def pages_built() -> bool:
     return (STATIC / "index.html").is_file()
 
 
-def create_app(runs: Path, token: str | None = None, live: Conversations | None = None,
+def create_app(runs: Path, token: str | None = None, live: Conversations | None = None,  # noqa: C901, PLR0915
                max_body: int = MAX_BODY) -> FastAPI:
     """The API and pages over `runs`, a folder of run folders; `token` guards every API call;
     `live` starts conversations in LiveKit rooms (without it, POST /conversations answers 503)."""
     runs = Path(runs)
     index = Runs(runs)
-    app = FastAPI(title="synthconv", version="1", docs_url=None, redoc_url=None, openapi_url="/api/openapi.json",
+    app = FastAPI(title="synthconv", version="1", docs_url=None, redoc_url=None, openapi_url=OPENAPI_URL,
                   description="Runs, conversations, transcripts and audio of a synthconv runs folder.")
     app.add_middleware(Guard, token=token, max_body=max_body)
     if token is None:
@@ -156,12 +169,16 @@ def create_app(runs: Path, token: str | None = None, live: Conversations | None 
 
     # --- conversations started over the API (LiveKit) --------------------------------------------
 
-    def started(cid: str):  # noqa: ANN202
+    def need_live() -> Conversations:
         if live is None:
             raise HTTPException(503, NO_LIVEKIT)
-        if cid not in live.started:
+        return live
+
+    def started(cid: str):  # noqa: ANN202
+        conversations = need_live()
+        if cid not in conversations.started:
             raise HTTPException(404, f"no conversation {cid!r} was started by this server")
-        return live.started[cid]
+        return conversations.started[cid]
 
     @api.get("/conversations", summary="The conversations this server started (running ones first), and whether "
                                        "it can start any")
@@ -198,13 +215,13 @@ def create_app(runs: Path, token: str | None = None, live: Conversations | None 
              summary="dispatching, live, recording, ok or failed (with its error); the agents and their state; turns")
     async def conversation_status(cid: str) -> Status:
         s = started(cid)
-        return Status(**await live.status(s.id))
+        return Status(**await need_live().status(s.id))
 
     @api.post("/conversations/{cid}/observer-token", summary="A new hidden, subscribe-only, short-lived token")
     def observer_token(cid: str) -> ObserverAccess:
         s = started(cid)
-        return ObserverAccess(room=s.room, livekit_url=live.livekit.url,
-                              observer_token=live.livekit.observer_token(s.room))
+        livekit = need_live().livekit
+        return ObserverAccess(room=s.room, livekit_url=livekit.url, observer_token=livekit.observer_token(s.room))
 
     app.include_router(api)
 
@@ -225,7 +242,7 @@ def create_app(runs: Path, token: str | None = None, live: Conversations | None 
     def docs():  # noqa: ANN202 - Swagger UI from the package, or how to build it
         if not (STATIC / "docs" / "swagger-ui-bundle.js").is_file():
             return PlainTextResponse(BUILD_HINT + " (Swagger UI comes with them)\n", status_code=503)
-        return get_swagger_ui_html(openapi_url=app.openapi_url, title="synthconv API",
+        return get_swagger_ui_html(openapi_url=OPENAPI_URL, title="synthconv API",
                                    swagger_js_url="/docs-assets/swagger-ui-bundle.js",
                                    swagger_css_url="/docs-assets/swagger-ui.css", swagger_favicon_url="data:,")
 
@@ -235,7 +252,8 @@ def create_app(runs: Path, token: str | None = None, live: Conversations | None 
 def usable_lines(folder: Path) -> tuple[list[dict], list[str]]:
     """transcript.jsonl's usable lines, and one problem per line that is not (not JSON, not
     UTF-8, a field missing or of the wrong type): the page shows the rest of the conversation."""
-    turns, problems = [], []
+    turns: list[dict] = []
+    problems: list[str] = []
     try:
         lines = read_lines(folder / "transcript.jsonl")
     except OSError as e:
@@ -249,6 +267,7 @@ def usable_lines(folder: Path) -> tuple[list[dict], list[str]]:
         except SchemaError as e:
             problems.append(f"transcript.jsonl line {n}: {e}")
         else:
+            assert isinstance(t, dict)  # from_dict took it: a JSON object
             turns.append(t)  # as written: every field it has
     return turns, problems
 

@@ -17,8 +17,9 @@ import subprocess
 import sys
 import threading
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any, Literal
 
 from ..engine import ENGINES
 from ..runfolder import RunFolderError, SchemaError, conversation_dir, read_transcript
@@ -97,7 +98,7 @@ class Conversations:
             if persona not in sc.roles[role].personas:
                 raise Refused(f"personas.{role}: {persona!r} is not in the {role} pool of {scenario} "
                               f"({', '.join(sc.roles[role].personas)})")
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         cid = f"live-{now:%Y%m%d-%H%M%S}-{secrets.token_hex(3)}"
         room = f"synthconv-{cid}"
         out = self.runs / cid
@@ -127,7 +128,7 @@ class Conversations:
         its run says so)."""
         out = []
         for s in list(self.started.values()):
-            state = "running" if s.proc.poll() is None else "failed"
+            state: Literal["running", "ok", "failed"] = "running" if s.proc.poll() is None else "failed"
             if state == "failed" and s.proc.returncode == 0:
                 try:
                     state = "ok" if read_run(self.runs / s.id)["conversations"][0]["status"] == "ok" else "failed"
@@ -151,7 +152,7 @@ class Conversations:
         """dispatching, live (both agents in the room), recording (the call ended, the run is being
         written), ok, or failed with its error; the agents and their state; the turns once written."""
         s = self.started[cid]
-        out = {"id": cid, "room": s.room, "scenario": s.scenario, "participants": [], "turns": [], "error": None}
+        out: dict[str, Any] = {"id": cid, "room": s.room, "scenario": s.scenario, "participants": [], "turns": [], "error": None}
         run = self.runs / cid
         job = row = None
         if (run / "run.json").is_file():

@@ -8,7 +8,7 @@ Transcript lines and conversations.jsonl lines are the run folder contract's rec
 from __future__ import annotations
 
 from dataclasses import MISSING, fields
-from typing import Any, Literal, Optional, get_type_hints
+from typing import Any, Literal, get_type_hints
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
@@ -20,11 +20,11 @@ class RunRow(BaseModel):
     state: str = Field(description="complete, running or killed, why it stopped, or unreadable")
     planned: int
     by_status: dict[str, int]
-    started_at: Optional[str] = None
-    ended_at: Optional[str] = None
-    engine: Optional[str] = None
-    transport: Optional[str] = None
-    error: Optional[str] = Field(None, description="why an unreadable run cannot be read")
+    started_at: str | None = None
+    ended_at: str | None = None
+    engine: str | None = None
+    transport: str | None = None
+    error: str | None = Field(default=None, description="why an unreadable run cannot be read")
 
 
 class RunList(BaseModel):
@@ -44,13 +44,13 @@ class RunSummary(BaseModel):
     duration_s: dict[str, Any] = Field(description="total and mean, over the ok conversations")
     turns: dict[str, Any] = Field(description="total and mean")
     wer: dict[str, Any] = Field(description="the spread of the conversations' word error rates")
-    failures: list[dict[str, Optional[str]]]
-    turn_taking: Optional[dict[str, Any]]
+    failures: list[dict[str, str | None]]
+    turn_taking: dict[str, Any] | None
     flags: dict[str, Any]
     damage: list[str]
 
 
-def _written(record: type) -> dict[str, Any]:
+def _written(record: type[IndexLine]) -> dict[str, Any]:
     """A run folder record's written fields as pydantic field definitions (runfolder/schema.py
     owns them; the API says the same)."""
     hints = get_type_hints(record)
@@ -63,21 +63,21 @@ ConversationRow = create_model("ConversationRow", __doc__="A conversations.jsonl
 
 
 class ConversationList(BaseModel):
-    conversations: list[ConversationRow]
+    conversations: list[ConversationRow]  # type: ignore[valid-type]  # built by create_model: no static type
 
 
 Turn = TranscriptLine  # a transcript.jsonl line, as runfolder/schema.py defines it
 
 
 class Audio(BaseModel):
-    mix: Optional[str]
+    mix: str | None
     tracks: dict[str, str]
 
 
 class Conversation(ConversationRow):  # type: ignore[misc,valid-type]
-    meta: Optional[dict[str, Any]]
+    meta: dict[str, Any] | None
     transcript: list[Turn] = Field(description="its usable lines; a damaged line is one of the problems")
-    problems: Optional[list[str]] = Field(description="contract problems; null with validate=false")
+    problems: list[str] | None = Field(description="contract problems; null with validate=false")
     audio: Audio
 
 
@@ -89,8 +89,8 @@ class NewConversation(BaseModel):
     scenario: str = Field(max_length=100, description="A scenario id (see `synthconv scenarios`)")
     personas: dict[str, str] = Field(default_factory=dict, max_length=8,
                                      description="Optionally a persona id per role; the others are drawn")
-    engine: str = Field("offline", max_length=100, description="offline, openai-realtime or openai-pipeline")
-    turn_taking: str = Field("natural", max_length=20, description="natural or strict")
+    engine: str = Field(default="offline", max_length=100, description="offline, openai-realtime or openai-pipeline")
+    turn_taking: str = Field(default="natural", max_length=20, description="natural or strict")
 
 
 class ObserverAccess(BaseModel):
@@ -111,7 +111,7 @@ class Participant(BaseModel):
     identity: str
     role: str
     name: str
-    state: Optional[str] = Field(description="listening, thinking or speaking")
+    state: str | None = Field(description="listening, thinking or speaking")
 
 
 LiveState = Literal["dispatching", "live", "recording", "ok", "failed"]
@@ -122,10 +122,10 @@ class Status(BaseModel):
     room: str
     scenario: str
     state: LiveState
-    conversation: Optional[str] = Field(None, description="the conversation id in its run, once planned")
+    conversation: str | None = Field(default=None, description="the conversation id in its run, once planned")
     participants: list[Participant]
     turns: list[Turn]
-    error: Optional[str]
+    error: str | None
 
 
 class LiveRow(BaseModel):
@@ -139,7 +139,7 @@ class LiveRow(BaseModel):
 
 class LiveList(BaseModel):
     enabled: bool = Field(description="false: this server has no LiveKit (see reason)")
-    reason: Optional[str]
+    reason: str | None
     max_running: int
     conversations: list[LiveRow] = Field(description="started by this server, oldest first")
 

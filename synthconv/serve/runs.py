@@ -110,7 +110,7 @@ class Runs:
 def _key(path: Path) -> tuple:
     """(inode, mtime, size, links) of each file a view is read from. A folder's mtime moves when an
     entry is added, renamed or removed, and its link count when a subfolder comes or goes."""
-    out = []
+    out: list[tuple[int, int, int, int] | None] = []
     for part in PARTS:
         try:
             st = os.lstat(path / part if part else path)

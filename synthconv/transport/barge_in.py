@@ -56,20 +56,23 @@ class BargeIn:
         after = self.timing.barge_in(self.peer_role) if self.lines > 1 else None
         if self.cut_last:
             after = None  # the peer is saying again what we cut off: let it finish
-        text, reply = "", None
+        text, reply, session = "", None, self.session
         async for chunk in reader:
             text += chunk
             if after is not None and reply is None and len(text.split()) > after and self._may_cut():
                 # word `after` is out and the next one has started: come in now
+                session = self.session
+                assert session is not None  # _may_cut() checked it
                 self.heard(text.strip())
-                reply = self.session.generate_reply(user_input=text.strip(), allow_interruptions=False)
+                reply = session.generate_reply(user_input=text.strip(), allow_interruptions=False)
         self.cut_last = reply is not None
         if reply is None:
             return text.strip()
+        assert session is not None  # the one that replied
         # the peer has stopped; once our VAD has heard the end of it, our line can be cut like any
         # other (an uninterruptible line would drop a turn the peer completes over it)
         for _ in range(100):
-            if reply.done() or self.session.user_state != "speaking":
+            if reply.done() or session.user_state != "speaking":
                 break
             await asyncio.sleep(0.05)
         if not reply.done() and not reply.interrupted:

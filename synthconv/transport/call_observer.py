@@ -59,7 +59,9 @@ class CallObserver(Observer):
         self.agent_ident = agent_ident
         self.identities[agent_ident] = self.agent_role
         p = self.room.remote_participants.get(agent_ident)
-        for pub in (p.track_publications.values() if p else []):
+        if p is None:  # not in the room: no tracks to record yet
+            return
+        for pub in p.track_publications.values():
             if pub.track is not None:
                 self._on_track(pub.track, pub, p)
 

@@ -40,7 +40,7 @@ import uuid
 
 import numpy as np
 from livekit import api, rtc
-from livekit.agents import llm, room_io
+from livekit.agents import AgentSession, llm, room_io
 from livekit.agents.types import ATTRIBUTE_TRANSCRIPTION_TRACK_ID, TOPIC_TRANSCRIPTION
 
 from ..config import RunConfig
@@ -103,7 +103,7 @@ class Caller:
         self.call = CallControl()
         self.heard = TranscriptChannel()
         self.agent_ident: str | None = None
-        self.session = None
+        self.session: AgentSession | None = None
         self.done = asyncio.Event()  # the caller hung up (or its engine gave up)
         self.last_activity = time.monotonic()  # the end of the last speech of either side, or now
         self.agent_lines = 0
@@ -148,7 +148,7 @@ class Caller:
                 return
             await asyncio.sleep(0.05)
 
-    async def start(self, agent_ident: str) -> None:
+    async def start(self, agent_ident: str) -> None:  # noqa: C901
         """Link a session to the agent and start talking (the first speaker opens once the agent
         has published its audio)."""
         self.agent_ident = agent_ident
@@ -178,12 +178,15 @@ class Caller:
         @session.on("conversation_item_added")
         def _on_item(ev) -> None:  # noqa: ANN001
             item = ev.item
-            if not isinstance(item, llm.ChatMessage) or item.role != "assistant" or not (item.text_content or "").strip():
+            if not isinstance(item, llm.ChatMessage) or item.role != "assistant":
+                return
+            text = (item.text_content or "").strip()
+            if not text:
                 return
             line = next((x for x in lines if not x["text"]), None)
             if line is None:
                 return
-            line["text"] = item.text_content.strip()
+            line["text"] = text
             if item.interrupted:  # the agent came in over us: `text` is what got out
                 self.call.interrupted[self.role] = line["text"]
                 line.update(interrupted=True, intended=(getattr(agent, "intended", "") or line["text"]).strip())
@@ -229,7 +232,7 @@ class Caller:
             if len(sound):
                 sent.append((at + sound[0] / frame.sample_rate, at + (sound[-1] + 1) / frame.sample_rate))
 
-        source.capture_frame = timed
+        source.capture_frame = timed  # type: ignore[method-assign]  # wrapped on purpose: see the docstring
 
     async def _watch_stalls(self) -> None:
         """Ask the policy for a line when the agent has been silent STALL_S since the last speech
@@ -237,8 +240,8 @@ class Caller:
         while not self.done.is_set():
             await asyncio.sleep(0.5)
             s = self.session
-            idle = s is not None and s.agent_state == "listening" and s.user_state == "listening"
-            if idle and self.call.ending_role is None and time.monotonic() - self.last_activity >= STALL_S:
+            if (s is not None and s.agent_state == "listening" and s.user_state == "listening"
+                    and self.call.ending_role is None and time.monotonic() - self.last_activity >= STALL_S):
                 self.last_activity = time.monotonic()
                 s.generate_reply()
 
@@ -323,7 +326,7 @@ async def converse(played: ResolvedJob, config: RunConfig, engine: Engine, timeo
                            lambda p: left.append(time.monotonic()) if p.identity == agent_ident else None)
             try:
                 await asyncio.wait_for(caller.agent_published(), AUDIO_WAIT_S)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 raise AgentUnderTestError(f"agent {ut.agent_name!r} joined room {room} but published no audio "
                                           f"within {AUDIO_WAIT_S:g} s") from None
             await caller.start(agent_ident)

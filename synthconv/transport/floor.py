@@ -66,7 +66,8 @@ class Floor:
         self._peer_lines = 0
         self._cut_last = False  # we cut in on the peer's last line (its next one says it again)
         self._tasks: set[asyncio.Task] = set()
-        self._said_tokens: dict[str, list] = {}  # backchannel token -> its frames, made once
+        # backchannel token -> its frames, word span and seconds, made once
+        self._said_tokens: dict[str, tuple[list, list[tuple[str, float, float]] | None, float]] = {}
 
     # -- our lines ---------------------------------------------------------------------------
 
@@ -166,8 +167,11 @@ class Floor:
         if token not in self._said_tokens:
             from livekit.agents.types import USERDATA_TIMED_TRANSCRIPT
 
+            engine = self.session.tts if self.session is not None else None
+            if engine is None:
+                raise RuntimeError(f"{self.role}: no TTS to say the backchannel {token!r} with")
             frames, words = [], []
-            async with self.session.tts.synthesize(token) as stream:
+            async with engine.synthesize(token) as stream:
                 async for ev in stream:
                     frames.append(ev.frame)
                     words += [(str(t).strip(), float(t.start_time), float(t.end_time))

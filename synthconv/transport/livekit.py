@@ -36,8 +36,19 @@ from ..runfolder import LAG_LIMIT_S  # a conversation that fell further behind r
 from ..runfolder.audio import loud  # what counts as speech: the contract check's threshold
 from ..runfolder.labels import disfluencies
 from .admission import Admission
-from .protocol import (AGENT_NAME, ENDED_ATTR, FAILED_ATTR, HEARD_TOPIC, LINE_TOPIC, ROOM_ENV, SAID_TOPIC, Dispatch, Line,
-                       identity, observer_identity)
+from .protocol import (
+    AGENT_NAME,
+    ENDED_ATTR,
+    FAILED_ATTR,
+    HEARD_TOPIC,
+    LINE_TOPIC,
+    ROOM_ENV,
+    SAID_TOPIC,
+    Dispatch,
+    Line,
+    identity,
+    observer_identity,
+)
 
 SAMPLE_RATE = 24000
 LEAD_S = 0.2  # a line's speech may reach the observer up to this long before its announcement
@@ -85,7 +96,7 @@ async def check_server(cfg: LiveKitConfig, timeout: float = 10.0) -> None:
             await asyncio.wait_for(lk.room.list_rooms(api.ListRoomsRequest()), timeout)
     except api.TwirpError as e:
         raise LiveKitError(f"LiveKit at {cfg.url} refused the credentials ({e.code}: {e.message})") from None
-    except (OSError, asyncio.TimeoutError, Exception) as e:  # noqa: BLE001 - aiohttp errors vary
+    except (TimeoutError, OSError, Exception) as e:  # noqa: BLE001 - aiohttp errors vary
         raise LiveKitError(f"LiveKit at {cfg.url} is unreachable ({type(e).__name__}: {e})") from None
 
 
@@ -191,7 +202,7 @@ class Observer:
     def _on_lost(self, reason: object) -> None:
         """The room went away under the observer (a node lost, issue 27): fail fast, not at the time-out."""
         if not self.ended.is_set() and self.lost is None:
-            self.lost = rtc.DisconnectReason.Name(reason) if isinstance(reason, int) else str(reason)
+            self.lost = rtc.DisconnectReason.Name(rtc.DisconnectReason.ValueType(reason)) if isinstance(reason, int) else str(reason)
             self.changed.set()
 
     async def until_changed(self, room: str, timeout: float) -> None:
@@ -206,7 +217,7 @@ class Observer:
                 raise LiveKitError(f"room {room} stalled: nothing said or heard for {STALL_S:g} s ({self.progress()})")
             try:
                 await asyncio.wait_for(self.changed.wait(), min(1.0, start + timeout - now))
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
 
     def clock(self) -> float:
@@ -383,7 +394,7 @@ def api_host(lk: api.LiveKitAPI) -> str:
     return getattr(lk, "_url", "") or os.environ.get("LIVEKIT_URL", "the server")
 
 
-async def converse(played: ResolvedJob, config: RunConfig, timeout: float,
+async def converse(played: ResolvedJob, config: RunConfig, timeout: float,  # noqa: C901
                    admission: Admission | None = None) -> Recording:
     """Run one job in a fresh LiveKit room and return what the observer recorded. `timeout`
     counts from the moment both agents were accepted: waiting for a worker is not the call."""

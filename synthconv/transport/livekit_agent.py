@@ -33,16 +33,29 @@ import os
 import time
 
 from livekit import rtc
-from livekit.plugins import openai as _openai, silero  # noqa: F401 - plugins must register on the main thread
 from livekit.agents import AgentServer, JobContext, JobExecutorType, JobProcess, JobRequest, llm, room_io
+from livekit.plugins import openai as _openai  # noqa: F401 - plugins must register on the main thread
 
 from ..config import ENGINES, EngineSpec
 from ..engine import make_engine
 from ..engine.base import CallControl, Engine, Speaker, TranscriptChannel
 from ..errors import transient
 from .floor import Floor
-from .protocol import (AGENT_NAME, ENDED_ATTR, ENDING_ATTR, FAILED_ATTR, HEARD_TOPIC, LINE_ATTR, LINE_TOPIC, READY_ATTR,
-                       SAID_TOPIC, Dispatch, Line, identity, observer_identity)
+from .protocol import (
+    AGENT_NAME,
+    ENDED_ATTR,
+    ENDING_ATTR,
+    FAILED_ATTR,
+    HEARD_TOPIC,
+    LINE_ATTR,
+    LINE_TOPIC,
+    READY_ATTR,
+    SAID_TOPIC,
+    Dispatch,
+    Line,
+    identity,
+    observer_identity,
+)
 from .timing import timing_model
 from .worker_load import WorkerLoad, report_lag, state_dir
 
@@ -193,7 +206,7 @@ def deepen_audio_source() -> None:
             super().__init__(sample_rate, num_channels, queue_size_ms=max(queue_size_ms, SOURCE_QUEUE_MS), loop=loop)
 
     if getattr(_output.rtc, "AudioSource", None) is rtc.AudioSource:
-        _output.rtc = types.SimpleNamespace(**{**vars(rtc), "AudioSource": DeepSource})
+        _output.rtc = types.SimpleNamespace(**{**vars(rtc), "AudioSource": DeepSource})  # type: ignore[assignment]  # a stand-in module, on purpose
 
 
 async def watch_loop(period: float = 0.2, every: float = 1.0) -> None:
@@ -219,7 +232,7 @@ async def entrypoint(ctx: JobContext) -> None:
         watcher.cancel()
 
 
-async def _run(ctx: JobContext) -> None:
+async def _run(ctx: JobContext) -> None:  # noqa: C901, PLR0915
     d = Dispatch.from_json(ctx.job.metadata)
     played, role = d.played, d.role
     job, scenario = played.job, played.scenario
@@ -326,8 +339,8 @@ async def _run(ctx: JobContext) -> None:
 
     @session.on("conversation_item_added")
     def _on_item(ev) -> None:  # noqa: ANN001
-        if isinstance(ev.item, llm.ChatMessage) and ev.item.role == "assistant" and (ev.item.text_content or "").strip():
-            said = ev.item.text_content.strip()
+        said = (ev.item.text_content or "").strip() if isinstance(ev.item, llm.ChatMessage) else ""
+        if isinstance(ev.item, llm.ChatMessage) and ev.item.role == "assistant" and said:
             if ev.item.interrupted:  # the peer cut in: the next line repairs what got out
                 call.interrupted[role] = said
             lines.item(said, bool(ev.item.interrupted), (getattr(agent, "intended", "") or said).strip())
@@ -344,8 +357,11 @@ async def _run(ctx: JobContext) -> None:
         await asyncio.sleep(0.05)
     tts_rate = session.tts.sample_rate if floor is not None and session.tts is not None else 24000
     await session.start(agent=agent, room=ctx.room, room_options=link_options(peer_identity, floor is not None, tts_rate))
-    session.output.audio.on("playback_started", lambda _ev: lines.started())
-    session.output.audio.on("playback_finished", lambda ev: lines.finished_playing(ev.playback_position, ev.interrupted))
+    audio_out = session.output.audio
+    if audio_out is None:
+        raise RuntimeError(f"{role}: the session started without an audio output")
+    audio_out.on("playback_started", lambda _ev: lines.started())
+    audio_out.on("playback_finished", lambda ev: lines.finished_playing(ev.playback_position, ev.interrupted))
     await ctx.room.local_participant.set_attributes({READY_ATTR: "1"})
     log.info("%s: session started in %s, linked to %s", role, ctx.room.name, peer_identity)
     await done.wait()

@@ -24,9 +24,9 @@ from livekit.agents import tts
 
 from ..engine.base import CallControl, Engine, Speaker, TranscriptChannel
 from ..job import ResolvedJob
-from ..runfolder.labels import disfluencies
 from ..recording import Recording, Turn, Word
 from ..runfolder.audio import loud
+from ..runfolder.labels import disfluencies
 from .local_io import SAMPLE_RATE, BridgeInput, BridgeOutput, BridgeText, resample
 from .timing import timing_model
 
@@ -84,7 +84,7 @@ class Bridge:
         Returns how much of it was played (seconds) and whether the peer cut it off."""
         try:
             text, words = await asyncio.wait_for(self.texts[role].done.get(), timeout=5.0)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             text, words = "", None
         if self.call.ended:
             return 0.0, False  # spoken after the call ended: never recorded, never heard
@@ -102,7 +102,7 @@ class Bridge:
         # never cut off a greeting (a role's first turn) or a goodbye
         opening = not any(t.role == role and t.kind == "turn" for t in self.turns)
         cut = None if (final or opening or not words) else self.timing.cut(role, [(w.start, w.end) for w in words])
-        if cut is not None:
+        if cut is not None and words is not None:  # a cut needs words
             pcm = pcm[: int(cut.stop * SAMPLE_RATE)].copy()
             pcm[-FADE:] = (pcm[-FADE:] * np.linspace(1, 0, len(pcm[-FADE:]))).astype(np.int16)
             pcm = pcm[: np.flatnonzero(loud(pcm))[-1] + 1]  # the fade's quiet end is not speech
@@ -154,7 +154,10 @@ class Bridge:
         """`text` in `role`'s voice from its own TTS (cached: a token sounds the same each time)."""
         if (role, text) not in self._said:
             frames, words = [], []
-            async with self.tts[role].synthesize(text) as stream:
+            engine = self.tts[role]
+            if engine is None:
+                raise RuntimeError(f"{role} has no TTS of its own to say {text!r} with")
+            async with engine.synthesize(text) as stream:
                 async for ev in stream:
                     frames.append(np.frombuffer(ev.frame.data, dtype=np.int16))
                     rate = ev.frame.sample_rate
@@ -170,7 +173,7 @@ class Bridge:
         async def wait() -> None:
             try:
                 await asyncio.wait_for(self._final_heard.wait(), timeout=FINAL_HEARD_S)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
             self.call.finish()
             self.finished.set()
@@ -232,7 +235,7 @@ async def converse(played: ResolvedJob, engine: Engine, timeout: float = 300.0,
             await session.start(agent=agent)
         try:
             await asyncio.wait_for(bridge.finished.wait(), timeout=timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             raise TimeoutError(f"conversation did not end within {timeout:g} s "
                                f"({sum(t.kind == 'turn' for t in bridge.turns)} turns)") from None
         if bridge.call.error is not None:

@@ -27,8 +27,8 @@ def assess(played: ResolvedJob, rec: Recording, transit: dict[int, float] | None
     caller = played.peer(ut.role)
     turns = [asdict(t) for t in rec.turns]
     m = measure(turns, rec.tracks, rec.sample_rate, ut.role, caller, transit)
-    heard = [{"turn": t.turn, "wer": word_error_rate(t.text, t.heard)} for t in rec.turns
-             if t.role == caller and t.kind == "turn" and word_error_rate(t.text, t.heard) is not None]
+    heard = [{"turn": t.turn, "wer": wer} for t in rec.turns
+             if t.role == caller and t.kind == "turn" and (wer := word_error_rate(t.text, t.heard)) is not None]
     checks = check(ut.expect, turns, m, ut.role)
     record = {"role": ut.role, "agent_name": ut.agent_name, "caller": caller, **notes, **m.to_dict(),
               "heard_wer": round(sum(h["wer"] for h in heard) / len(heard), 4) if heard else None,

@@ -73,9 +73,9 @@ def _say(item: str | SayPattern, said: list[dict]) -> Check:
 
 def _latency(limit: float, m: Measures) -> Check:
     name = "max_p95_latency_s"
-    if not m.replies:
-        return Check(name, NOT_MEASURED, "the agent never replied after the caller spoke")
     p95 = percentile(m.latencies, 95)
+    if p95 is None:  # no replies, so no latencies
+        return Check(name, NOT_MEASURED, "the agent never replied after the caller spoke")
     slowest = max(m.replies, key=lambda r: r["latency_s"])
     line = (f"p95 {p95:.3f} s over {len(m.replies)} replies (limit {limit:g} s); slowest turn {slowest['turn']} "
             f"at {slowest['at']:.2f} s: {slowest['latency_s']:.3f} s")

@@ -87,7 +87,7 @@ class Measures:
         }
 
 
-def measure(turns: list[dict], tracks: dict[str, np.ndarray], rate: int, agent: str, caller: str,
+def measure(turns: list[dict], tracks: dict[str, np.ndarray], rate: int, agent: str, caller: str,  # noqa: C901
             transit: dict[int, float] | None = None) -> Measures:
     """The figures of one call: `turns` are transcript lines (role, start, end, turn, kind), the
     tracks are on one clock; `agent` is the role under test, `caller` the role synthconv played;

@@ -112,7 +112,7 @@ def junit(view: dict) -> tuple[str, int]:
     for scenario, cases in sorted(suites.items()):
         counts = {"tests": len(cases), "failures": sum(c.find("failure") is not None for c in cases),
                   "skipped": sum(c.find("skipped") is not None for c in cases)}
-        suite = ET.SubElement(root, "testsuite", name=scenario, **{k: str(v) for k, v in counts.items()}, errors="0")
+        suite = ET.SubElement(root, "testsuite", {"name": scenario, **{k: str(v) for k, v in counts.items()}, "errors": "0"})
         suite.extend(cases)
         for k in total:
             total[k] += counts[k]

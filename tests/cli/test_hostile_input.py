@@ -8,7 +8,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from conftest import ROOT, _env, cli, one_line_error, read_jsonl
 
 

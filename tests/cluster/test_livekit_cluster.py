@@ -11,11 +11,11 @@ import json
 import re
 import shutil
 
-import pytest
-
-from conftest import read_jsonl
 import livekit_server
+import pytest
+from conftest import read_jsonl
 from netns import netns_unavailable, run_module_in_netns
+
 from synthconv.runfolder.validate import validate_conversation
 
 pytestmark = pytest.mark.cluster

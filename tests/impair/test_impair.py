@@ -138,7 +138,7 @@ def test_impair_again_replaces_the_earlier_copies_and_skips_a_broken_one(impaire
     run = tmp_path / "run"
     shutil.copytree(impaired("phone"), run)
     assert cli("impair", str(run), "--impair", "loss:0.05", "-j", "1").returncode == 0
-    for meta, role, clean, out, rate in _pairs(run):
+    for meta, _role, _clean, _out, rate in _pairs(run):
         assert meta["impaired"]["spec"] == ["loss:0.05"] and rate == 24000
     assert not list(run.glob("conversations/*/.impaired.tmp"))
     assert cli("inspect", str(run), "--validate").returncode == 0

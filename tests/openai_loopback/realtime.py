@@ -306,7 +306,7 @@ class RealtimeConnection:
 
     # --- client events -------------------------------------------------------------------
 
-    async def handle(self, event: dict) -> None:
+    async def handle(self, event: dict) -> None:  # noqa: C901
         kind = event.get("type")
         self.trace(">>", event)
         if kind == "session.update":

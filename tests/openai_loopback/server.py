@@ -96,7 +96,7 @@ class OpenAILoopback:
 
     # --- chat completions --------------------------------------------------------------------
 
-    async def chat(self, request: web.Request) -> web.StreamResponse:
+    async def chat(self, request: web.Request) -> web.StreamResponse:  # noqa: C901
         if (bad := self.check(request, "chat")) is not None:
             return bad
         body = await request.json()

@@ -7,8 +7,8 @@ import subprocess
 
 import numpy as np
 import pytest
-
 from conftest import read_jsonl
+
 from synthconv.runfolder import read_wav
 from synthconv.runfolder.audio import ffmpeg_exe
 from synthconv.runfolder.spoken import spoken_form
@@ -22,7 +22,7 @@ def _conversations(run):
 
 def test_turns_carry_their_ids_language_and_spoken_form(offline_run):
     digits = 0
-    for folder, meta, turns in _conversations(offline_run):
+    for _folder, meta, turns in _conversations(offline_run):
         for t in turns:
             persona = meta["personas"][t["role"]]
             assert t["segment_id"] == f"{meta['id']}-{t['turn']:04d}"
@@ -38,7 +38,7 @@ def test_meta_has_the_facts_drawn(offline_run):
     from synthconv.scenario import draw_facts, load_library
 
     lib = load_library()
-    for folder, meta, turns in _conversations(offline_run):
+    for _folder, meta, turns in _conversations(offline_run):
         facts = meta["facts"]
         played = lib.scenarios[meta["scenario"]["id"]]
         if meta.get("branch"):  # a branch's own facts are drawn too

@@ -11,8 +11,8 @@ import time
 from pathlib import Path
 
 import pytest
-
 from conftest import ROOT, cli, one_line_error, read_jsonl, start
+
 from synthconv.runfolder import RunLock
 
 REFUND = ["--scenario", "refund"]
@@ -344,9 +344,9 @@ def test_results_round_trip_through_conversations_jsonl_without_their_private_fi
 def test_a_conversation_appears_only_complete_and_a_failure_replaces_it(tmp_path, monkeypatch):
     import numpy as np
 
-    from synthconv.runfolder.validate import validate_conversation
     from synthconv.recording import Recording, Turn
     from synthconv.runfolder import conversation, write_conversation, write_error
+    from synthconv.runfolder.validate import validate_conversation
 
     pcm = (np.random.default_rng(0).uniform(-1, 1, 24000) * 8000).astype(np.int16)
     rec = Recording(sample_rate=24000, tracks={"agent": pcm, "customer": np.zeros(24000, np.int16)},

@@ -6,9 +6,9 @@ import json
 import shutil
 
 import pytest
+from conftest import cli, one_line_error, read_jsonl
 from fastapi.testclient import TestClient
 
-from conftest import cli, one_line_error, read_jsonl
 from synthconv.serve import create_app
 
 LOOPBACK = "http://127.0.0.1"

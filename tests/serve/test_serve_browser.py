@@ -13,7 +13,6 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-
 from conftest import ROOT, read_jsonl, start
 
 CHROMIUM = Path("/usr/bin/chromium")

@@ -16,9 +16,9 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from conftest import cli, read_jsonl, start
 from fastapi.testclient import TestClient
 
-from conftest import cli, read_jsonl, start
 from synthconv.serve import create_app, pages_built
 
 LOOPBACK = "http://127.0.0.1"

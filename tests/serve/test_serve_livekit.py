@@ -11,12 +11,11 @@ import json
 import re
 import shutil
 
-import pytest
-
-from conftest import ROOT
-
 import livekit_server
+import pytest
+from conftest import ROOT
 from netns import netns_unavailable, run_module_in_netns
+
 from synthconv.runfolder.validate import validate_conversation
 
 pytestmark = pytest.mark.livekit

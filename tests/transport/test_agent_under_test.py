@@ -6,9 +6,9 @@ recorded tracks must agree with it."""
 
 import glob
 import json
+from pathlib import Path
 
 import pytest
-
 from conftest import cli
 from netns import netns_unavailable, run_module_in_netns
 
@@ -31,7 +31,7 @@ def test_a_call_with_a_users_agent_is_recorded_and_measured(tmp_path, variant):
     assert result["exit"] == 0, result["stdout"] + result["stderr"]
     assert result["rooms_left"] == []
 
-    meta = json.loads(open(glob.glob(f"{out}/conversations/*/meta.json")[0]).read())
+    meta = json.loads(Path(glob.glob(f"{out}/conversations/*/meta.json")[0]).read_text())
     aut = meta["agent_under_test"]
     assert aut["agent_name"] == "clinic-receptionist" and aut["role"] == "agent" and aut["caller"] == "customer"
     truth = [t["latency_s"] for t in result["truth"]["clinic-receptionist"]]

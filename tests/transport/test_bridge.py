@@ -128,7 +128,7 @@ def test_turns_are_placed_at_the_drawn_offsets_and_the_tracks_hold_them(played):
 def test_a_cut_turn_stops_in_its_track_and_the_peer_comes_in_at_the_onset(played):
     bridge = Bridge(played)
     first, second = played.roles
-    words = [(w, 0.3) for w in "one two three four five six seven eight nine".split()]
+    words = [(w, 0.3) for w in ["one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]]
     text, pcm, spans = speech(words)
     onset = spans[4].start
     bridge.timing = ScriptedTiming(offsets=[0.3, 0.3, 0.3], cut=Cut(onset=onset, stop=onset + 0.3, words=5))

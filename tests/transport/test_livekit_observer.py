@@ -6,9 +6,9 @@ import asyncio
 
 import numpy as np
 
-from synthconv.runfolder.validate import validate_conversation
 from synthconv.job import Job
 from synthconv.runfolder import write_conversation
+from synthconv.runfolder.validate import validate_conversation
 from synthconv.transport.livekit import SAMPLE_RATE, Observer
 from synthconv.transport.protocol import HEARD_TOPIC, LINE_TOPIC, SAID_TOPIC
 

@@ -15,11 +15,11 @@ import re
 import subprocess
 import sys
 
-import pytest
-
-from conftest import ROOT, read_jsonl
 import livekit_server
+import pytest
+from conftest import ROOT, read_jsonl
 from netns import netns_unavailable, run_module_in_netns
+
 from synthconv.runfolder.validate import validate_conversation
 
 TESTS = ROOT / "tests"

@@ -4,7 +4,8 @@ move every later turn)."""
 
 import numpy as np
 
-from synthconv.transport.local_io import SAMPLE_RATE, resample as _resample
+from synthconv.transport.local_io import SAMPLE_RATE
+from synthconv.transport.local_io import resample as _resample
 
 
 def test_resampling_keeps_length_and_pitch():

@@ -7,11 +7,11 @@ import shutil
 import numpy as np
 import pytest
 import yaml
-
 from conftest import cli, read_jsonl
-from synthconv.runfolder.validate import validate_conversation
-from synthconv.runfolder.labels import disfluencies, turn_taking
+
 from synthconv.runfolder import loud, read_wav
+from synthconv.runfolder.labels import disfluencies, turn_taking
+from synthconv.runfolder.validate import validate_conversation
 from synthconv.scenario import DEFAULT_PERSONAS, DEFAULT_SCENARIOS, OfflineVoice
 
 
@@ -175,7 +175,7 @@ def test_espeak_words_are_timed_by_the_engine():
             assert w.start < w.end <= (nxt.start if nxt else len(pcm) / rate)
             assert loud(pcm[int(w.start * rate) : int(w.end * rate)]).mean() > 0.3
     hindi, hwords = espeak.speak("मेरा रिचार्ज फेल हो गया।", OfflineVoice(voice="hi"))
-    assert [w.word for w in hwords] == "मेरा रिचार्ज फेल हो गया।".split()
+    assert [w.word for w in hwords] == ["मेरा", "रिचार्ज", "फेल", "हो", "गया।"]
 
 
 def test_disfluency_labels():

@@ -9,8 +9,8 @@ import subprocess
 import sys
 import time
 
-from synthconv.transport.admission import Admit
 from synthconv.supervisor import ADMISSION_LIMIT_S, _Admissions
+from synthconv.transport.admission import Admit
 from synthconv.transport.worker_load import LAG_FRESH_S, WorkerLoad, cpu_seconds, report_lag
 
 

@@ -12,8 +12,8 @@ from xml.etree import ElementTree as ET
 import numpy as np
 import pytest
 import yaml
-
 from conftest import ROOT, cli, one_line_error
+
 from synthconv.job import Job
 from synthconv.recording import Recording, Turn
 from synthconv.runfolder.audio import read_wav

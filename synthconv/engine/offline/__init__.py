@@ -4,14 +4,16 @@ scripted policy thinks."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from livekit.agents import Agent, AgentSession
 
 from ...voices import Catalog, Voice
 from ..base import Engine, EngineError, Speaker
 from ..session import RoleAgent, session_options, silero_vad
 from .policy import DialoguePolicy
-from .speaking import OfflineTTS, Speech
 from .reactive import ReactivePolicy
+from .speaking import OfflineTTS, Speech
 from .stt import TranscriptSTT
 from .tts import Espeak, EspeakSpeech
 
@@ -65,7 +67,7 @@ class OfflineEngine(Engine):
 
     def notes(self, scenario) -> dict:  # noqa: ANN001
         hearing = self.hears(scenario)
-        notes = {"hearing": {role: hearing for role in scenario.role_keys}}
+        notes: dict[str, Any] = {"hearing": {role: hearing for role in scenario.role_keys}}
         if hearing != self.hearing:
             notes["hearing_note"] = (f"no offline recognizer for language {scenario.language!r}: "
                                      "heard is the transcript the peer published")
@@ -86,6 +88,8 @@ class OfflineEngine(Engine):
             return EspeakSpeech(persona.voice.offline, seed)
         from .piper import PiperSpeech
 
+        if neural.model_path is None or neural.config_path is None:
+            raise EngineError(f"persona {persona.id}: voice {neural.name} has no model files")
         return PiperSpeech(persona.voice.piper, neural.model_path, neural.config_path, neural.speaker_id, seed,
                            neural.language)
 
@@ -94,7 +98,8 @@ class OfflineEngine(Engine):
         if self.tts == "auto":  # load the catalog's first models now, not during a room's first turn
             from .piper import PiperModel
 
-            models = sorted({(v.model_path, v.config_path) for v in self.catalog.voices.values()})
+            models = sorted({(v.model_path, v.config_path) for v in self.catalog.voices.values()
+                             if v.model_path is not None and v.config_path is not None})  # the catalog's all have them
             for model, config in models[:PRELOADED_MODELS]:
                 PiperModel.get(model, config)
         if not hears_audio:

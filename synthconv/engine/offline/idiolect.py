@@ -121,8 +121,8 @@ OPENER = Transform(
 )
 
 # words that keep their capital after a marker, besides the speaker's names
-PROPER = {*"Monday Tuesday Wednesday Thursday Friday Saturday Sunday".split(),
-          *"January February March April May June July August September October November December".split()}
+PROPER = {*["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"],
+          *["January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December"]}
 _AFTER_MARKER = re.compile("(" + "(?:" + "|".join(map(re.escape, MARKERS)) + ") )(?!I\\b|I'|[A-Z]{2})([A-Z][a-z']*)")
 
 

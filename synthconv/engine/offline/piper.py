@@ -229,7 +229,8 @@ class PiperSpeech:
     def __init__(self, voice: PiperVoice, model_path: Path, config_path: Path, speaker_id: int | None = None,
                  seed: str = "", language: str = "en") -> None:
         self.voice, self.speaker_id, self.seed, self.language = voice, speaker_id, seed, language
-        self._paths, self._loaded = (model_path, config_path), None
+        self._paths = (model_path, config_path)
+        self._loaded: PiperModel | None = None
         self.sample_rate = int(json.loads(Path(config_path).read_text(encoding="utf-8"))["audio"]["sample_rate"])
         # the pitch shift: resampled by up/down, synthesized that much faster so the tempo holds
         self._ratio = Fraction(2 ** (-voice.pitch / 12)).limit_denominator(48) if voice.pitch else Fraction(1)
@@ -260,8 +261,8 @@ class PiperSpeech:
             riders: list[str] = []  # tokens with no sound of their own, waiting for a word
             for t in (t for t in range(len(said)) if where[t] == s):
                 span = span_of(owner, t, flat, at, s, said)
-                hit = np.flatnonzero(loud[span[0]:span[1]]) if span else []
-                if not len(hit):
+                hit = np.flatnonzero(loud[span[0]:span[1]]) if span is not None else np.empty(0, dtype=np.intp)
+                if span is None or not len(hit):
                     if words:
                         words[-1] = Word(f"{words[-1].word} {said[t]}", words[-1].start, words[-1].end)
                     else:

@@ -99,7 +99,7 @@ class ReactivePolicy(DialoguePolicy):
 
     # --- what to say -------------------------------------------------------------------------
 
-    def _next_line(self, chat_ctx: llm.ChatContext) -> str:
+    def _next_line(self, chat_ctx: llm.ChatContext) -> str:  # noqa: C901, PLR0912
         if self.call.ending_role is not None:
             return ""
         messages = [m for m in chat_ctx.messages() if m.role in ("user", "assistant")]

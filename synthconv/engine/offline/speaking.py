@@ -90,7 +90,8 @@ class _OfflineSynthesizeStream(tts.SynthesizeStream):
         output_emitter.initialize(request_id=uuid.uuid4().hex[:12], sample_rate=engine.speech.sample_rate,
                                   num_channels=1, mime_type="audio/pcm", stream=True)
         output_emitter.start_segment(segment_id=uuid.uuid4().hex[:12])
-        text, spoken = [], 0.0  # seconds already spoken in this segment
+        text: list[str] = []
+        spoken = 0.0  # seconds already spoken in this segment
 
         async def speak() -> None:
             nonlocal spoken

@@ -8,7 +8,7 @@ at the same seam: the engine just builds the session with that STT instead.
 
 from __future__ import annotations
 
-from livekit.agents import APIConnectOptions, stt, utils
+from livekit.agents import APIConnectOptions, LanguageCode, stt, utils
 from livekit.agents.types import DEFAULT_API_CONNECT_OPTIONS, NOT_GIVEN, NotGivenOr
 
 from ..base import TranscriptChannel
@@ -34,5 +34,5 @@ class TranscriptSTT(OfflinePlugin, stt.STT):
         text = await self._heard.take(wait=self._wait)
         return stt.SpeechEvent(
             type=stt.SpeechEventType.FINAL_TRANSCRIPT,
-            alternatives=[stt.SpeechData(language=self._language, text=text)],
+            alternatives=[stt.SpeechData(language=LanguageCode(self._language), text=text)],
         )

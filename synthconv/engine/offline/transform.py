@@ -54,7 +54,7 @@ class Line:
     @functools.cached_property
     def words(self) -> tuple[Word, ...]:
         """The whitespace-separated words, each marked if it belongs to a fact said in the line."""
-        fact = set()
+        fact: set[int] = set()
         for value in self.facts:
             at = self.text.find(value) if value.strip() else -1
             if at >= 0:

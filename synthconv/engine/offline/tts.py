@@ -52,7 +52,7 @@ class Word:
     end: float
 
 
-def word_spans(text: str, starts: list[tuple[int, int]], pcm: np.ndarray, rate: int) -> list[Word]:
+def word_spans(text: str, starts: list[tuple[int, int]], pcm: np.ndarray, rate: int) -> list[Word]:  # noqa: C901
     """The written words of `text` with their spans in `pcm`.
 
     `starts` are espeak's word events: (1-based character position, sample where it starts).

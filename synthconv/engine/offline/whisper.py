@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 from livekit import rtc
-from livekit.agents import APIConnectOptions, stt, utils
+from livekit.agents import APIConnectOptions, LanguageCode, stt, utils
 from livekit.agents.types import DEFAULT_API_CONNECT_OPTIONS, NOT_GIVEN, NotGivenOr
 
 from ...errors import EngineError
@@ -160,5 +160,5 @@ class WhisperSTT(OfflinePlugin, stt.STT):
         text = await asyncio.to_thread(self._whisper.transcribe, to_16k(trim(pcm, frame.sample_rate), frame.sample_rate))
         return stt.SpeechEvent(
             type=stt.SpeechEventType.FINAL_TRANSCRIPT,
-            alternatives=[stt.SpeechData(language=self._language, text=text)],
+            alternatives=[stt.SpeechData(language=LanguageCode(self._language), text=text)],
         )

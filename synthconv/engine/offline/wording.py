@@ -72,12 +72,13 @@ def choose(lines: list[str], key: str, variant: int | None, rng: random.Random, 
     keyed.shuffle(order)
     i, n = _line_of(step, [_count(lines[j]) for j in order])
     line = lines[order[i]]
-    picks, total = [], 0
+    walked: list[int] = []
+    total = 0
     for size in (len(g) for g in parts(line)):
         n, digit = divmod(n, size)
         total += digit
-        picks.append((total + keyed.randrange(size)) % size)
-    return compose(line, tuple(picks))
+        walked.append((total + keyed.randrange(size)) % size)
+    return compose(line, tuple(walked))
 
 
 def _count(line: str) -> int:

@@ -18,13 +18,13 @@ from .agent import OpenAIRoleAgent
 from .base import SPEED, WORDS_PER_SECOND
 from .config import DEFAULT_MODELS, OPENAI_API, TTS_FORMATS, OpenAIConfig, Part, redact_url
 from .errors import OpenAIRejected, OpenAIUnavailable, job_error
-from .prompt import LANGUAGES, VERBOSITY, instructions_for
 
 # The engine modules import livekit.plugins.openai (and the openai SDK's Realtime types) at module
 # import, not when a session is built: livekit plugins must register on the main thread (a
 # LiveKit worker builds sessions in job threads: it imports this package at start), and these
 # imports take a second or more, which would block a job's event loop.
 from .pipeline import OpenAIPipelineEngine
+from .prompt import LANGUAGES, VERBOSITY, instructions_for
 from .realtime import OpenAIRealtimeEngine, realtime_session_options
 
 __all__ = [

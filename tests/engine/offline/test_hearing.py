@@ -11,10 +11,10 @@ import socket
 
 import numpy as np
 import pytest
+from conftest import cli, one_line_error, read_jsonl
 from livekit import rtc
 from livekit.agents import llm
 
-from conftest import cli, one_line_error, read_jsonl
 from synthconv.engine.base import CallControl
 from synthconv.engine.offline import OfflineEngine
 from synthconv.engine.offline.policy import DialoguePolicy
@@ -25,7 +25,6 @@ from synthconv.engine.offline.whisper import WhisperSTT
 from synthconv.job import plan
 from synthconv.recording import word_error_rate
 from synthconv.scenario import OfflineVoice, draw_facts, load_library
-
 
 library = functools.lru_cache(maxsize=1)(load_library)
 

@@ -7,8 +7,8 @@ import sys
 
 import numpy as np
 import piper_model
-
 from conftest import ROOT, TESTS
+
 from synthconv.engine.offline.alignment import align
 from synthconv.engine.offline.piper import PiperSpeech
 from synthconv.runfolder import loud
@@ -68,9 +68,9 @@ def test_same_seed_same_samples_in_another_process_and_another_seed_differs():
     speech = joe("42:agent")
     list(speech.parts("Something said before, which must not change what follows."))
     here = said(speech, text)[0]
-    code = ("import sys, numpy as np; sys.path[:0] = [%r, %r]\n"
+    code = ("import sys, numpy as np; sys.path[:0] = [{!r}, {!r}]\n"
             "from test_piper import joe, said\n"
-            "sys.stdout.buffer.write(said(joe('42:agent'), %r)[0].tobytes())") % (
+            "sys.stdout.buffer.write(said(joe('42:agent'), {!r})[0].tobytes())").format(
         str(TESTS / "engine" / "offline"), str(TESTS), text)
     other = subprocess.run([sys.executable, "-c", code], capture_output=True, cwd=ROOT, timeout=300, check=True).stdout
     assert other == here.tobytes()
@@ -119,7 +119,7 @@ def test_a_multi_speaker_model_speaks_by_speaker_id(tmp_path):
         pcm, words = said(speech, "Hello there. My number is 42.")
         spectrum = np.abs(np.fft.rfft(pcm.astype(np.float64)))
         assert abs(np.argmax(spectrum) * speech.sample_rate / len(pcm) - hz) < 3
-        assert [w.word for w in words] == "Hello there. My number is 42.".split()
+        assert [w.word for w in words] == ["Hello", "there.", "My", "number", "is", "42."]
         again = said(PiperSpeech(PiperVoice(voice=v.name), v.model_path, v.config_path, v.speaker_id,
                                  "3:customer"), "Hello there. My number is 42.")[0]
         assert again.tobytes() == pcm.tobytes()  # its flow noise is the seeded one

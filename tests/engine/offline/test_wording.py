@@ -5,8 +5,8 @@ import random
 import re
 
 from synthconv.diversity import Sample, figures
-from synthconv.engine.offline.dryrun import dialogue
 from synthconv.engine.offline import pipeline
+from synthconv.engine.offline.dryrun import dialogue
 from synthconv.engine.offline.idiolect import idiolect
 from synthconv.engine.offline.paraphrase import expand
 from synthconv.engine.offline.transform import Context, Line

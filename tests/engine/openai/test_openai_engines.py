@@ -12,9 +12,9 @@ import time
 from pathlib import Path
 
 import pytest
-
 from conftest import one_line_error, read_jsonl, synthconv
 from openai_loopback import LoopbackThread
+
 from synthconv.runfolder.validate import validate_conversation
 
 KEY = "sk-loopback-7f3a9c"  # must never appear in a run folder
