@@ -205,15 +205,17 @@ class Observer:
             self.lost = rtc.DisconnectReason.Name(rtc.DisconnectReason.ValueType(reason)) if isinstance(reason, int) else str(reason)
             self.changed.set()
 
-    async def until_changed(self, room: str, timeout: float) -> None:
-        """Wait until the call ends or something breaks it: a TimeoutError after `timeout` s, a
-        LiveKitError (transient) once nothing was said or heard for STALL_S."""
-        start = self.clock()
+    async def until_changed(self, room: str, timeout: float, spent: float = 0.0) -> None:
+        """Wait until the call ends or something breaks it: a TimeoutError once `timeout` s have
+        passed (`spent` of them before this wait), a LiveKitError (transient) once nothing was said
+        or heard for STALL_S."""
+        joined = self.clock()  # both agents are in: silence counts from here
+        start = joined - spent
         while not self.changed.is_set():
             now = self.clock()
             if now - start >= timeout:
                 raise TimeoutError(f"conversation did not end within {timeout:g} s ({self.progress()})")
-            if now - max(start, self.last_text) > STALL_S:
+            if now - max(joined, self.last_text) > STALL_S:
                 raise LiveKitError(f"room {room} stalled: nothing said or heard for {STALL_S:g} s ({self.progress()})")
             try:
                 await asyncio.wait_for(self.changed.wait(), min(1.0, start + timeout - now))
@@ -319,6 +321,9 @@ class Observer:
                     disfluencies=[] if backchannel else disfluencies(text, self.language))
 
 
+EDGE = int(0.002 * SAMPLE_RATE)  # samples: a placed word has speech this far inside its edges
+
+
 def _place_words(words: list[tuple[str, float, float]], onset: int, end: int, speech: np.ndarray) -> list[Word]:
     """A line's TTS word times placed on the observer's track from the line's onset (samples).
 
@@ -348,8 +353,9 @@ def _place_words(words: list[tuple[str, float, float]], onset: int, end: int, sp
         if due >= end:
             break
         stop = min(end, due + length)
-        first = speech_from(due)
-        if Word.bare(w) and first is not None and first < stop:
+        # speech inside it by more than the rounding to ms and the lead-in cut can move its edges
+        first = speech_from(due + EDGE)
+        if Word.bare(w) and first is not None and first < stop - EDGE:
             placed.append(Word(Word.bare(w), round(due / rate, 3), round(stop / rate, 3)))
         after = stop
     return placed
@@ -420,6 +426,7 @@ async def converse(played: ResolvedJob, config: RunConfig, timeout: float,  # no
 
             # the listener first, so it is listening when the opener speaks
             waited = await _admit(lk, room, roles[::-1], dispatch, admission or Admission(), observer.joined)
+            admitted = time.monotonic()  # the job's time-out counts from here, as the supervisor's deadline does
             for attempt in range(REDISPATCHES + 1):
                 t0 = time.monotonic()
                 while observer.joined() != set(roles) and time.monotonic() - t0 < JOIN_TIMEOUT_S:
@@ -432,7 +439,7 @@ async def converse(played: ResolvedJob, config: RunConfig, timeout: float,  # no
                                        f"({REDISPATCHES + 1} dispatches, {JOIN_TIMEOUT_S:g} s each)")
                 for role in sorted(missing):  # an accepted agent that never came (livekit/livekit#4374)
                     await dispatch(role)
-            await observer.until_changed(room, timeout)
+            await observer.until_changed(room, timeout, spent=time.monotonic() - admitted)
             if observer.failed:
                 role, why = observer.failed
                 kind, _, why = why.partition(": ")
