@@ -52,7 +52,7 @@ test: $(STAMP) web
 	-$(MAKE) --no-print-directory chromium
 	$(BIN)/ruff check synthconv tests bench scripts
 	$(BIN)/mypy
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q --durations=15
 
 test-livekit: $(STAMP)
 	-$(MAKE) --no-print-directory livekit-server
