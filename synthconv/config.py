@@ -101,7 +101,8 @@ class RunConfig(_Frozen):
     engine: str = "offline"
     transport: Literal["local", "livekit"] = "local"
     hearing: Literal["whisper", "transcript"] | None = None  # the offline engine's; None for the others
-    tts: Literal["auto", "espeak"] = "auto"  # the offline engine's speaking (SPEAKING)
+    # the offline engine's speaking (SPEAKING); None: auto on the local transport, espeak in rooms
+    tts: Literal["auto", "espeak"] | None = None
     scenario: tuple[str, ...] = ()
     persona: tuple[str, ...] = ()
     personas: Literal["sampled", "files", "mixed"] = "sampled"
@@ -208,16 +209,20 @@ class RunConfig(_Frozen):
 
     @model_validator(mode="after")
     def _hearing(self) -> RunConfig:
-        """The offline engine's hearing: whisper by default on the local transport; LiveKit rooms
-        hear the published transcript. Other engines hear with their own STT (None)."""
+        """The offline engine's hearing and voices: whisper and catalog voices by default on the
+        local transport; LiveKit rooms hear the published transcript and speak with espeak-ng
+        unless `--tts auto` is given. Other engines hear and speak with their own models."""
         if self.engine != "offline":
-            if self.tts != "auto":
+            if self.tts not in (None, "auto"):
                 raise ValueError(f"--tts: only the offline engine has a choice of voices ({self.engine} speaks "
                                  "with its own TTS)")
+            object.__setattr__(self, "tts", "auto")
             if self.hearing is not None:
                 raise ValueError(f"--hearing: only the offline engine has a choice of hearing "
                                  f"({self.engine} has its own STT)")
             return self
+        if self.tts is None:  # rooms run in real time: Piper voices on 2 cores fell behind it (README, Voices)
+            object.__setattr__(self, "tts", "auto" if self.transport == "local" else "espeak")
         if self.hearing is None:
             object.__setattr__(self, "hearing", "whisper" if self.transport == "local" else "transcript")
         elif self.hearing == "whisper" and self.transport == "livekit":
@@ -241,7 +246,7 @@ class RunConfig(_Frozen):
 
     @property
     def engine_spec(self) -> EngineSpec:
-        return EngineSpec(name=self.engine, hearing=self.hearing, tts=self.tts, openai=self.openai)
+        return EngineSpec(name=self.engine, hearing=self.hearing, tts=self.tts or "auto", openai=self.openai)
 
     @property
     def timing(self) -> TimingSpec:

@@ -97,9 +97,10 @@ def generate(
                                     "(repeatable, one per role key; --transport livekit).")] = [],  # noqa: B006
     impair: Annotated[list[str], Opt("--impair", help="Also write impaired copies: phone, noise:snr=DB, loss:RATE "
                                      "(repeatable, combinable; see `synthconv impair`).")] = [],  # noqa: B006
-    tts: Annotated[str, Opt("--tts", help="How offline agents speak: auto (a drawn persona's neural voice from the "
-                            "catalog, Piper; espeak-ng where there is none, e.g. Hindi) or espeak (espeak-ng for "
-                            "everyone: robotic, many times faster).")] = "auto",
+    tts: Annotated[str | None, Opt("--tts", help="How offline agents speak: auto (a drawn persona's neural voice "
+                                   "from the catalog, Piper; espeak-ng where there is none, e.g. Hindi) or espeak "
+                                   "(espeak-ng for everyone: robotic, many times faster). Default: auto, and espeak "
+                                   "in LiveKit rooms (they run in real time).")] = None,
     voices_dir: VoicesDirOpt = [],  # noqa: B006
 ) -> None:
     """Plan COUNT scenario x persona jobs and generate a conversation for each."""

@@ -10,6 +10,7 @@ import dataclasses
 import json
 import os
 import zlib
+from pathlib import Path
 
 import pytest
 
@@ -73,3 +74,15 @@ def test_a_compressed_dispatch_that_expands_without_bound_is_refused():
         Dispatch.from_json(json.dumps({"zlib": bomb}))
     with pytest.raises(ValueError, match="damaged compressed dispatch"):
         Dispatch.from_json(json.dumps({"zlib": "not base64!"}))
+
+
+@pytest.mark.parametrize(("given", "transport", "engine", "voices"), [
+    ({}, "local", "offline", "auto"),
+    ({}, "livekit", "offline", "espeak"),  # rooms run in real time: Piper voices on 2 cores fell behind it
+    ({"tts": "auto"}, "livekit", "offline", "auto"),
+    ({}, "livekit", "openai-pipeline", "auto"),
+])
+def test_rooms_speak_with_espeak_unless_told(given, transport, engine, voices):
+    cfg = RunConfig.build(transport=transport, engine=engine, **given)
+    assert cfg.tts == voices and cfg.engine_spec.tts == voices
+    assert RunConfig.from_recorded(cfg.recorded(), Path("."), relative_library=True).tts == voices
