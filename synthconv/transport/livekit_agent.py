@@ -35,6 +35,7 @@ import time
 from livekit import rtc
 from livekit.agents import AgentServer, JobContext, JobExecutorType, JobProcess, JobRequest, llm, room_io
 from livekit.plugins import openai as _openai  # noqa: F401 - plugins must register on the main thread
+from livekit.plugins import silero as _silero  # noqa: F401 - (engines warm up in a thread: _run)
 
 from ..config import ENGINES, EngineSpec
 from ..engine import make_engine
