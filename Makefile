@@ -59,7 +59,7 @@ test-livekit: $(STAMP)
 	$(BIN)/python -m pytest -q -m livekit
 
 # A LiveKit cluster in network namespaces (Redis, two server nodes, two worker hosts, failures):
-# about 15 minutes on 2 cores, so not in `make test`; .ci/run runs it after.
+# about 8 minutes on 2 cores, so not in `make test`; .ci/run runs it after.
 test-cluster: $(STAMP)
 	-$(MAKE) --no-print-directory livekit-server
 	-$(MAKE) --no-print-directory redis
