@@ -32,6 +32,7 @@ import time
 from collections.abc import Callable
 
 from livekit.agents import AgentSession
+from livekit.agents.voice import SpeechHandle
 
 from ..engine.base import CallControl
 from .protocol import Line
@@ -63,7 +64,9 @@ class Floor:
         self._target: float | None = None  # when our pending reply's speech should start (monotonic)
         self._lines = 0
         self.current: Line | None = None  # our line being played, `at` its first sample
+        self._speech: SpeechHandle | None = None  # the session's speech that plays it
         self._peer_lines = 0
+        self.peer_until = 0.0  # when the peer's latest line ends, if it plays out (monotonic)
         self._cut_last = False  # we cut in on the peer's last line (its next one says it again)
         self._tasks: set[asyncio.Task] = set()
         # backchannel token -> its frames, word span and seconds, made once
@@ -86,6 +89,8 @@ class Floor:
         line = Line(self.role, self._lines, kind, text, words, duration, late=late, at=time.monotonic())
         self._lines += 1
         self.current = line
+        # the speech this line is made in (its tts_node runs inside it): a yield stops it alone
+        self._speech = self.session.current_speech if self.session is not None else None
         self.announce(line)
         return line
 
@@ -101,6 +106,7 @@ class Floor:
         if self.session is None:
             return
         onset = line.at + line.speech[0]
+        self.peer_until = max(self.peer_until, line.at + line.duration)
         cuts_us = line.kind == "turn" and self.speaking_left(onset) > TERMINAL_S
         if cuts_us:  # a turn, not "mm-hmm", started over our line: we stop, a syllable or two later
             self._spawn(self._yield(onset + self._rng.uniform(0.15, 0.45)))
@@ -160,7 +166,7 @@ class Floor:
             for f in frames:
                 yield f
 
-        self.session.say(token, audio=audio(), allow_interruptions=False, add_to_chat_ctx=False)
+        self._speech = self.session.say(token, audio=audio(), allow_interruptions=False, add_to_chat_ctx=False)
 
     async def _token(self, token: str) -> tuple[list, list[tuple[str, float, float]] | None, float]:
         """A backchannel token in our voice (frames, its word span, seconds), synthesized once."""
@@ -192,7 +198,13 @@ class Floor:
     async def _yield(self, at: float) -> None:
         """The peer came in over us: stop at `at` unless our line has ended by then."""
         await asyncio.sleep(max(0.0, at - time.monotonic()))
-        if self.session is not None and self.speaking_left(time.monotonic()) > 0:
+        if self.session is None or self.speaking_left(time.monotonic()) <= 0:
+            return
+        # that line only: `session.interrupt` would also drop the reply to the peer's line that
+        # is being made (when that reply is our goodbye, nobody would end the call)
+        if self._speech is not None and not self._speech.done():
+            self._speech.interrupt(force=True)
+        elif self._speech is None:
             await self.session.interrupt(force=True)
 
     def _spawn(self, coro) -> None:  # noqa: ANN001

@@ -317,14 +317,27 @@ async def _run(ctx: JobContext) -> None:  # noqa: C901, PLR0915
     if floor is not None:
         floor.session = session
     done = asyncio.Event()
+    goodbye = [False]  # our last line started playing
 
     @session.on("agent_state_changed")
     def _on_state(ev) -> None:  # noqa: ANN001
         log.debug("%s: %s -> %s", role, ev.old_state, ev.new_state)
-        if call.ending_role == role and ev.new_state == "listening" and ev.old_state == "speaking":
+
+    def playback_started() -> None:
+        lines.started()
+        # the first line to start once we said we end is the goodbye (no backchannel once the
+        # call is ending; a line already playing when we decided started before)
+        goodbye[0] = goodbye[0] or call.ending_role == role
+        log.debug("%s: playback started (ending: %s, goodbye: %s)", role, call.ending_role, goodbye[0])
+
+    def playback_finished(played: float, interrupted: bool) -> None:
+        lines.finished_playing(played, interrupted)
+        log.debug("%s: playback finished after %.2f s%s", role, played, " (cut)" if interrupted else "")
+        if goodbye[0]:  # played out, or cut off by the peer (its state then goes to thinking, not listening)
             done.set()
 
     def announce_ending(ending: str) -> None:  # tell the peer before it hears the goodbye
+        log.debug("%s: %s ends the call (%s)", role, ending, call.ending_reason)
         if ending == role:
             asyncio.get_running_loop().create_task(ctx.room.local_participant.set_attributes({ENDING_ATTR: "1"}))
 
@@ -361,14 +374,16 @@ async def _run(ctx: JobContext) -> None:  # noqa: C901, PLR0915
     audio_out = session.output.audio
     if audio_out is None:
         raise RuntimeError(f"{role}: the session started without an audio output")
-    audio_out.on("playback_started", lambda _ev: lines.started())
-    audio_out.on("playback_finished", lambda ev: lines.finished_playing(ev.playback_position, ev.interrupted))
+    audio_out.on("playback_started", lambda _ev: playback_started())
+    audio_out.on("playback_finished", lambda ev: playback_finished(ev.playback_position, ev.interrupted))
     await ctx.room.local_participant.set_attributes({READY_ATTR: "1"})
     log.info("%s: session started in %s, linked to %s", role, ctx.room.name, peer_identity)
     await done.wait()
     if call.error is not None:
         log.warning("%s: gave up: %s", role, call.error)
         return
+    if floor is not None:  # a line of the peer's over our goodbye plays out before the call ends
+        await asyncio.sleep(max(0.0, floor.peer_until - time.monotonic()))
     await ctx.room.local_participant.set_attributes({ENDED_ATTR: "1"})
     log.info("%s: said its last line", role)
     # stay in the room until the orchestrator deletes it (it records the tail)
