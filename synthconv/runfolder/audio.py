@@ -21,6 +21,18 @@ def loud(pcm: np.ndarray) -> np.ndarray:
     return np.abs(pcm.astype(np.int32)) > SILENT
 
 
+def speech_regions(pcm: np.ndarray, rate: int, gap_s: float) -> list[tuple[float, float]]:
+    """(start, end) seconds of each stretch of speech in `pcm`, pauses under `gap_s` bridged;
+    `end` is just after the last loud sample."""
+    speech = np.flatnonzero(loud(pcm))
+    if not len(speech):
+        return []
+    breaks = np.flatnonzero(np.diff(speech) > gap_s * rate)
+    firsts = np.concatenate([[speech[0]], speech[breaks + 1]])
+    lasts = np.concatenate([speech[breaks], [speech[-1]]])
+    return [(float(a) / rate, float(b + 1) / rate) for a, b in zip(firsts, lasts)]
+
+
 def write_wav(path: Path, pcm: np.ndarray, sample_rate: int) -> None:
     with wave.open(str(path), "wb") as w:
         w.setnchannels(1)

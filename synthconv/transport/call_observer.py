@@ -18,7 +18,7 @@ from livekit.agents.types import ATTRIBUTE_TRANSCRIPTION_FINAL, ATTRIBUTE_TRANSC
 
 from ..job import ResolvedJob
 from ..recording import Recording, Turn
-from ..runfolder.audio import loud
+from ..runfolder.audio import loud, speech_regions
 from ..runfolder.labels import disfluencies
 from .livekit import SAMPLE_RATE, Observer
 
@@ -140,15 +140,9 @@ class CallObserver(Observer):
     def _agent_turns(self, track: np.ndarray) -> list[Turn]:
         """The agent's speech regions (pauses under MERGE_GAP_S merged), each labelled with the
         transcript segments that ended in it, else with what the caller heard there."""
-        speech = np.flatnonzero(loud(track))
-        if not len(speech):
-            return []
-        breaks = np.flatnonzero(np.diff(speech) > MERGE_GAP_S * SAMPLE_RATE)
-        firsts = np.concatenate([[speech[0]], speech[breaks + 1]])
-        lasts = np.concatenate([speech[breaks], [speech[-1]]])
-        turns = [Turn(turn=0, role=self.agent_role, speaker=self.agent_role, text="", start=round(a / SAMPLE_RATE, 3),
-                      end=round((b + 1) / SAMPLE_RATE, 3), interrupted=False, heard=None)
-                 for a, b in zip(firsts, lasts)]
+        turns = [Turn(turn=0, role=self.agent_role, speaker=self.agent_role, text="", start=round(a, 3),
+                      end=round(b, 3), interrupted=False, heard=None)
+                 for a, b in speech_regions(track, SAMPLE_RATE, MERGE_GAP_S)]
         _label(turns, [{"text": s["text"], "at": s["closed"]} for s in self.segments], "text")
         _label(turns, self.caller_heard, "heard")
         for t in turns:

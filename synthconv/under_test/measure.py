@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..runfolder.audio import loud
+from ..runfolder.audio import speech_regions
 
 GAP_S = 0.25  # pauses shorter than this are inside one stretch of speech (between words)
 LONG_SILENCE_S = 3.0
@@ -37,15 +37,8 @@ YIELD_WINDOW_S = 3.0  # an agent still talking this long after the caller came i
 
 
 def regions(track: np.ndarray, rate: int, gap_s: float = GAP_S) -> list[tuple[float, float]]:
-    """(start, end) seconds of each stretch of speech in `track`, pauses under `gap_s` bridged;
-    `end` is just after the last loud sample."""
-    speech = np.flatnonzero(loud(track))
-    if not len(speech):
-        return []
-    breaks = np.flatnonzero(np.diff(speech) > gap_s * rate)
-    firsts = np.concatenate([[speech[0]], speech[breaks + 1]])
-    lasts = np.concatenate([speech[breaks], [speech[-1]]])
-    return [(float(a) / rate, float(b + 1) / rate) for a, b in zip(firsts, lasts)]
+    """(start, end) seconds of each stretch of the contract's speech in `track`."""
+    return speech_regions(track, rate, gap_s)
 
 
 def percentile(values: list[float], q: float) -> float | None:
