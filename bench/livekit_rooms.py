@@ -108,7 +108,7 @@ OPENAI_PORT = 8765
 
 
 async def one(n: int, seed: int, job_timeout: int, workdir: Path, waves: int = 1, engine: str = "offline",
-              workers: int = 0) -> dict:
+              workers: int = 0, tts: str = "espeak") -> dict:
     """One run of n conversations at once (`waves` x n in all); its figures. `workers` > 0: that
     many `synthconv worker` processes of their own instead of generate's local one."""
     from livekit_server import API_KEY, API_SECRET, LiveKitServer
@@ -122,7 +122,7 @@ async def one(n: int, seed: int, job_timeout: int, workdir: Path, waves: int = 1
     try:
         out = workdir / f"run-{n}"
         env = {**os.environ, "LIVEKIT_URL": server.url, "LIVEKIT_API_KEY": API_KEY, "LIVEKIT_API_SECRET": API_SECRET}
-        extra, helpers = [], []
+        extra, helpers = ["--tts", tts] if engine == "offline" else [], []
         if engine.startswith("openai-"):  # the tests' loopback OpenAI server stands in for the API
             loop = await asyncio.create_subprocess_exec(
                 sys.executable, "-m", "openai_loopback", "--port", str(OPENAI_PORT), stdout=asyncio.subprocess.PIPE,
@@ -189,7 +189,8 @@ async def one(n: int, seed: int, job_timeout: int, workdir: Path, waves: int = 1
 async def inner(args: argparse.Namespace) -> None:
     from livekit_server import VERSION
 
-    print(f"generate --transport livekit, {args.engine} engine, {args.workers or 'a local'} worker process(es), "
+    print(f"generate --transport livekit, {args.engine} engine"
+          f"{f' ({args.tts} voices)' if args.engine == 'offline' else ''}, {args.workers or 'a local'} worker process(es), "
           f"livekit-server {VERSION} on the same box; "
           f"{os.cpu_count()} cores")
     print(f"{'rooms':>5} {'ok':>5} {'wall s':>7} {'audio s':>8} {'x real':>6} {'FTO p50':>7} {'FTO p90':>7} "
@@ -199,7 +200,7 @@ async def inner(args: argparse.Namespace) -> None:
         workdir = args.keep or Path(tmp)
         workdir.mkdir(parents=True, exist_ok=True)
         for n in args.rooms:
-            r = await one(n, args.seed, args.job_timeout, workdir, args.waves, args.engine, args.workers)
+            r = await one(n, args.seed, args.job_timeout, workdir, args.waves, args.engine, args.workers, args.tts)
             counters = ", ".join(f"{k} {v:g}" for k, v in r["packets"].items())
             lag = "n/a" if r["lag"] is None else f"{r['lag']:.2f}"
             print(f"{r['n']:>5} {r['ok']:>5} {r['wall']:>7.1f} {r['audio']:>8.1f} {r['audio'] / r['wall']:>6.2f} "
@@ -225,6 +226,8 @@ def main() -> None:
                     "tests' loopback OpenAI server)")
     ap.add_argument("--workers", type=int, default=0, help="this many `synthconv worker` processes of their own "
                     "(generate --no-local-worker) instead of generate's local worker")
+    ap.add_argument("--tts", default="espeak", help="the offline engine's voices: espeak (rooms' default) or auto "
+                    "(Piper where a persona has a catalog voice)")
     ap.add_argument("--inner", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.inner:
@@ -239,7 +242,7 @@ def main() -> None:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "tests"), str(ROOT)]),
            "PATH": os.environ.get("PATH", "/usr/bin:/bin") + ":/usr/sbin:/sbin"}
     argv = [sys.executable, __file__, "--inner", "--seed", str(args.seed), "--job-timeout", str(args.job_timeout),
-            "--waves", str(args.waves), "--engine", args.engine, "--workers", str(args.workers), *(["--keep", str(args.keep.resolve())] if args.keep else []),
+            "--waves", str(args.waves), "--engine", args.engine, "--workers", str(args.workers), "--tts", args.tts, *(["--keep", str(args.keep.resolve())] if args.keep else []),
             "--rooms", *map(str, args.rooms)]
     sys.exit(subprocess.run(netns_argv(argv), env=env).returncode)
 

@@ -14,6 +14,9 @@ from synthconv.engine.offline import OfflineEngine
 
 
 class FaultyEngine(OfflineEngine):
+    def __init__(self, hearing: str = "transcript", tts: str = "espeak") -> None:
+        super().__init__(hearing, tts)  # the quickest voice: the faults are the point
+
     def build(self, speaker):
         faults = dict(f.split("=") for f in os.environ.get("SYNTHCONV_TEST_FAULTS", "").split(",") if f)
         fault = faults.get(speaker.scenario.id, faults.get("*"))

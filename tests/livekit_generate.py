@@ -14,7 +14,7 @@ RoomService). Faults are made with real mechanisms, never a fake server. Modes:
   bad-creds    the CLI is given a wrong API secret
   deaf         a separate worker links peers with livekit-agents' default participant kinds
                (no AGENT), the trap synthconv's `link_options` avoids
-  one-room     a separate worker that takes one room at a time (`synthconv worker --max-jobs 2`)
+  two-rooms    a separate worker that takes two rooms at a time (`synthconv worker --max-jobs 4`)
 With `--engine openai-...` among the generate args, a loopback OpenAI server (tests/openai_loopback)
 runs in its own process on 127.0.0.1:8765 and OPENAI_BASE_URL / OPENAI_API_KEY point at it; its
 faults are set with OPENAI_FAULTS='{"realtime_response": [0, 0, 0, 0, 0]}' (see its server).
@@ -37,7 +37,7 @@ OPENAI_PORT = 8765
 OPENAI_KEY = "sk-loopback-livekit-5e1d"
 WORKERS = {"kill-worker": ["-m", "synthconv.cli", "worker"], "deaf": ["-m", "fault_workers", "deaf"],
            "ignore-first": ["-m", "fault_workers", "ignore-first"],
-           "one-room": ["-m", "synthconv.cli", "worker", "--max-jobs", "2", "--idle-processes", "2"]}
+           "two-rooms": ["-m", "synthconv.cli", "worker", "--max-jobs", "4", "--idle-processes", "2"]}
 
 
 async def main(mode: str, out: str, extra: list[str]) -> dict:

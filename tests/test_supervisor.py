@@ -71,7 +71,8 @@ def test_too_many_failures_stop_the_run_early(tmp_path):
 
 
 def _start(out: Path, count: int) -> subprocess.Popen:
-    return start("generate", "--count", str(count), "--seed", "11", "--concurrency", "2", "--out", str(out))
+    return start("generate", "--count", str(count), "--seed", "11", "--concurrency", "2", "--tts", "espeak",
+                 "--out", str(out))  # any voice does for a signal; espeak-ng is the quickest
 
 
 def _wait_for_complete(out: Path, n: int, proc: subprocess.Popen, limit: float = 300) -> list[Path]:
@@ -140,7 +141,7 @@ def test_resume_keeps_the_plan(tmp_path):
 
 def test_no_secret_reaches_the_run_folder(tmp_path):
     out = tmp_path / "run"
-    proc = synthconv("generate", "--count", "1", "--out", str(out),
+    proc = synthconv("generate", "--count", "1", "--tts", "espeak", "--out", str(out),
                      env={"OPENAI_API_KEY": "sk-test-do-not-leak-123", "LIVEKIT_API_SECRET": "lk-secret-do-not-leak"})
     assert proc.returncode == 0
     for p in out.rglob("*"):

@@ -16,6 +16,7 @@ from conftest import ROOT, cli, one_line_error, read_jsonl, start
 from synthconv.runfolder import RunLock
 
 REFUND = ["--scenario", "refund"]
+ESPEAK = ["--tts", "espeak"]  # any voice does for what a disk does to a run; espeak-ng is the quickest
 
 
 @pytest.fixture
@@ -78,7 +79,7 @@ def test_inspect_takes_only_a_planned_conversation_id(run_copy):
 
 def test_a_second_writer_is_refused_while_the_first_runs(tmp_path):
     out = tmp_path / "run"
-    first = start("generate", "--count", "2", "--seed", "5", "--concurrency", "1", *REFUND, "--out", str(out))
+    first = start("generate", "--count", "2", "--seed", "5", "--concurrency", "1", *REFUND, *ESPEAK, "--out", str(out))
     try:
         deadline = time.monotonic() + 60
         while not (out / "run.json").exists() and time.monotonic() < deadline:
@@ -165,7 +166,7 @@ def small_disk(tmp_path):
 
 def test_a_full_disk_stops_the_run_cleanly_and_resume_finishes_it(small_disk):
     out = small_disk / "run"
-    proc = cli("generate", "--count", "2", "--seed", "4", *REFUND, "--concurrency", "1", "--out", str(out))
+    proc = cli("generate", "--count", "2", "--seed", "4", *REFUND, *ESPEAK, "--concurrency", "1", "--out", str(out))
     assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr
     assert "stopped: no space left on device" in proc.stderr and f"resume with: synthconv generate --resume {out}" in proc.stderr
     info = json.loads((out / "run.json").read_text())
@@ -183,7 +184,7 @@ def test_a_full_disk_stops_the_run_cleanly_and_resume_finishes_it(small_disk):
 def test_a_disk_turned_read_only_mid_run_stops_it_and_resume_finishes_it(small_disk):
     subprocess.run(["mount", "-o", "remount,size=64m", str(small_disk)], check=True)
     out = small_disk / "run"
-    gen = start("generate", "--count", "3", "--seed", "4", "--concurrency", "1", "--out", str(out))
+    gen = start("generate", "--count", "3", "--seed", "4", *ESPEAK, "--concurrency", "1", "--out", str(out))
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and not ((out / "conversations.jsonl").is_file()
                                                and (out / "conversations.jsonl").read_text().strip()):
