@@ -30,7 +30,7 @@ def figures(run: Path) -> dict:
     for conv in sorted((run / "conversations").iterdir()):
         if not (conv / "meta.json").is_file():
             continue
-        lines = read_transcript(conv)
+        lines = [t.to_dict() for t in read_transcript(conv)]
         tracks = {p.stem: read_wav(p)[0] for p in (conv / "tracks").glob("*.wav")}
         rate = read_wav(next((conv / "tracks").glob("*.wav")))[1]
         real = [t for t in lines if t.get("kind", "turn") == "turn"]
