@@ -367,9 +367,10 @@ async def _admit(lk: api.LiveKitAPI, room: str, roles: list[str], dispatch, admi
 
     A worker at its load threshold takes no job and livekit-server drops the dispatch, so a
     dispatch with no job after ACCEPT_S is withdrawn (a late acceptance would only be ended
-    again) and sent anew, until workers have room. Rooms of one run take turns (admission.py)."""
-    await admission.turn()
+    again) and sent anew, until workers have room. Rooms of one run take turns (admission.py):
+    the wait for that turn counts too."""
     t0 = time.monotonic()
+    await admission.turn()
     sent: dict[str, str] = {}  # role -> id of its current dispatch
     accepted: set[str] = set()
     told = False
