@@ -145,7 +145,7 @@ def test_a_role_whose_agent_never_joins_is_dispatched_again(tmp_path):
     out = tmp_path / "run"
     with busy_machine():
         res = generate("ignore-first", out, "--count", "1", "--scenario", "billing-dispute",
-                       "--scenarios-dir", _short_scenarios(tmp_path), "--job-timeout", "240")
+                       "--scenarios-dir", _short_scenarios(tmp_path, turns="{min: 2, max: 3}"), "--job-timeout", "240")
     assert res["exit"] == 0, res["stdout"] + res["stderr"]
     row = read_jsonl(out / "conversations.jsonl")[0]
     meta = json.loads((out / "conversations" / row["id"] / "meta.json").read_text())
@@ -168,7 +168,7 @@ def test_without_the_agent_participant_kind_the_agents_are_deaf(tmp_path):
     peer that livekit-agents' default participant kinds leave unlinked."""
     out = tmp_path / "run"
     res = generate("deaf", out, "--count", "1", "--scenario", "billing-dispute", "--engine", "openai-pipeline",
-                   "--yes", "--job-timeout", "40")
+                   "--yes", "--job-timeout", "25")  # an opener speaks within 2-3 s of joining
     assert res["exit"] == 1
     row = read_jsonl(out / "conversations.jsonl")[0]
     assert "did not end" in row["error"] and "lines: 0 said" in row["error"], row["error"]
