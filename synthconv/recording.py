@@ -14,6 +14,8 @@ import numpy as np
 
 from .runfolder.audio import loud
 
+UNDER_LINE_EDGE_S = 0.01  # as runfolder/validate.py's EDGE_S: times are rounded to the millisecond
+
 
 @dataclass
 class Word:
@@ -108,4 +110,13 @@ class Recording:
             return f"turns {silent} have no transcript"
         if len(turns) < min_turns:
             return f"{len(turns)} turns, fewer than the scenario's minimum {min_turns}"
+        for role, pcm in self.tracks.items():  # what `inspect --validate` would find (runfolder/validate.py)
+            inside = np.zeros(len(pcm), dtype=bool)
+            for t in self.turns:
+                if t.role == role:
+                    inside[max(0, int((t.start - UNDER_LINE_EDGE_S) * self.sample_rate)):
+                           int((t.end + UNDER_LINE_EDGE_S) * self.sample_rate)] = True
+            stray = np.flatnonzero(loud(pcm) & ~inside)
+            if len(stray):  # in a room: a line whose announcement was lost (a server node failing over)
+                return f"speech at {stray[0] / self.sample_rate:.3f} s in the {role} track under none of its lines"
         return None

@@ -105,3 +105,23 @@ def test_a_silent_agent_makes_an_unusable_recording():
                     ).recording()
     assert [t.role for t in rec.turns] == ["agent"]
     assert "only ['agent'] spoke" in rec.problem(min_turns=2)
+
+
+def test_a_line_whose_announcement_was_lost_makes_an_unusable_recording():
+    """Seen in the cluster test: a room placed on a node as another failed; the agent's opening
+    line reached the tracks but its announcement never reached the observer. The speech under no
+    line fails the job (transient: retried in a fresh room), never a conversation marked ok."""
+    agent = np.concatenate([_speech(1.0, 1), _silence(2.0), _speech(1.0, 2)])
+    customer = np.concatenate([_silence(1.2), _speech(1.5, 3), _silence(1.3)])
+    rec = _observer({"agent": (0, [agent]), "customer": (0, [customer])}, [
+        # the agent's line 0 (0.0-1.0 s) was never announced
+        ("customer", LINE_TOPIC, _line(0, "Hi, my order is late.", [["Hi,", 0.0, 0.4], ["my", 0.5, 0.7],
+                                                                   ["order", 0.7, 1.0], ["is", 1.0, 1.2],
+                                                                   ["late.", 1.2, 1.5]]), 1.2),
+        ("customer", SAID_TOPIC, {"id": 0, "text": "Hi, my order is late.", "interrupted": False,
+                                  "played": 1.55, "lag": 0.0}, 2.8),
+        ("agent", LINE_TOPIC, _line(1, "Let me look.", [["Let", 0.0, 0.3], ["me", 0.3, 0.5], ["look.", 0.5, 1.0]]), 3.0),
+        ("agent", SAID_TOPIC, {"id": 1, "text": "Let me look.", "interrupted": False, "played": 1.05, "lag": 0.0}, 4.1),
+    ]).recording()
+    assert [t.text for t in rec.turns] == ["Hi, my order is late.", "Let me look."]
+    assert rec.problem(min_turns=2) == "speech at 0.000 s in the agent track under none of its lines"
