@@ -12,9 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .runfolder.audio import loud
-
-UNDER_LINE_EDGE_S = 0.01  # as runfolder/validate.py's EDGE_S: times are rounded to the millisecond
+from .runfolder.audio import loud, stray_speech
 
 
 @dataclass
@@ -111,12 +109,7 @@ class Recording:
         if len(turns) < min_turns:
             return f"{len(turns)} turns, fewer than the scenario's minimum {min_turns}"
         for role, pcm in self.tracks.items():  # what `inspect --validate` would find (runfolder/validate.py)
-            inside = np.zeros(len(pcm), dtype=bool)
-            for t in self.turns:
-                if t.role == role:
-                    inside[max(0, int((t.start - UNDER_LINE_EDGE_S) * self.sample_rate)):
-                           int((t.end + UNDER_LINE_EDGE_S) * self.sample_rate)] = True
-            stray = np.flatnonzero(loud(pcm) & ~inside)
-            if len(stray):  # in a room: a line whose announcement was lost (a server node failing over)
-                return f"speech at {stray[0] / self.sample_rate:.3f} s in the {role} track under none of its lines"
+            at = stray_speech(pcm, [(t.start, t.end) for t in self.turns if t.role == role], self.sample_rate)
+            if at is not None:  # in a room: a line whose announcement was lost (a server node failing over)
+                return f"speech at {at:.3f} s in the {role} track under none of its lines"
         return None

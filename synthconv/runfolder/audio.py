@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 SILENT = 64  # |sample| at or below this counts as silence (-54 dBFS)
+EDGE_S = 0.01  # timestamps are rounded to the millisecond; allow 10 ms at each edge
 
 
 def loud(pcm: np.ndarray) -> np.ndarray:
@@ -31,6 +32,16 @@ def speech_regions(pcm: np.ndarray, rate: int, gap_s: float) -> list[tuple[float
     firsts = np.concatenate([[speech[0]], speech[breaks + 1]])
     lasts = np.concatenate([speech[breaks], [speech[-1]]])
     return [(float(a) / rate, float(b + 1) / rate) for a, b in zip(firsts, lasts)]
+
+
+def stray_speech(pcm: np.ndarray, spans: list[tuple[float, float]], rate: int) -> float | None:
+    """The first second of speech in `pcm` outside every (start, end) span (EDGE_S allowed at
+    each edge), or None: a track's speech that no turn of its role accounts for."""
+    inside = np.zeros(len(pcm), dtype=bool)
+    for start, end in spans:
+        inside[max(0, int((start - EDGE_S) * rate)): int((end + EDGE_S) * rate)] = True
+    stray = np.flatnonzero(loud(pcm) & ~inside)
+    return stray[0] / rate if len(stray) else None
 
 
 def write_wav(path: Path, pcm: np.ndarray, sample_rate: int) -> None:

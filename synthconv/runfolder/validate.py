@@ -11,13 +11,11 @@ import numpy as np
 
 from ..errors import RunFolderError
 from . import labels
-from .audio import loud, mp3_duration, read_wav
+from .audio import EDGE_S, loud, mp3_duration, read_wav, stray_speech
 from .conversation import LAG_LIMIT_S, read_lines, read_meta
 from .index import read_index
 from .names import conversation_dir
 from .schema import ConversationMeta, SchemaError, TranscriptLine
-
-EDGE_S = 0.01  # timestamps are rounded to the millisecond; allow 10 ms at each edge
 
 
 def validate_conversation(folder: Path, *, check_mp3: bool = True) -> list[str]:  # noqa: C901, PLR0912, PLR0915
@@ -80,20 +78,18 @@ def validate_conversation(folder: Path, *, check_mp3: bool = True) -> list[str]:
                         "distorts its timing)")
 
     for role, pcm in tracks.items():
-        own = [t for t in turns if t["role"] == role]
-        inside = np.zeros(len(pcm), dtype=bool)
-        for t in own:
+        spans = []
+        for t in (t for t in turns if t["role"] == role):
             if t["end"] > duration + EDGE_S or t["start"] < 0:
                 problems.append(f"turn {t['turn']}: [{t['start']}, {t['end']}] outside the {duration:.3f} s recording")
                 continue
+            spans.append((t["start"], t["end"]))
             a = max(0, int((t["start"] - EDGE_S) * rate))
             b = min(len(pcm), int((t["end"] + EDGE_S) * rate))
-            inside[a:b] = True
             if b <= a or not loud(pcm[a:b]).any():
                 problems.append(f"turn {t['turn']} ({role}): no speech in its own track between {t['start']} and {t['end']}")
-        stray = loud(pcm) & ~inside
-        if stray.any():
-            at = np.flatnonzero(stray)[0] / rate
+        at = stray_speech(pcm, spans, rate)
+        if at is not None:
             problems.append(f"tracks/{role}.wav: speech at {at:.3f} s outside every {role} turn")
 
     problems += labels.problems(turns, tracks, rate, EDGE_S)
