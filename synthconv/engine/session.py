@@ -17,6 +17,13 @@ from .base import Speaker
 IDENTITY = "You are {name}, the {role} in this call: {title}. Your goal: {goal} Facts only you know: {facts}."
 IDENTITY_PATTERN = re.compile(r"You are (?P<name>.+?), the (?P<role>.+?) in this call: ")
 
+# The peer silent this long after our line (both silent): the line was lost somewhere (an STT
+# that heard nothing in it, a VAD that missed its end), and whoever spoke last checks in, as
+# people on a phone do. CHECK_IN is what an agent that hears by VAD is told to say then; the
+# loopback server of the tests answers it with a "Hello?" line, so change the two together.
+STALL_S = 8.0
+CHECK_IN = ("The other person has said nothing for a while since your last turn. Check that they are "
+            "still on the line, in one short sentence, in the language of the call.")
 
 # Seconds of the peer's speech over our own before we stop talking (barge-in in a room). The
 # overlapped speaker drops out within one or two syllables (Schegloff 2000); the room's audio path

@@ -46,6 +46,7 @@ from livekit.agents.types import ATTRIBUTE_TRANSCRIPTION_TRACK_ID, TOPIC_TRANSCR
 from ..config import RunConfig
 from ..engine.base import CallControl, Engine, Speaker, TranscriptChannel
 from ..engine.offline.acts import says_goodbye
+from ..engine.session import STALL_S
 from ..errors import AgentUnderTestError
 from ..job import ResolvedJob
 from ..recording import Recording
@@ -61,7 +62,6 @@ log = logging.getLogger("synthconv.caller")
 AGENT_WAIT_S = 20.0  # a dispatch no worker took within this: no agent is registered under that name
 JOIN_WAIT_S = 20.0  # an agent that took the dispatch joins the room within this
 AUDIO_WAIT_S = 20.0  # an agent that joined publishes its audio within this
-STALL_S = 8.0  # the agent silent this long after the caller's line: the caller asks "Hello?" (twice: it hangs up)
 GOODBYE_S = 5.0  # after its last line the caller waits this long for the agent to answer, then for it to end
 ROLE_ATTR = "synthconv.role"
 SIMULATED_ATTR = "synthconv.simulated"

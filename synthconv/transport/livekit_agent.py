@@ -40,6 +40,7 @@ from livekit.plugins import silero as _silero  # noqa: F401 - (engines warm up i
 from ..config import ENGINES, EngineSpec
 from ..engine import make_engine
 from ..engine.base import CallControl, Engine, Speaker, TranscriptChannel
+from ..engine.session import CHECK_IN, STALL_S
 from ..errors import transient
 from .floor import Floor
 from .protocol import (
@@ -58,7 +59,7 @@ from .protocol import (
     observer_identity,
 )
 from .timing import timing_model
-from .worker_load import WorkerLoad, report_lag, state_dir
+from .worker_load import VadLag, WorkerLoad, report_lag, state_dir
 
 log = logging.getLogger("synthconv.worker")
 
@@ -210,6 +211,44 @@ def deepen_audio_source() -> None:
         _output.rtc = types.SimpleNamespace(**{**vars(rtc), "AudioSource": DeepSource})  # type: ignore[assignment]  # a stand-in module, on purpose
 
 
+class CheckIn:
+    """An agent that hears by VAD checks in when its peer stays silent STALL_S after its line.
+
+    Its line may have been lost on the way: the peer's STT heard nothing in it, or its VAD missed
+    the end, and both agents listen for ever (seen at 8 rooms of the OpenAI pipeline on 2 cores:
+    5 rooms failed "nothing said or heard for 90 s"). Whoever spoke last asks the engine for a
+    check-in ("Hello? Are you still there?"), at most twice until the peer speaks again; after that
+    the observer's own stall fails the room, which is retried. A scheduled agent needs none: it
+    hears its peer's announced lines, which are never lost."""
+
+    ASKS = 2
+
+    def __init__(self, session, call: CallControl, role: str) -> None:  # noqa: ANN001 - an AgentSession
+        self.session, self.call, self.role = session, call, role
+        self.ours = self.theirs = time.monotonic()  # when our last line, and the peer's speech, ended
+        self.asked = 0
+        session.on("user_state_changed", self._heard)
+
+    def _heard(self, ev) -> None:  # noqa: ANN001
+        self.theirs = time.monotonic()
+        if ev.new_state == "speaking":
+            self.asked = 0
+
+    def said(self) -> None:
+        self.ours = time.monotonic()
+
+    async def watch(self) -> None:
+        while True:
+            await asyncio.sleep(0.5)
+            s, now = self.session, time.monotonic()
+            if (s.agent_state == "listening" and s.user_state == "listening" and self.call.ending_role is None
+                    and self.ours > self.theirs and now - self.ours >= STALL_S and self.asked < self.ASKS):
+                self.asked += 1
+                self.ours = now
+                log.info("%s: the peer is silent %.0f s after our line: checking in", self.role, STALL_S)
+                s.generate_reply(instructions=CHECK_IN)
+
+
 async def watch_loop(period: float = 0.2, every: float = 1.0) -> None:
     """Report how late this job's event loop runs (its timers firing late: the process waits
     for CPU), the most in each `every` seconds, to the worker (worker_load.py)."""
@@ -330,8 +369,12 @@ async def _run(ctx: JobContext) -> None:  # noqa: C901, PLR0915
         goodbye[0] = goodbye[0] or call.ending_role == role
         log.debug("%s: playback started (ending: %s, goodbye: %s)", role, call.ending_role, goodbye[0])
 
+    check_in = CheckIn(session, call, role) if floor is None else None
+
     def playback_finished(played: float, interrupted: bool) -> None:
         lines.finished_playing(played, interrupted)
+        if check_in is not None:
+            check_in.said()
         log.debug("%s: playback finished after %.2f s%s", role, played, " (cut)" if interrupted else "")
         if goodbye[0]:  # played out, or cut off by the peer (its state then goes to thinking, not listening)
             done.set()
@@ -378,6 +421,8 @@ async def _run(ctx: JobContext) -> None:  # noqa: C901, PLR0915
     audio_out.on("playback_finished", lambda ev: playback_finished(ev.playback_position, ev.interrupted))
     await ctx.room.local_participant.set_attributes({READY_ATTR: "1"})
     log.info("%s: session started in %s, linked to %s", role, ctx.room.name, peer_identity)
+    if check_in is not None:
+        spawn(check_in.watch())
     await done.wait()
     if call.error is not None:
         log.warning("%s: gave up: %s", role, call.error)
@@ -418,6 +463,7 @@ def prewarm(_proc: JobProcess | None = None) -> None:
     """Load the `PRELOAD_ENV` engine in an idle job process, so a job starts without loading
     models on a busy machine."""
     _exit_with_worker()
+    VadLag.install()
     _engine(EngineSpec(name=os.environ.get(PRELOAD_ENV, "offline")))
 
 

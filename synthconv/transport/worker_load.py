@@ -17,12 +17,19 @@ The load is the largest of:
 - **Lag**: whether its agents keep up with real time. Each job process reports how late its
   event loop ran (every second: the audio it plays is fed from that loop) and how late its
   lines started or how much longer than their audio they took to play out (the lag meta.json
-  records, `realtime_lag_s`); once one fell `LAG_FULL_S` behind in the last `LAG_FRESH_S`, the
-  worker is full. This is what the rooms feel when the machine is short of CPU, whoever uses
+  records, `realtime_lag_s`) and how far its VAD's inference runs behind; once one fell
+  `LAG_FULL_S` behind in the last `LAG_FRESH_S`, the worker is full. This is what the rooms feel when the machine is short of CPU, whoever uses
   it: other programs at the same priority make the agents' bursts of work (a reply: policy and
   speech, ~50 ms of CPU) take many times as long. A niced background job does not, and does not
   stop the worker (livekit-agents' default load, the whole machine's CPU, made a worker on a busy
   machine refuse every room).
+- **Cap**: the most agents at once that kept real time here, learned like a congestion window.
+  When an agent falls `LAG_FULL_S` behind, the worker caps its jobs one room below what it runs
+  (the rooms running go on; the next starts once one ended), and after `CAP_PROBE_S` at its cap
+  without lag it tries one room more. This covers the CPU no worker sees: a model server or
+  livekit-server on the same machine, other programs, an engine dearer than the prior says (an
+  OpenAI pipeline agent's VAD and resampling: 0.12-0.17 cores against the offline agent's 0.06);
+  the lag alone lets a room in whenever a spike has passed, and the next one tips it over.
 - **Ramp**: while a room's two agents are younger than RAMP_S, it is full: rooms start one at a
   time, each once the one before has shown what it costs.
 - the share of `--max-jobs` in use, when that is set.
@@ -30,6 +37,8 @@ The load is the largest of:
 
 from __future__ import annotations
 
+import logging
+import math
 import os
 import tempfile
 import time
@@ -40,6 +49,8 @@ PRIOR_CORES_PER_JOB = 0.06  # an offline agent in a room, measured (bench/liveki
 WINDOW_S = 3.0  # how far back the CPU share looks
 LAG_FULL_S = 0.25  # an agent this far behind real time: the worker takes no new job
 LAG_FRESH_S = 10.0  # for this long after it was reported
+CAP_PROBE_S = 60.0  # at its learned cap this long without lag: the worker tries one room more
+ROOM = 2  # jobs: a room's two agents
 RAMP_S = 5.0  # a room's agents just started: the next room waits this long (their CPU and lag show by then)
 STATE_ENV = "SYNTHCONV_WORKER_STATE"  # the folder (in memory) where job processes report their lag
 TICK = os.sysconf("SC_CLK_TCK")
@@ -113,6 +124,22 @@ def report_lag(lag: float) -> None:
         pass  # the worker is gone, or its folder: nothing to tell
 
 
+class VadLag(logging.Handler):
+    """silero logs "VAD inference is slower than realtime" with how far behind its inference
+    runs (`delay`, s): an agent that hears late takes its turns late, so that lag counts too."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        delay = getattr(record, "delay", None)
+        if isinstance(delay, (int, float)):
+            report_lag(float(delay))
+
+    @classmethod
+    def install(cls) -> None:
+        logger = logging.getLogger("livekit.plugins.silero")
+        if not any(isinstance(h, cls) for h in logger.handlers):
+            logger.addHandler(cls())
+
+
 class WorkerLoad:
     """`load_fnc` of an AgentServer: called with the pids of the processes running jobs, it
     returns the load (1.0: every core this worker may use, or agents falling behind)."""
@@ -126,12 +153,14 @@ class WorkerLoad:
         self.max_jobs = max_jobs  # a cap on agents at once whatever the CPU says (memory, a quota)
         self.state = state
         self.per_job = prior  # learned: cores an active job uses
+        self.cap: int | None = None  # learned: the most jobs at once that kept real time
+        self._capped = -math.inf  # when the cap was last cut or raised
         self._seen: dict[int, float] = {}  # pid -> its CPU seconds at the last call
         self._born: dict[int, float] = {}  # job pid -> when it was first seen running a job
         self._at = 0.0  # time of the last call
         # per interval between calls: (start, end, CPU s of the tree, CPU s of the jobs)
         self._steps: deque[tuple[float, float, float, float]] = deque()
-        self.last: dict[str, float] = {}  # the figures of the last call, for the worker's log
+        self.last: dict[str, float | None] = {}  # the figures of the last call, for the worker's log
 
     def __call__(self, jobs: list[int]) -> float:
         now = time.monotonic()
@@ -160,12 +189,29 @@ class WorkerLoad:
             load = max(load, len(jobs) / self.max_jobs)
         lag = self.lag(jobs)
         self._born = {pid: self._born.get(pid, now) for pid in jobs}
+        # a job's first seconds block its loop (imports, TLS set-up) whatever the machine's load,
+        # and its report keeps the worst of LAG_FRESH_S: only older jobs' lag teaches the cap
+        settled = [pid for pid, t in self._born.items() if now - t >= RAMP_S + LAG_FRESH_S]
+        self._learn_cap(len(jobs), self.lag(settled), now)
+        if self.cap is not None and len(jobs) >= self.cap:
+            load = max(load, 1.0)
         young = sum(now - t < RAMP_S for t in self._born.values())
         if lag >= LAG_FULL_S or young >= 2:
             load = max(load, 1.0)
         self.last = {"cpu_cores": round(cpu, 3), "per_job": round(self.per_job, 3), "jobs": len(jobs),
-                     "young": young, "lag_s": round(lag, 3), "load": round(load, 3)}
+                     "young": young, "lag_s": round(lag, 3), "cap": self.cap, "load": round(load, 3)}
         return load
+
+    def _learn_cap(self, n: int, lag: float, now: float) -> None:
+        """Cut the cap to one room below `n` when agents fall behind (once per LAG_FRESH_S: a lag
+        stays fresh that long); raise it by a room after CAP_PROBE_S at the cap without lag."""
+        if lag >= LAG_FULL_S:
+            if n >= ROOM and now - self._capped >= LAG_FRESH_S:
+                self.cap = max(ROOM, min(self.cap or n, n - ROOM))
+                self._capped = now
+        elif self.cap is not None and n >= self.cap and now - self._capped >= CAP_PROBE_S:
+            self.cap += ROOM
+            self._capped = now
 
     def lag(self, jobs: list[int]) -> float:
         """The most any job process fell behind real time in the last LAG_FRESH_S (s)."""

@@ -20,7 +20,8 @@ from livekit.agents import llm
 
 from synthconv.engine.base import CallControl
 from synthconv.engine.offline.policy import DialoguePolicy
-from synthconv.engine.session import IDENTITY_PATTERN
+from synthconv.engine.offline.reactive import HELLO
+from synthconv.engine.session import CHECK_IN, IDENTITY_PATTERN
 from synthconv.scenario import Library, load_library
 
 from .audio import text_seed
@@ -70,7 +71,10 @@ def reply(instructions: str, history: list[tuple[str, str]], *, can_end_call: bo
     """The next turn for the role in `instructions`, given `history` of (user|assistant, text).
 
     `goodbye_with_call`: say the goodbye and call end_call in the same response (as some models
-    do) instead of calling it first and saying goodbye in the reply to its result."""
+    do) instead of calling it first and saying goodbye in the reply to its result. Told to check
+    in on a silent peer (`CHECK_IN`), it says a "Hello?" line, as a model would."""
+    if CHECK_IN in instructions:
+        return Reply(text=HELLO[len(history) % len(HELLO)], end_call=False)
     policy = policy_for(instructions)
     ctx = llm.ChatContext()
     for role, text in history:

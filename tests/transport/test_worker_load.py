@@ -3,6 +3,7 @@ take turns asking for agent workers (supervisor.py), without a server: a worker 
 behind real time, or that just took a room, or is at --max-jobs, reports itself full; rooms are
 served first come first served, and wait without a deadline until admitted."""
 
+import logging
 import math
 import os
 import subprocess
@@ -11,7 +12,7 @@ import time
 
 from synthconv.supervisor import ADMISSION_LIMIT_S, _Admissions
 from synthconv.transport.admission import Admit
-from synthconv.transport.worker_load import LAG_FRESH_S, WorkerLoad, cpu_seconds, report_lag
+from synthconv.transport.worker_load import LAG_FRESH_S, VadLag, WorkerLoad, cpu_seconds, report_lag
 
 
 def test_a_worker_whose_agent_fell_behind_is_full_until_the_lag_is_old(tmp_path, monkeypatch):
@@ -26,6 +27,42 @@ def test_a_worker_whose_agent_fell_behind_is_full_until_the_lag_is_old(tmp_path,
     assert load([me]) >= 1.0 and load.last["lag_s"] == 0.6
     (tmp_path / str(me)).write_text(f"{time.time() - LAG_FRESH_S - 1:.3f} 0.6")  # an old report
     assert load([me]) < 0.7
+
+
+def test_a_vad_running_behind_real_time_fills_the_worker(tmp_path, monkeypatch):
+    """silero's own warning carries its backlog: an agent that hears late counts as behind."""
+    monkeypatch.setenv("SYNTHCONV_WORKER_STATE", str(tmp_path))
+    VadLag.install()
+    VadLag.install()  # once per process, however often it is asked
+    silero = logging.getLogger("livekit.plugins.silero")
+    try:
+        assert sum(isinstance(h, VadLag) for h in silero.handlers) == 1
+        silero.warning("VAD inference is slower than realtime", extra={"delay": 1.25})
+        load = WorkerLoad(cores_=2.0, state=tmp_path)
+        assert load([os.getpid()]) >= 1.0 and load.last["lag_s"] == 1.25
+    finally:
+        silero.handlers = [h for h in silero.handlers if not isinstance(h, VadLag)]
+
+
+def test_a_worker_whose_agents_fell_behind_caps_them_a_room_below_and_later_tries_a_room_more(tmp_path, monkeypatch):
+    """The cap covers CPU the worker cannot see (a model server on the same machine): rooms that
+    fell behind at 6 agents run on, the next room waits until only 2 run, and after
+    CAP_PROBE_S at the cap without lag one more room is let in."""
+    for name, value in {"RAMP_S": 0.0, "LAG_FRESH_S": 0.5, "CAP_PROBE_S": 0.4}.items():
+        monkeypatch.setattr(f"synthconv.transport.worker_load.{name}", value)
+    load = WorkerLoad(cores_=64.0, state=tmp_path)  # the CPU never fills it here
+    jobs = list(range(101, 107))
+    assert load(jobs) < 0.7
+    (tmp_path / "101").write_text(f"{time.time():.3f} 0.6")  # a just-started agent's loop ran late:
+    assert load(jobs) >= 1.0 and load.cap is None  # full while it is fresh, but no cap learned
+    time.sleep(0.6)  # the agents settled
+    (tmp_path / "101").write_text(f"{time.time():.3f} 0.6")  # a settled agent fell behind
+    assert load(jobs) >= 1.0 and load.cap == 4
+    (tmp_path / "101").write_text(f"{time.time() - 1:.3f} 0.6")  # that lag is old now
+    assert load(jobs[:4]) >= 1.0  # at its cap: no new room
+    assert load(jobs[:2]) < 0.7  # a room ended: the next one may start
+    time.sleep(0.45)
+    assert load(jobs[:4]) < 0.7 and load.cap == 6  # at the cap without lag: one room more
 
 
 def test_a_worker_takes_one_room_at_a_time_and_no_more_agents_than_max_jobs(monkeypatch):
