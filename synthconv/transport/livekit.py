@@ -55,9 +55,12 @@ LEAD_S = 0.2  # a line's speech may reach the observer up to this long before it
 LEAD_IN_S = 0.4  # silence kept before the first speech
 JOIN_TIMEOUT_S = 20.0  # an accepted agent joins its room within this
 REDISPATCHES = 2
-# a dispatch no worker accepted within this is sent again: livekit-server offers it within 1 s, or
-# within 5 s when it is refreshing its list of agent names (once a minute, and when a worker registers)
-ACCEPT_S = 8.0
+# a dispatch no worker accepted within this is sent again: livekit-server offers it within 1 s
+# (0.2 s measured), or drops it at once when every worker is full, which it cannot tell us; while
+# it refreshes its list of agent names (once a minute, and when a worker registers) an offer takes
+# up to 5 s, and is then sent once more. 8 s here made a room wait 12 s for a worker whose ramp
+# (worker_load.py) ended after 5.
+ACCEPT_S = 3.0
 RETRY_S = 1.0  # between tries while every worker is full
 # nothing said or heard in a room for this long once both agents joined: it is stuck (a server
 # node's relay between an agent and the room broke, e.g. while Redis restarted; issue 27)

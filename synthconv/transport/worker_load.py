@@ -24,7 +24,7 @@ The load is the largest of:
   stop the worker (livekit-agents' default load, the whole machine's CPU, made a worker on a busy
   machine refuse every room).
 - **Cap**: the most agents at once that kept real time here, learned like a congestion window.
-  When an agent falls `LAG_FULL_S` behind, the worker caps its jobs one room below what it runs
+  When an agent falls `LAG_CAP_S` behind, the worker caps its jobs one room below what it runs
   (the rooms running go on; the next starts once one ended), and after `CAP_PROBE_S` at its cap
   without lag it tries one room more. This covers the CPU no worker sees: a model server or
   livekit-server on the same machine, other programs, an engine dearer than the prior says (an
@@ -49,9 +49,13 @@ PRIOR_CORES_PER_JOB = 0.06  # an offline agent in a room, measured (bench/liveki
 WINDOW_S = 3.0  # how far back the CPU share looks
 LAG_FULL_S = 0.25  # an agent this far behind real time: the worker takes no new job
 LAG_FRESH_S = 10.0  # for this long after it was reported
+# an agent this far behind: the worker learns to run fewer at once. Higher than LAG_FULL_S: an
+# OpenAI Realtime agent's loop stalls 0.1-0.4 s estimating its speaking rate (livekit-agents'
+# transcript sync) however few rooms run; closer to the 0.5 s that fails a room
+LAG_CAP_S = 0.4
 CAP_PROBE_S = 60.0  # at its learned cap this long without lag: the worker tries one room more
 ROOM = 2  # jobs: a room's two agents
-RAMP_S = 5.0  # a room's agents just started: the next room waits this long (their CPU and lag show by then)
+RAMP_S = 3.0  # a room's agents just started: the next room waits this long (their CPU and lag show by then)
 STATE_ENV = "SYNTHCONV_WORKER_STATE"  # the folder (in memory) where job processes report their lag
 TICK = os.sysconf("SC_CLK_TCK")
 
@@ -205,9 +209,10 @@ class WorkerLoad:
     def _learn_cap(self, n: int, lag: float, now: float) -> None:
         """Cut the cap to one room below `n` when agents fall behind (once per LAG_FRESH_S: a lag
         stays fresh that long); raise it by a room after CAP_PROBE_S at the cap without lag."""
-        if lag >= LAG_FULL_S:
+        if lag >= LAG_CAP_S:
             if n >= ROOM and now - self._capped >= LAG_FRESH_S:
-                self.cap = max(ROOM, min(self.cap or n, n - ROOM))
+                below = ROOM * (math.ceil(n / ROOM) - 1)  # whole rooms (a room's first agent may have left)
+                self.cap = max(ROOM, min(self.cap or below, below))
                 self._capped = now
         elif self.cap is not None and n >= self.cap and now - self._capped >= CAP_PROBE_S:
             self.cap += ROOM

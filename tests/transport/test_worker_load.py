@@ -56,6 +56,8 @@ def test_a_worker_whose_agents_fell_behind_caps_them_a_room_below_and_later_trie
     (tmp_path / "101").write_text(f"{time.time():.3f} 0.6")  # a just-started agent's loop ran late:
     assert load(jobs) >= 1.0 and load.cap is None  # full while it is fresh, but no cap learned
     time.sleep(0.6)  # the agents settled
+    (tmp_path / "101").write_text(f"{time.time():.3f} 0.3")  # a little behind: no new room, no cap
+    assert load(jobs) >= 1.0 and load.cap is None
     (tmp_path / "101").write_text(f"{time.time():.3f} 0.6")  # a settled agent fell behind
     assert load(jobs) >= 1.0 and load.cap == 4
     (tmp_path / "101").write_text(f"{time.time() - 1:.3f} 0.6")  # that lag is old now
@@ -63,6 +65,9 @@ def test_a_worker_whose_agents_fell_behind_caps_them_a_room_below_and_later_trie
     assert load(jobs[:2]) < 0.7  # a room ended: the next one may start
     time.sleep(0.45)
     assert load(jobs[:4]) < 0.7 and load.cap == 6  # at the cap without lag: one room more
+    time.sleep(0.55)
+    (tmp_path / "101").write_text(f"{time.time():.3f} 0.6")  # behind again, with 5 agents (a room's first ended)
+    assert load(jobs[:5]) >= 1.0 and load.cap == 4  # whole rooms: 2 of them
 
 
 def test_a_worker_takes_one_room_at_a_time_and_no_more_agents_than_max_jobs(monkeypatch):
