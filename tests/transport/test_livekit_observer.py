@@ -125,3 +125,22 @@ def test_a_line_whose_announcement_was_lost_makes_an_unusable_recording():
     ]).recording()
     assert [t.text for t in rec.turns] == ["Hi, my order is late.", "Let me look."]
     assert rec.problem(min_turns=2) == "speech at 0.000 s in the agent track under none of its lines"
+
+
+def test_a_line_announced_late_still_starts_where_its_speech_starts():
+    """Seen at 16 rooms on a loaded machine: a line's announcement reached the observer 0.45 s
+    after its speech; the line was placed 0.25 s into its speech, and the backchannel before it
+    ran on to there (6 s long, "not inside a turn of its peer")."""
+    agent = np.concatenate([_silence(0.2), _speech(2.6, 1), _silence(2.2)])
+    customer = np.concatenate([_silence(1.0), _speech(0.4, 2), _silence(1.6), _speech(1.0, 3), _silence(1.0)])
+    rec = _observer({"agent": (0, [agent]), "customer": (0, [customer])}, [
+        ("agent", LINE_TOPIC, _line(0, "Let me look that up for you.", [["Let", 0.0, 2.5]]), 0.15),
+        ("customer", LINE_TOPIC, _line(0, "okay", [["okay", 0.0, 0.4]], "backchannel"), 0.95),
+        ("customer", SAID_TOPIC, {"id": 0, "text": "okay", "interrupted": False, "played": 0.45, "lag": 0.0}, 1.5),
+        ("agent", SAID_TOPIC, {"id": 0, "text": "Let me look that up for you.", "interrupted": False,
+                               "played": 2.65, "lag": 0.0}, 2.9),
+        ("customer", LINE_TOPIC, _line(1, "Thanks.", [["Thanks.", 0.0, 1.0]]), 3.5),  # 0.5 s late
+        ("customer", SAID_TOPIC, {"id": 1, "text": "Thanks.", "interrupted": False, "played": 1.05, "lag": 0.0}, 4.1),
+    ]).recording(lead_in_s=0.2)
+    assert [(t.role, t.kind, t.start, t.end) for t in rec.turns] == [
+        ("agent", "turn", 0.2, 2.8), ("customer", "backchannel", 1.0, 1.4), ("customer", "turn", 3.0, 4.0)]
