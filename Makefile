@@ -52,7 +52,7 @@ test: $(STAMP) web
 	-$(MAKE) --no-print-directory chromium
 	$(BIN)/ruff check synthconv tests bench scripts
 	$(BIN)/mypy
-	$(BIN)/python -m pytest -q --durations=15
+	$(BIN)/python -m pytest -q -n 2 --dist loadgroup --durations=15  # rooms on one worker: tests/conftest.py
 
 test-livekit: $(STAMP)
 	-$(MAKE) --no-print-directory livekit-server
