@@ -13,6 +13,9 @@ from typer.testing import CliRunner
 
 ROOT = Path(__file__).resolve().parent.parent
 TESTS = ROOT / "tests"
+# rich sizes its tables by COLUMNS, read once, when a console is made: whichever test imports the
+# CLI first (in a pytest-xdist worker, not always one that runs it through `cli`) fixes the width
+os.environ["COLUMNS"] = "200"
 
 
 def _env(env: dict | None, drop: tuple[str, ...] = ()) -> dict:
@@ -89,18 +92,32 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.xdist_group(ROOMS_GROUP))
 
 
+def _nice(value: int) -> None:
+    """Every thread of this process (a thread pool made earlier keeps its own nice value on
+    Linux); child processes inherit it from the thread that starts them."""
+    for tid in os.listdir("/proc/self/task"):
+        try:
+            os.setpriority(os.PRIO_PROCESS, int(tid), value)
+        except (PermissionError, ProcessLookupError):
+            pass  # a thread gone; or lowering it again, which takes root (CAP_SYS_NICE)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _everything_but_rooms_runs_niced():
+    """In a pytest-xdist worker everything runs at nice 10, but the room tests (below)."""
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        _nice(10)
+    yield
+
+
 @pytest.fixture(autouse=True)
 def _rooms_come_first(request: pytest.FixtureRequest):  # noqa: ANN202 - a generator fixture
-    """Beside a worker that runs rooms, everything else runs at nice 10 (its child processes too)."""
-    if not os.environ.get("PYTEST_XDIST_WORKER") or _rooms(request.node):
+    """A room test runs at nice 0 (as root), beside the other worker's tests at nice 10."""
+    if not os.environ.get("PYTEST_XDIST_WORKER") or not _rooms(request.node):
         yield
         return
-    before = os.getpriority(os.PRIO_PROCESS, 0)
-    os.setpriority(os.PRIO_PROCESS, 0, max(before, 10))
+    _nice(0)
     try:
         yield
     finally:
-        try:
-            os.setpriority(os.PRIO_PROCESS, 0, before)  # lowering it again takes root (CAP_SYS_NICE)
-        except PermissionError:
-            pass
+        _nice(10)
