@@ -14,7 +14,9 @@ Faults for the retry tests: `server.faults["chat"] = [429, 500]` answers the nex
 requests with those statuses (OpenAI error bodies, `retry-after-ms` on 429). Keys: chat, speech,
 transcriptions, realtime_connect (HTTP status at the WebSocket handshake) and realtime_response
 (the next Realtime responses end `failed` with `rate_limit_exceeded`). A value of "always"
-instead of a list fails every request with 429.
+instead of a list fails every request with 429. `deaf: [1]`: the next transcription, and every
+one after it until the next speech request, answers "" (a recognizer that found no words in a
+line: its listener never replies, until the speaker says something new).
 """
 
 from __future__ import annotations
@@ -50,6 +52,7 @@ class OpenAILoopback:
         self.whisper = whisper  # transcriptions by Whisper tiny.en, not by the clips spoken here
         self.clips = audio.ClipStore()
         self.faults: dict[str, list[int] | str] = {}
+        self.deaf = False  # the `deaf` fault is on
         self.requests: Counter[str] = Counter()
         self.auth_seen: set[str] = set()
         self.log: list[dict] = []  # (endpoint, status) of every request, for the tests
@@ -166,6 +169,7 @@ class OpenAILoopback:
     async def speech(self, request: web.Request) -> web.StreamResponse:
         if (bad := self.check(request, "speech")) is not None:
             return bad
+        self.deaf = False
         body = await request.json()
         text, fmt = body.get("input", ""), body.get("response_format", "mp3")
         pcm = await asyncio.to_thread(audio.synthesize, text, body.get("voice", "alloy"), float(body.get("speed") or 1.0))
@@ -204,6 +208,8 @@ class OpenAILoopback:
         except Exception as e:  # noqa: BLE001
             return error_response(400, f"could not decode audio: {e}")
         text = await asyncio.to_thread(audio.hear, pcm) if self.whisper else self.clips.recognize(pcm)
+        if self.deaf or self.fault("deaf"):
+            self.deaf, text = True, ""
         fmt = form.get("response_format", "json")
         if fmt == "text":
             return web.Response(text=text)

@@ -20,6 +20,7 @@ import pytest
 from conftest import ROOT, read_jsonl
 from netns import netns_unavailable, run_module_in_netns
 
+from synthconv.engine.offline.reactive import HELLO
 from synthconv.runfolder.validate import validate_conversation
 
 TESTS = ROOT / "tests"
@@ -188,10 +189,12 @@ def test_bad_credentials_are_one_line(tmp_path):
 @pytest.mark.parametrize("engine", ["openai-pipeline", "openai-realtime"])
 def test_openai_engines_in_a_room(engine, tmp_path):
     """The same engines as on the local transport, against the loopback OpenAI server, with the
-    key in the worker's environment only."""
+    key in the worker's environment only. The pipeline's recognizer hears nothing in the first
+    line: its speaker checks in ("Hello?") after 8 s of silence, and the call goes on."""
     out = tmp_path / "run"
+    deaf = {"OPENAI_FAULTS": '{"deaf": [1]}'} if engine == "openai-pipeline" else {}
     res = generate("ok", out, "--count", "1", "--scenario", "billing-dispute", "--engine", engine, "--yes",
-                   "--job-timeout", "240")
+                   "--job-timeout", "240", env=deaf)
     assert res["exit"] == 0, res["stdout"] + res["stderr"]
     row = read_jsonl(out / "conversations.jsonl")[0]
     folder = out / "conversations" / row["id"]
@@ -203,6 +206,8 @@ def test_openai_engines_in_a_room(engine, tmp_path):
     # heard through the room: the loopback's recognizer matches loudness envelopes against the
     # clips it spoke, which Opus and the jitter buffer blur, so it misses some (6/9 to 8/9 here)
     assert sum(1 for t in turns if t["heard"]) >= len(turns) // 2
+    if deaf:
+        assert any(t["text"] in HELLO for t in turns[1:3]), [t["text"] for t in turns]
     for path in out.rglob("*"):
         if path.is_file() and path.suffix in (".json", ".jsonl", ".log", ".txt"):
             assert "sk-loopback" not in path.read_text(errors="replace"), path
