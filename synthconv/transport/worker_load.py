@@ -18,8 +18,8 @@ The load is the largest of:
   event loop ran (every second: the audio it plays is fed from that loop) and how late its
   lines started or how much longer than their audio they took to play out (the lag meta.json
   records, `realtime_lag_s`) and how far its VAD's inference runs behind; once one fell
-  `LAG_FULL_S` behind in the last `LAG_FRESH_S`, the worker is full. This is what the rooms feel when the machine is short of CPU, whoever uses
-  it: other programs at the same priority make the agents' bursts of work (a reply: policy and
+  `LAG_FULL_S` behind in the last `LAG_FRESH_S`, the worker is full. This is what the rooms feel
+  when the machine is short of CPU, whoever uses it: other programs at the same priority make the agents' bursts of work (a reply: policy and
   speech, ~50 ms of CPU) take many times as long. A niced background job does not, and does not
   stop the worker (livekit-agents' default load, the whole machine's CPU, made a worker on a busy
   machine refuse every room).
@@ -50,7 +50,7 @@ WINDOW_S = 3.0  # how far back the CPU share looks
 LAG_FULL_S = 0.25  # an agent this far behind real time: the worker takes no new job
 LAG_FRESH_S = 10.0  # for this long after it was reported
 # an agent this far behind: the worker learns to run fewer at once. Higher than LAG_FULL_S: an
-# OpenAI Realtime agent's loop stalls 0.1-0.4 s estimating its speaking rate (livekit-agents'
+# OpenAI Realtime agent's loop stalls 0.1-0.9 s estimating its speaking rate (livekit-agents'
 # transcript sync) however few rooms run; closer to the 0.5 s that fails a room
 LAG_CAP_S = 0.4
 CAP_PROBE_S = 60.0  # at its learned cap this long without lag: the worker tries one room more
