@@ -19,10 +19,10 @@ The load is the largest of:
   lines started or how much longer than their audio they took to play out (the lag meta.json
   records, `realtime_lag_s`) and how far its VAD's inference runs behind; once one fell
   `LAG_FULL_S` behind in the last `LAG_FRESH_S`, the worker is full. This is what the rooms feel
-  when the machine is short of CPU, whoever uses it: other programs at the same priority make the agents' bursts of work (a reply: policy and
-  speech, ~50 ms of CPU) take many times as long. A niced background job does not, and does not
-  stop the worker (livekit-agents' default load, the whole machine's CPU, made a worker on a busy
-  machine refuse every room).
+  when the machine is short of CPU, whoever uses it: other programs at the same priority make
+  the agents' bursts of work (a reply: policy and speech, ~50 ms of CPU) take many times as
+  long. A niced background job does not, and does not stop the worker (livekit-agents' default
+  load, the whole machine's CPU, made a worker on a busy machine refuse every room).
 - **Cap**: the most agents at once that kept real time here, learned like a congestion window.
   When an agent falls `LAG_CAP_S` behind, the worker caps its jobs one room below what it runs
   (the rooms running go on; the next starts once one ended), and after `CAP_PROBE_S` at its cap
