@@ -185,6 +185,19 @@ def browse(out: Path, started: threading.Event, result: dict, seconds: float = 2
         started.set()
 
 
+async def agents_started(call, cid: str, status: dict, seen: list) -> dict:  # noqa: ANN001
+    """Poll a live conversation's status until an agent shows its state (up to 10 s), adding the
+    states to `seen`: the agents set lk.agent.state once their sessions start, maybe after the
+    conversation went live, and observing it can take the rest of the call."""
+    for _ in range(40):
+        if any(p["state"] for p in status.get("participants", [])):
+            break
+        await asyncio.sleep(0.25)
+        status = json.loads(call("GET", f"/api/v1/conversations/{cid}/status")[1])
+        seen += [p["state"] for p in status.get("participants", [])]
+    return status
+
+
 async def main(out: str) -> dict:
     server = LiveKitServer(SERVER_HOST, Path(f"{out}.server.log"))
     runs = Path(out)
@@ -228,6 +241,7 @@ async def main(out: str) -> dict:
                 result["states"].append(status["state"])
             result["agent_states"] += [p["state"] for p in status.get("participants", [])]
             if status["state"] == "live" and "observed" not in result:
+                status = await agents_started(call, cid, status, result["agent_states"])
                 first = json.loads(call("POST", f"/api/v1/conversations/{cid}/observer-token")[1])
                 second = json.loads(call("POST", f"/api/v1/conversations/{cid}/observer-token")[1])
                 result["observed"] = await observe(first["livekit_url"], first["observer_token"],
