@@ -8,7 +8,9 @@ GAP_S are bridged. The caller's lines are its turns (its own track, so they brac
   from leaving synthconv to reaching the recorder. Every sound reaches the recorder one transit
   late: the caller's end as much as the agent's start, but the agent heard the caller's end one
   transit late too, so the gap the recorder sees is the agent's own latency plus one transit
-  (0.03 s on an idle machine, 0.2-0.4 s measured on a loaded 2-core one). A reply is agent speech
+  (0.03 s on an idle machine, 0.2-0.4 s measured on a loaded 2-core one). The agent's own hops
+  (hearing the caller, reaching the recorder) are taken to equal the caller's: when one of them
+  spikes on a loaded machine, that reply is off by the spike (0.62 s seen once). A reply is agent speech
   that starts after caller speech with no agent speech in between, and not inside a caller line
   (that is talking over).
 - `barge_ins` / `yield_s`: each caller line that starts while the agent speaks is a barge-in;
