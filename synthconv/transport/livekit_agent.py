@@ -211,6 +211,53 @@ def deepen_audio_source() -> None:
         _output.rtc = types.SimpleNamespace(**{**vars(rtc), "AudioSource": DeepSource})  # type: ignore[assignment]  # a stand-in module, on purpose
 
 
+class _NoRate:
+    """A speaking-rate stream that estimates nothing: takes frames, yields no event once ended."""
+
+    def __init__(self) -> None:
+        self._ended = asyncio.Event()
+
+    def push_frame(self, frame: rtc.AudioFrame) -> None:
+        pass
+
+    def flush(self) -> None:
+        pass
+
+    def end_input(self) -> None:
+        self._ended.set()
+
+    async def aclose(self) -> None:
+        self._ended.set()
+
+    def __aiter__(self) -> _NoRate:
+        return self
+
+    async def __anext__(self) -> None:
+        await self._ended.wait()
+        raise StopAsyncIteration
+
+
+def pace_transcripts_by_length() -> None:
+    """Pace an agent's synced transcript by its line's average rate, without livekit-agents'
+    speaking-rate estimate.
+
+    That estimate (voice/transcription/_speaking_rate.py) runs a short-time Fourier transform on
+    every 100 ms of a line's audio, in Python, on the job's event loop, as the audio arrives: a
+    Realtime line arrives in a burst, and its loop stalled 0.1-0.9 s per line on a loaded 2-core
+    machine (35 of 83 "event loop blocked" warnings at 8 rooms), which delays the audio of every
+    line that loop plays. Without it the synchronizer paces words at the line's hyphens per second
+    of audio (its own fallback, known once the line's text and audio are in). synthconv uses the
+    synced text only where a line was cut (the text up to the cut), which moves by at most the
+    uneven pacing within one line."""
+    from livekit.agents.voice.transcription import synchronizer
+
+    class NoRateDetector:
+        def stream(self) -> _NoRate:
+            return _NoRate()
+
+    synchronizer.SpeakingRateDetector = NoRateDetector  # type: ignore[assignment,misc]  # a stand-in, on purpose
+
+
 class CheckIn:
     """An agent that hears by VAD checks in when its peer stays silent STALL_S after its line.
 
@@ -265,6 +312,7 @@ async def watch_loop(period: float = 0.2, every: float = 1.0) -> None:
 
 async def entrypoint(ctx: JobContext) -> None:
     deepen_audio_source()
+    pace_transcripts_by_length()
     watcher = asyncio.get_running_loop().create_task(watch_loop())
     try:
         await _run(ctx)
