@@ -27,6 +27,7 @@ and the audio cross the same server; the measured difference is in README).
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
 import time
 from collections.abc import Callable
@@ -37,6 +38,8 @@ from livekit.agents.voice import SpeechHandle
 from ..engine.base import CallControl
 from .protocol import Line
 from .timing import StrictTiming
+
+log = logging.getLogger("synthconv.floor")
 
 TERMINAL_S = 1.1  # a line with less than this left when the peer comes in is finished, not cut
 # A reply is worked out this long before it is due (policy and espeak take ~0.05 s of CPU, Piper
@@ -126,8 +129,12 @@ class Floor:
             target = line.at + words[cut][1]
             heard = " ".join(w for w, _, _ in words[:cut]).rstrip(",;:")
         else:
-            target = line.at + line.speech[1] + self.timing.offset(self.role, line.speech[1] - line.speech[0])
+            offset = self.timing.offset(self.role, line.speech[1] - line.speech[0])
+            target = line.at + line.speech[1] + offset
             heard = line.text
+            # what bench/turn_taking.py --floor-log compares with the offsets the recording shows
+            log.debug("%s: reply to %s line %d planned %+.3f s after its end: %.40s",
+                      self.role, self.peer_role, line.id, offset, line.text)
         # "mm-hmm"s end before the peer's line does and well before our own next line starts (the
         # observer tells an agent's lines apart by their onsets)
         said = self._backchannel(line, min(target - PREP_MIN_S, line.at + line.speech[1]))
