@@ -59,7 +59,7 @@ from .protocol import (
     observer_identity,
 )
 from .timing import timing_model
-from .worker_load import VadLag, WorkerLoad, report_lag, state_dir
+from .worker_load import VadLag, WorkerLoad, machine_busy, report_lag, state_dir
 
 log = logging.getLogger("synthconv.worker")
 
@@ -535,7 +535,7 @@ def make_server(url: str, api_key: str, api_secret: str, *, idle_processes: int 
     os.environ[WORKER_PID_ENV] = str(os.getpid())  # job processes inherit it (see prewarm)
     state = state_dir()  # job processes inherit its name, and report their lag there
     atexit.register(shutil.rmtree, state, ignore_errors=True)
-    measure = WorkerLoad(max_jobs=max_jobs, state=state)
+    measure = WorkerLoad(max_jobs=max_jobs, state=state, machine=machine_busy)
     logged = [0.0]
 
     def job_load(server: AgentServer) -> float:

@@ -23,6 +23,11 @@ The load is the largest of:
   the agents' bursts of work (a reply: policy and speech, ~50 ms of CPU) take many times as
   long. A niced background job does not, and does not stop the worker (livekit-agents' default
   load, the whole machine's CPU, made a worker on a busy machine refuse every room).
+- **Machine**: how busy the cores it may run on are, from all programs at normal priority
+  (/proc/stat, less the time of niced ones), once it runs a job: its own job processes are only
+  part of what its rooms cost (generate's observer, livekit-server, a model server) and other
+  workers on the machine take from the same cores. A worker running nothing always takes a
+  room, so a machine busy with somebody else's work slows a run down instead of stopping it.
 - **Cap**: the most agents at once that kept real time here, learned like a congestion window.
   When an agent falls `LAG_CAP_S` behind, the worker caps its jobs one room below what it runs
   (the rooms running go on; the next starts once one ended), and after `CAP_PROBE_S` at its cap
@@ -43,15 +48,16 @@ import os
 import tempfile
 import time
 from collections import deque
+from collections.abc import Callable
 from pathlib import Path
 
 PRIOR_CORES_PER_JOB = 0.06  # an offline agent in a room, measured (bench/livekit_rooms.py); learned upward
 WINDOW_S = 3.0  # how far back the CPU share looks
 LAG_FULL_S = 0.25  # an agent this far behind real time: the worker takes no new job
 LAG_FRESH_S = 10.0  # for this long after it was reported
-# an agent this far behind: the worker learns to run fewer at once. Higher than LAG_FULL_S: an
-# OpenAI Realtime agent's loop stalls 0.1-0.9 s estimating its speaking rate (livekit-agents'
-# transcript sync) however few rooms run; closer to the 0.5 s that fails a room
+# an agent this far behind: the worker learns to run fewer at once. Higher than LAG_FULL_S: a
+# job's loop stalls 0.1-0.6 s on one-off work however few rooms run (TLS contexts and pydantic
+# schemas of its first requests); closer to the 0.5 s that fails a room
 LAG_CAP_S = 0.4
 CAP_PROBE_S = 60.0  # at its learned cap this long without lag: the worker tries one room more
 ROOM = 2  # jobs: a room's two agents
@@ -97,6 +103,26 @@ def cpu_seconds(pid: int) -> float | None:
         return (int(fields[11]) + int(fields[12])) / TICK
     except (OSError, IndexError, ValueError):
         return None
+
+
+def machine_busy() -> tuple[int, int] | None:
+    """(busy, all) CPU ticks so far of the cores this process may run on, busy without niced
+    time (user, system, interrupts, stolen); None when a CPU quota, not the cores, bounds it
+    (then /proc/stat counts the whole host's work on those cores)."""
+    mine = os.sched_getaffinity(0)
+    if cores() < len(mine):
+        return None
+    busy = total = 0
+    try:
+        for line in Path("/proc/stat").read_text().splitlines():
+            name, *ticks = line.split()
+            if name.startswith("cpu") and name[3:].isdigit() and int(name[3:]) in mine:
+                user, nice, system, idle, iowait, irq, softirq, steal = (int(x) for x in ticks[:8])
+                busy += user + system + irq + softirq + steal
+                total += user + nice + system + idle + iowait + irq + softirq + steal
+    except (OSError, ValueError):
+        return None
+    return (busy, total) if total else None
 
 
 def state_dir() -> Path:
@@ -150,8 +176,10 @@ class WorkerLoad:
 
     def __init__(self, root: int | None = None, cores_: float | None = None,
                  prior: float = PRIOR_CORES_PER_JOB, max_jobs: int | None = None,
-                 state: Path | None = None) -> None:
+                 state: Path | None = None, machine: Callable[[], tuple[int, int] | None] | None = None) -> None:
         self.root = root or os.getpid()
+        self.machine = machine  # (busy, all) CPU ticks of its cores so far (machine_busy), if counted
+        self._ticks: deque[tuple[float, int, int]] = deque()  # (time, busy, all) within WINDOW_S
         self.cores = cores_ or cores()
         self.prior = prior
         self.max_jobs = max_jobs  # a cap on agents at once whatever the CPU says (memory, a quota)
@@ -189,6 +217,9 @@ class WorkerLoad:
             per_job = sum(s[3] for s in self._steps) / span / len(jobs)
             self.per_job = max(self.prior, self.per_job + 0.1 * (per_job - self.per_job))
         load = max(cpu, len(jobs) * self.per_job) / self.cores
+        busy = self._machine_share(now)
+        if jobs and busy is not None:
+            load = max(load, busy)
         if self.max_jobs:
             load = max(load, len(jobs) / self.max_jobs)
         lag = self.lag(jobs)
@@ -202,9 +233,21 @@ class WorkerLoad:
         young = sum(now - t < RAMP_S for t in self._born.values())
         if lag >= LAG_FULL_S or young >= 2:
             load = max(load, 1.0)
-        self.last = {"cpu_cores": round(cpu, 3), "per_job": round(self.per_job, 3), "jobs": len(jobs),
+        self.last = {"cpu_cores": round(cpu, 3), "machine": None if busy is None else round(busy, 3),
+                     "per_job": round(self.per_job, 3), "jobs": len(jobs),
                      "young": young, "lag_s": round(lag, 3), "cap": self.cap, "load": round(load, 3)}
         return load
+
+    def _machine_share(self, now: float) -> float | None:
+        """The share of its cores' time busy with non-niced work over the last WINDOW_S."""
+        sample = self.machine() if self.machine is not None else None
+        if sample is None:
+            return None
+        self._ticks.append((now, *sample))
+        while len(self._ticks) > 2 and self._ticks[1][0] <= now - WINDOW_S:
+            self._ticks.popleft()
+        (_, b0, t0), (_, b1, t1) = self._ticks[0], self._ticks[-1]
+        return (b1 - b0) / (t1 - t0) if t1 > t0 else None
 
     def _learn_cap(self, n: int, lag: float, now: float) -> None:
         """Cut the cap to one room below `n` when agents fall behind (once per LAG_FRESH_S: a lag
