@@ -112,21 +112,20 @@ HESITATIONS = {"um,", "uh,", "er,", "hmm,", "well,", "so,", "okay,", "right,", "
                "हम्म,", "जी,"}
 
 
-def paced(pcm: np.ndarray, words: list[Word], rate: int, voice: OfflineVoice, text: str) -> tuple[np.ndarray, list[Word]]:
+def paced(pcm: np.ndarray, words: list[Word], rate: int, seed: str, scale: float) -> tuple[np.ndarray, list[Word]]:
     """The line with pauses a speaker makes: longer and more varied silences where a sentence or
-    clause ends and after a hesitation ("Um,"), than espeak-ng's own (0.3 s at a full stop, 0.15 s
-    at a comma, always the same), and never longer than a listener's VAD takes for the end of
-    its speech (MAX_PAUSE_S).
+    clause ends and after a hesitation ("Um,"), than a TTS's own (espeak-ng: 0.3 s at a full stop,
+    0.15 s at a comma, always the same), and never longer than a listener's VAD takes for the end
+    of its speech (MAX_PAUSE_S).
 
     Real talk has about 6 s of such pauses per minute (Fisher telephone speech, 0.2 s or longer
     silences inside one speaker's speech; labels.timing_per_minute). The silence is added in the
-    middle of espeak's own pause, so the prosody is espeak's, and the word times move with it.
-    Seeded by the line and the voice: the same line in the same voice sounds the same (slower
-    voices pause a little longer)."""
+    middle of the TTS's own pause, so the prosody is the voice's, and the word times move with it.
+    Seeded by the line and the voice (`seed`): the same line in the same voice sounds the same;
+    `scale` (0.8-1.4) lengthens a slower voice's pauses."""
     if len(words) < 2:
         return pcm, words
-    rng = random.Random(f"{voice.voice}:{voice.rate}:{text}")
-    scale = min(1.4, max(0.8, 175 / max(voice.rate, 1)))
+    rng = random.Random(seed)
     cuts: list[tuple[int, int]] = []  # (sample where silence goes in, samples of it)
     for a, b in zip(words, words[1:]):
         token = a.word.lower()
@@ -263,4 +262,6 @@ class EspeakSpeech:
     def parts(self, text: str) -> Iterator[tuple[np.ndarray, list[Word]]]:
         """The line's audio, paced with a speaker's pauses (see `paced`), and its words."""
         pcm, words = self._espeak.speak(text, self.voice, utterance_seed(self.seed, text))
-        yield paced(pcm, words, self.sample_rate, self.voice, text)
+        voice = self.voice
+        yield paced(pcm, words, self.sample_rate, f"{voice.voice}:{voice.rate}:{text}",
+                    min(1.4, max(0.8, 175 / max(voice.rate, 1))))

@@ -11,6 +11,7 @@ from conftest import ROOT, TESTS
 
 from synthconv.engine.offline.alignment import align
 from synthconv.engine.offline.piper import PiperSpeech
+from synthconv.engine.offline.tts import MAX_PAUSE_S
 from synthconv.runfolder import loud
 from synthconv.scenario import PiperVoice
 from synthconv.voices import Catalog
@@ -49,6 +50,19 @@ def test_piper_words_are_timed_by_the_engine():
     pcm, words = said(speech, "My account number is 4471, and the charge of $49.99 is wrong.")
     number = next(w for w in words if w.word == "4471,")
     assert number.end - number.start > 1.0  # "four thousand four hundred seventy one"
+
+
+def test_a_piper_line_pauses_where_a_speaker_does_and_never_longer_than_a_listener_waits():
+    """Piper's own pauses are short (0.24 s after "Really?", 0.23 s after "Um,"): a line gets a
+    speaker's pauses after a sentence, a hesitation and some commas (tts.paced), each under
+    MAX_PAUSE_S of silence so a listener's VAD hears the line whole."""
+    speech = joe()
+    pcm, words = said(speech, "Really? I am sure that is it. Um, okay, so the charge, is wrong.")
+    gaps = {a.word: b.start - a.end for a, b in zip(words, words[1:])}
+    assert gaps["Really?"] > 0.35 and gaps["it."] > 0.35 and gaps["Um,"] > 0.3, gaps
+    longest = max(b.start - a.end for a, b in zip(words, words[1:]))
+    assert longest <= MAX_PAUSE_S + 0.01 and len(pcm) / speech.sample_rate > words[-1].end
+    assert said(speech, "Really? I am sure that is it.")[0].tobytes() == said(speech, "Really? I am sure that is it.")[0].tobytes()
 
 
 def test_alignment_finds_numbers_and_joined_words():
