@@ -106,7 +106,9 @@ class Bridge:
             pcm = pcm[: int(cut.stop * SAMPLE_RATE)].copy()
             pcm[-FADE:] = (pcm[-FADE:] * np.linspace(1, 0, len(pcm[-FADE:]))).astype(np.int16)
             pcm = pcm[: np.flatnonzero(loud(pcm))[-1] + 1]  # the fade's quiet end is not speech
-            words = [Word(w.word, w.start, min(w.end, len(pcm) / SAMPLE_RATE)) for w in words[: cut.words]]
+            # the fade's quiet end is trimmed too: a word that had barely begun before it was not said
+            said_s = len(pcm) / SAMPLE_RATE
+            words = [Word(w.word, w.start, min(w.end, said_s)) for w in words[: cut.words] if w.start < said_s - 0.03]
             intended, text = text, " ".join(w.word for w in words).rstrip(",;:")
             self._barge_in[peer] = start + int(cut.onset * SAMPLE_RATE)
             self.call.interrupted[role] = text
