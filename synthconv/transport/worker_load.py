@@ -24,10 +24,12 @@ The load is the largest of:
   long. A niced background job does not, and does not stop the worker (livekit-agents' default
   load, the whole machine's CPU, made a worker on a busy machine refuse every room).
 - **Machine**: how busy the cores it may run on are, from all programs at normal priority
-  (/proc/stat, less the time of niced ones), once it runs a job: its own job processes are only
-  part of what its rooms cost (generate's observer, livekit-server, a model server) and other
-  workers on the machine take from the same cores. A worker running nothing always takes a
-  room, so a machine busy with somebody else's work slows a run down instead of stopping it.
+  (/proc/stat, less the time of niced ones and of its own processes that run no job), once it
+  runs a room: its own job processes are only part of what its rooms cost (generate's observer,
+  livekit-server, a model server) and other workers on the machine take from the same cores.
+  It counts only while its jobs are whole rooms (an even number): a room's second agent is
+  never kept waiting, and a worker running nothing always takes a room, so a machine busy with
+  somebody else's work slows a run down instead of stopping it.
 - **Cap**: the most agents at once that kept real time here, learned like a congestion window.
   When an agent falls `LAG_CAP_S` behind, the worker caps its jobs one room below what it runs
   (the rooms running go on; the next starts once one ended), and after `CAP_PROBE_S` at its cap
@@ -218,7 +220,9 @@ class WorkerLoad:
             self.per_job = max(self.prior, self.per_job + 0.1 * (per_job - self.per_job))
         load = max(cpu, len(jobs) * self.per_job) / self.cores
         busy = self._machine_share(now)
-        if jobs and busy is not None:
+        if busy is not None:  # less this worker's own processes that run no job (prewarming models)
+            busy = max(0.0, busy - (cpu - (sum(s[3] for s in self._steps) / span if span > 0.2 else 0.0)) / self.cores)
+        if busy is not None and jobs and len(jobs) % ROOM == 0:
             load = max(load, busy)
         if self.max_jobs:
             load = max(load, len(jobs) / self.max_jobs)

