@@ -215,13 +215,14 @@ class WorkerLoad:
             self._steps.popleft()
         span = now - self._steps[0][0] if self._steps else 0.0
         cpu = sum(s[2] for s in self._steps) / span if span > 0.2 else 0.0
+        jobs_cpu = sum(s[3] for s in self._steps) / span if span > 0.2 else 0.0
         if jobs and span >= WINDOW_S * 0.9:
-            per_job = sum(s[3] for s in self._steps) / span / len(jobs)
+            per_job = jobs_cpu / len(jobs)
             self.per_job = max(self.prior, self.per_job + 0.1 * (per_job - self.per_job))
         load = max(cpu, len(jobs) * self.per_job) / self.cores
         busy = self._machine_share(now)
         if busy is not None:  # less this worker's own processes that run no job (prewarming models)
-            busy = max(0.0, busy - (cpu - (sum(s[3] for s in self._steps) / span if span > 0.2 else 0.0)) / self.cores)
+            busy = max(0.0, busy - (cpu - jobs_cpu) / self.cores)
         if busy is not None and jobs and len(jobs) % ROOM == 0:
             load = max(load, busy)
         if self.max_jobs:
