@@ -49,6 +49,7 @@ from .protocol import (
     identity,
     observer_identity,
 )
+from .timing import BEGUN_S
 
 SAMPLE_RATE = 24000
 LEAD_S = 0.2  # a line's speech may reach the observer up to this long before its announcement
@@ -321,7 +322,7 @@ class Observer:
         words = None
         if line.words:
             played = float(said.get("played", line.duration)) if cut else line.duration
-            words = _place_words([w for w in line.words if w[1] < played - 0.03], onset, end, speech) or None
+            words = _place_words([w for w in line.words if w[1] < played - BEGUN_S], onset, end, speech) or None
         backchannel = line.kind == "backchannel"
         return Turn(turn=0, role=role, speaker=role, text=text, start=round(onset / SAMPLE_RATE, 3),
                     end=round(end / SAMPLE_RATE, 3), interrupted=cut,

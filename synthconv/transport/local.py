@@ -28,7 +28,7 @@ from ..recording import Recording, Turn, Word
 from ..runfolder.audio import loud
 from ..runfolder.labels import disfluencies
 from .local_io import SAMPLE_RATE, BridgeInput, BridgeOutput, BridgeText, resample
-from .timing import timing_model
+from .timing import BEGUN_S, timing_model
 
 FADE = SAMPLE_RATE // 100  # 10 ms fade where an interrupted segment is cut
 MIN_PAUSE_S = 0.12  # a pause between words where a listener may backchannel
@@ -108,7 +108,7 @@ class Bridge:
             pcm = pcm[: np.flatnonzero(loud(pcm))[-1] + 1]  # the fade's quiet end is not speech
             # the fade's quiet end is trimmed too: a word that had barely begun before it was not said
             said_s = len(pcm) / SAMPLE_RATE
-            words = [Word(w.word, w.start, min(w.end, said_s)) for w in words[: cut.words] if w.start < said_s - 0.03]
+            words = [Word(w.word, w.start, min(w.end, said_s)) for w in words[: cut.words] if w.start < said_s - BEGUN_S]
             intended, text = text, " ".join(w.word for w in words).rstrip(",;:")
             self._barge_in[peer] = start + int(cut.onset * SAMPLE_RATE)
             self.call.interrupted[role] = text

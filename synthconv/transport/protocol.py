@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from ..config import EngineSpec, TimingSpec
 from ..job import ResolvedJob
+from .timing import BEGUN_S
 
 AGENT_NAME = "synthconv"  # the agent name every dispatch is explicit about
 ROOM_ENV = "SYNTHCONV_LIVEKIT_ROOM"  # set by `synthconv serve`: the room of the one conversation it starts
@@ -143,4 +144,4 @@ class Line:
         """Its words that had started by `played` seconds (the text of a cut line)."""
         if not self.words:
             return self.text
-        return " ".join(w for w, a, _ in self.words if a < played - 0.03).rstrip(",;:")
+        return " ".join(w for w, a, _ in self.words if a < played - BEGUN_S).rstrip(",;:")

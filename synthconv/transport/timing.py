@@ -60,6 +60,7 @@ def tempo(persona: Persona) -> str:
     return "even"
 
 
+BEGUN_S = 0.03  # a word that had played less than this when its line stopped was not said
 MODE_SHIFT = {"hurried": -0.05, "even": 0.0, "hesitant": 0.15}
 INTERRUPT_SCALE = {"hurried": 1.8, "even": 1.0, "hesitant": 0.4}
 
@@ -157,7 +158,7 @@ class NaturalTiming(StrictTiming):
         onset = words[k][0]
         stop = min(run_end[k], onset + self._tt.uniform(0.15, 0.45))
         # a word that had barely begun at the stop was not said (and would be a span of no sound)
-        return Cut(onset=onset, stop=stop, words=sum(1 for a, _ in words if a < stop - 0.03))
+        return Cut(onset=onset, stop=stop, words=sum(1 for a, _ in words if a < stop - BEGUN_S))
 
     def barge_in(self, role: str) -> int | None:
         # each listener's process draws alone, so its own stream (the same seed would otherwise
